@@ -1,0 +1,5 @@
+/**
+ * Analysis of bootstorm datasets: pure functions over arquero tables.
+ *
+ * @module
+ */

@@ -1,0 +1,13 @@
+/**
+ * `deno run -A launcher/deps_cli.ts`: install the Debian packages the tests
+ * need (when permitted) and build the project's guest images.
+ *
+ * @module
+ */
+import { ensureDebianPackages, PROJECT_PACKAGES } from "./deps.ts";
+import { ensureMinkernel } from "../images/build.ts";
+
+await ensureDebianPackages([...PROJECT_PACKAGES], {
+  why: "boot and build the test guests",
+});
+await ensureMinkernel();

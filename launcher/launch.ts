@@ -1,0 +1,530 @@
+/**
+ * The measuring program (the paper's Algorithm 1): T_0, memory sampling, N
+ * instances started by a launch pattern, T_s just before each start, T_e when
+ * the instance shows it booted; rows appended to the dataset as instances
+ * complete; every child reaped on every path.
+ *
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import { monotonicMs } from "./clock.ts";
+import { LineWatch } from "./line_watch.ts";
+import { type SamplerStats, startMemorySampler } from "./memory_sampler.ts";
+import { concurrencyAt, type Pattern, scheduledMs } from "./pattern.ts";
+import type { Profile } from "./profile.ts";
+import {
+  denoRunner,
+  isStopped,
+  type Proc,
+  type ProcessRunner,
+  readPeakRssKib,
+} from "./runner.ts";
+import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
+
+/** Progress events, for terminal output. */
+export type LaunchEvent =
+  | { type: "started"; instance: number }
+  | { type: "ended"; instance: number; outcome: Outcome };
+
+/** How to run one batch. */
+export interface LaunchOptions {
+  /** Number of instances. */
+  count: number;
+  pattern: Pattern;
+  /** Fully expanded argv (see `expandArgv`). */
+  argv: string[];
+  /** Per-instance timeout from T_s, ms (default: the profile's). */
+  timeoutMs?: number;
+  /** SIGTERM → SIGKILL grace period, ms (default 1000). */
+  graceMs?: number;
+  /** `direct` spawns at T_s; `prestart` releases a stopped process at T_s. Default: prestart for the interval pattern, direct otherwise. */
+  spawnMode?: "direct" | "prestart";
+  /** Memory sampling interval, ms (default 0.5). 0 disables sampling. */
+  sampleIntervalMs?: number;
+  /** Ask for SCHED_FIFO for the sampler thread (default true). */
+  realtimeSampler?: boolean;
+  runner?: ProcessRunner;
+  /** Aborting stops launching, marks booting instances `interrupted` and reaps all. */
+  signal?: AbortSignal;
+  /** Receives instance rows as they complete (in completion order). */
+  onRows?: (rows: InstanceRow[]) => void;
+  /** Receives memory rows (with `booting`) as they are sampled. */
+  onMemory?: (rows: MemoryRow[]) => void;
+  onEvent?: (ev: LaunchEvent) => void;
+  /** Extra per-mark columns: mark name → regex. */
+  marks?: Record<string, RegExp>;
+}
+
+/** The result of a batch. */
+export interface LaunchResult {
+  rows: InstanceRow[];
+  t0: number;
+  wallMs: number;
+  sampler: SamplerStats | null;
+  interrupted: boolean;
+  spawnMode: "direct" | "prestart";
+  /** Why the release thread ran without real-time priority (prestart). */
+  releaseWarning: string | null;
+}
+
+interface Inst {
+  i: number;
+  scheduled: number | null;
+  ts: number | null;
+  first: number | null;
+  ready: number | null;
+  exit: number | null;
+  end: number | null;
+  outcome: Outcome | null;
+  code: number | null;
+  signal: string | null;
+  rss: number | null;
+  error: string | null;
+  stderrTail: string;
+  proc: Proc | null;
+  watch: LineWatch;
+  marks: Record<string, number>;
+  timer: ReturnType<typeof setTimeout> | null;
+  killTimer: ReturnType<typeof setTimeout> | null;
+  exited: boolean;
+  emitted: boolean;
+  done: Promise<void>;
+  finish: () => void;
+}
+
+/** Interval pattern, pre-started: instance i is due at T_0 + lead + i·Δ. */
+export const RELEASE_LEAD_MS = 2;
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Boot `options.count` instances of a profile and time them.
+ *
+ * @example
+ * ```ts ignore
+ * const profile = await loadProfile("minkernel-microvm");
+ * const argv = expandArgv(profile, { accel: ["-accel", "tcg"] });
+ * const res = await launch(profile, { count: 4, pattern: { kind: "back-to-back" }, argv });
+ * console.log(res.rows.map((r) => r.boot_ms));
+ * ```
+ */
+export async function launch(
+  profile: Profile,
+  options: LaunchOptions,
+): Promise<LaunchResult> {
+  const runner = options.runner ?? denoRunner;
+  const timeoutMs = options.timeoutMs ?? profile.timeoutMs;
+  const graceMs = options.graceMs ?? 1000;
+  const pattern = options.pattern;
+  const spawnMode = options.spawnMode ??
+    (pattern.kind === "interval" && pattern.intervalMs > 0
+      ? "prestart"
+      : "direct");
+  const readyRe = "line" in profile.ready
+    ? new RegExp(profile.ready.line)
+    : null;
+  const readyOnFirst = "firstOutput" in profile.ready;
+  const readyOnExit = "exit" in profile.ready;
+  const n = options.count;
+  const insts: Inst[] = [];
+  const starts: (number | null)[] = new Array(n).fill(null);
+  const ends: (number | null)[] = new Array(n).fill(null);
+  const rows: InstanceRow[] = [];
+  let booting = 0;
+  let endedCount = 0;
+  let interrupted = false;
+  let holdRelease: (() => void) | null = null;
+  const allBootEnded = new Promise<void>((r) => (holdRelease = r));
+  let slotFree: (() => void) | null = null;
+
+  for (let i = 0; i < n; i++) {
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    insts.push({
+      i,
+      scheduled: scheduledMs(pattern, i),
+      ts: null,
+      first: null,
+      ready: null,
+      exit: null,
+      end: null,
+      outcome: null,
+      code: null,
+      signal: null,
+      rss: null,
+      error: null,
+      stderrTail: "",
+      proc: null,
+      watch: new LineWatch({
+        ready: readyOnFirst || readyOnExit ? null : readyRe,
+        marks: options.marks,
+      }),
+      marks: {},
+      timer: null,
+      killTimer: null,
+      exited: false,
+      emitted: false,
+      done,
+      finish,
+    });
+  }
+
+  // Memory sampling starts before T_0 (samples before it have t_ms < 0 and
+  // give the baseline); pre-started instances are forked before T_0 too.
+  let t0 = NaN;
+  const now = () => monotonicMs() - t0;
+  const memBuf: MemoryRow[] = [];
+  let firstSample: (() => void) | null = null;
+  const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
+  const sampled = new Promise<void>((r) => (firstSample = r));
+  const sampler = sampling
+    ? startMemorySampler({
+      intervalMs: options.sampleIntervalMs ?? 0.5,
+      realtime: options.realtimeSampler,
+      onSamples: (samples) => {
+        for (const s of samples) {
+          memBuf.push({ t_ms: s.t_ms, used_kib: s.used_kib, booting: 0 });
+        }
+        firstSample?.();
+        if (!Number.isNaN(t0)) flushMemory();
+      },
+    })
+    : null;
+  if (sampling) await sampled;
+
+  function flushMemory(): void {
+    const out = memBuf.splice(0, memBuf.length);
+    if (!options.onMemory || out.length === 0) return;
+    // Samples carry absolute clock times; `booting` at a past time t is final
+    // (every instance started before t has ended, or is still booting now).
+    for (const r of out) {
+      r.t_ms -= t0;
+      r.booting = concurrencyAt(r.t_ms, starts, ends, -1);
+    }
+    options.onMemory(out);
+  }
+
+  function endBoot(inst: Inst, outcome: Outcome, t: number): void {
+    if (inst.outcome !== null) return;
+    inst.outcome = outcome;
+    inst.end = t;
+    ends[inst.i] = t;
+    booting--;
+    endedCount++;
+    if (inst.timer !== null) clearTimeout(inst.timer);
+    inst.timer = null;
+    options.onEvent?.({ type: "ended", instance: inst.i, outcome });
+    if (endedCount === n) holdRelease!();
+    slotFree?.();
+  }
+
+  function kill(inst: Inst): void {
+    const p = inst.proc;
+    if (!p || inst.exited) return;
+    const rss = readPeakRssKib(p.pid);
+    if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
+    p.kill("SIGTERM");
+    if (inst.killTimer === null) {
+      inst.killTimer = setTimeout(() => {
+        if (!inst.exited) p.kill("SIGKILL");
+      }, graceMs);
+    }
+  }
+
+  function onReady(inst: Inst, t: number): void {
+    if (inst.outcome !== null) return;
+    inst.ready = t;
+    endBoot(inst, "ready", t);
+    const rss = inst.proc ? readPeakRssKib(inst.proc.pid) : null;
+    if (rss !== null) inst.rss = rss;
+    if (profile.teardown === "kill-after-ready") kill(inst);
+    else if (profile.teardown === "hold-until-all-ready") {
+      allBootEnded.then(() => kill(inst));
+    }
+    // wait-exit: the process ends by itself, or at the timeout below.
+  }
+
+  async function drainStdout(inst: Inst, p: Proc): Promise<void> {
+    try {
+      for await (const chunk of p.stdout) {
+        const t = now();
+        inst.first ??= t;
+        const ev = inst.watch.push(chunk);
+        for (const m of ev.marks) inst.marks[m] ??= t;
+        if (inst.outcome === null && (ev.ready || readyOnFirst)) {
+          onReady(inst, t);
+        }
+      }
+    } catch {
+      // stream errors end the drain; the status decides the outcome
+    }
+  }
+
+  async function drainStderr(inst: Inst, p: Proc): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of p.stderr) {
+        inst.stderrTail =
+          (inst.stderrTail + dec.decode(chunk, { stream: true }))
+            .slice(-2048);
+      }
+    } catch {
+      // ignore
+    }
+  }
+
+  function watchInstance(inst: Inst, p: Proc): void {
+    inst.proc = p;
+    const out = drainStdout(inst, p);
+    const err = drainStderr(inst, p);
+    p.status.then(async (st) => {
+      const t = now();
+      inst.exited = true;
+      inst.exit = t;
+      inst.code = st.code;
+      inst.signal = st.signal;
+      if (inst.killTimer !== null) clearTimeout(inst.killTimer);
+      // The ready line may still sit in the pipe: read it before deciding.
+      await Promise.race([
+        Promise.all([out, err]),
+        new Promise((r) => setTimeout(r, 500)),
+      ]);
+      if (inst.outcome === null) {
+        if (inst.ts === null) inst.outcome = "interrupted"; // never released
+        else if (readyOnExit) onReady(inst, t);
+        else endBoot(inst, "exited_before_ready", t);
+      }
+      emit(inst);
+    });
+  }
+
+  function armTimeout(inst: Inst): void {
+    const left = timeoutMs - (now() - (inst.ts ?? 0));
+    inst.timer = setTimeout(() => {
+      inst.timer = null;
+      if (inst.outcome === null) {
+        endBoot(inst, "timeout", now());
+        kill(inst);
+      } else if (profile.teardown === "wait-exit") kill(inst);
+    }, Math.max(0, left));
+  }
+
+  function markStarted(inst: Inst, ts: number): void {
+    inst.ts = ts;
+    starts[inst.i] = ts;
+    booting++;
+    options.onEvent?.({ type: "started", instance: inst.i });
+    armTimeout(inst);
+  }
+
+  function spawnFailed(inst: Inst, ts: number, e: unknown): void {
+    inst.ts = ts;
+    starts[inst.i] = ts;
+    booting++;
+    inst.error = e instanceof Error ? e.message : String(e);
+    endBoot(inst, "spawn_failed", ts);
+    emit(inst);
+  }
+
+  function emit(inst: Inst): void {
+    if (inst.emitted) return;
+    inst.emitted = true;
+    const ts = inst.ts ?? NaN;
+    const row: InstanceRow & Record<string, unknown> = {
+      instance: inst.i,
+      scheduled_ms: inst.scheduled,
+      t_s_ms: inst.ts,
+      first_output_ms: inst.first,
+      ready_ms: inst.ready,
+      exit_ms: inst.exit,
+      boot_end_ms: inst.end,
+      boot_ms: inst.ready !== null ? inst.ready - ts : null,
+      first_output_boot_ms: inst.first !== null ? inst.first - ts : null,
+      concurrency_at_start: inst.ts === null
+        ? null
+        : concurrencyAt(ts, starts, ends, inst.i),
+      outcome: inst.outcome ?? "interrupted",
+      exit_code: inst.code,
+      signal: inst.signal,
+      rss_peak_kib: inst.rss,
+      output_bytes: inst.watch.bytes,
+      pid: inst.proc?.pid ?? null,
+      error: inst.outcome === "ready"
+        ? null
+        : inst.error ?? (lastLine(inst.stderrTail) || null),
+    };
+    for (const name of Object.keys(options.marks ?? {})) {
+      row[`${name}_ms`] = inst.marks[name] ?? null;
+    }
+    rows.push(row);
+    options.onRows?.([row]);
+    inst.finish();
+  }
+
+  // Interruption: stop launching, end booting instances, reap everything.
+  const onAbort = () => {
+    interrupted = true;
+    const t = now();
+    for (const inst of insts) {
+      if (inst.proc && inst.outcome === null && inst.ts !== null) {
+        endBoot(inst, "interrupted", t);
+      }
+      if (inst.proc) kill(inst);
+    }
+    slotFree?.();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+
+  const launched: Inst[] = [];
+  let releaseWarning: string | null = null;
+  try {
+    if (spawnMode === "prestart") {
+      await runPrestarted();
+    } else {
+      t0 = monotonicMs();
+      for (const inst of insts) {
+        if (interrupted) break;
+        if (pattern.kind === "parallel") {
+          while (booting >= pattern.parallelism && !interrupted) {
+            await new Promise<void>((r) => (slotFree = r));
+            slotFree = null;
+          }
+        } else if (inst.scheduled !== null) {
+          const wait = inst.scheduled - now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+        if (interrupted) break;
+        const ts = now();
+        try {
+          const p = runner.spawn(options.argv);
+          markStarted(inst, ts);
+          watchInstance(inst, p);
+        } catch (e) {
+          spawnFailed(inst, ts, e);
+        }
+        launched.push(inst);
+        await yieldToLoop();
+      }
+    }
+    await Promise.all(launched.map((x) => x.done));
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    // Anything still alive (an error above): end and reap it.
+    for (const inst of insts) if (inst.proc && !inst.exited) kill(inst);
+    await Promise.all(launched.map((x) => x.done));
+  }
+  // Every instance gets a row: those never started were interrupted.
+  for (const inst of insts) {
+    if (!inst.emitted) {
+      inst.outcome ??= "interrupted";
+      emit(inst);
+    }
+  }
+  const samplerStats = sampler ? await sampler.stop() : null;
+  flushMemory();
+  return {
+    rows,
+    t0,
+    wallMs: now(),
+    sampler: samplerStats,
+    interrupted,
+    spawnMode,
+    releaseWarning,
+  };
+
+  async function runPrestarted(): Promise<void> {
+    // Fork every instance ahead of time, stopped; then T_0; then release each
+    // on schedule from a worker that takes T_s right before SIGCONT.
+    const pids: number[] = [];
+    const held: Inst[] = [];
+    const failed: [Inst, unknown][] = [];
+    for (const inst of insts) {
+      if (interrupted) break;
+      try {
+        const p = runner.prestart(options.argv);
+        inst.proc = p;
+        pids.push(p.pid);
+        held.push(inst);
+        launched.push(inst);
+        watchInstance(inst, p);
+      } catch (e) {
+        failed.push([inst, e]);
+      }
+      if (pids.length % 16 === 0) await yieldToLoop();
+    }
+    const waitStart = monotonicMs();
+    for (const inst of held) {
+      while (!isStopped(inst.proc!.pid) && !inst.exited && !interrupted) {
+        if (monotonicMs() - waitStart > 30000) {
+          throw new Error(
+            `Cannot pre-start instance ${inst.i}: not stopped after 30 s`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    const stopBuf = new SharedArrayBuffer(4);
+    const worker = new Worker(
+      new URL("./release_worker.ts", import.meta.url),
+      { type: "module" },
+    );
+    const abort = () => {
+      const f = new Int32Array(stopBuf);
+      Atomics.store(f, 0, 1);
+      Atomics.notify(f, 0);
+    };
+    options.signal?.addEventListener("abort", abort, { once: true });
+    try {
+      await new Promise<void>((resolve) => {
+        worker.onmessage = (
+          ev: MessageEvent<
+            {
+              i?: number;
+              t_s?: number;
+              error?: string | null;
+              done?: boolean;
+              loaded?: boolean;
+              warning?: string | null;
+            }
+          >,
+        ) => {
+          if (ev.data.loaded) {
+            releaseWarning = ev.data.warning ?? null;
+            t0 = monotonicMs();
+            for (const inst of insts) {
+              if (inst.scheduled !== null) inst.scheduled += RELEASE_LEAD_MS;
+            }
+            for (const [inst, e] of failed) {
+              launched.push(inst);
+              spawnFailed(inst, inst.scheduled ?? 0, e);
+            }
+            worker.postMessage({
+              t0,
+              deadlines: held.map((x) => x.scheduled ?? 0),
+              pids,
+              stop: stopBuf,
+            });
+            if (interrupted) abort();
+            return;
+          }
+          if (ev.data.done) return resolve();
+          const inst = held[ev.data.i!];
+          if (ev.data.error) inst.error = `release failed: ${ev.data.error}`;
+          if (inst.outcome === null) markStarted(inst, ev.data.t_s!);
+        };
+      });
+    } finally {
+      options.signal?.removeEventListener("abort", abort);
+      worker.terminate();
+    }
+    if (Number.isNaN(t0)) t0 = monotonicMs();
+    // Instances never released (interrupted): reap them.
+    for (const inst of held) if (inst.ts === null) kill(inst);
+  }
+}
+
+function lastLine(s: string): string {
+  const lines = s.trim().split("\n");
+  return lines[lines.length - 1] ?? "";
+}

@@ -1,0 +1,409 @@
+/**
+ * Profiles: the JSON contract users write to describe how to boot an image
+ * and how to tell it has booted. `parseProfile` is a pure validator,
+ * `loadProfile` reads a file (or a name under `images/profiles/`).
+ *
+ * @module
+ */
+import { dirname, isAbsolute, join, resolve } from "node:path";
+
+/** How the launcher decides an instance has booted (T_e). */
+export type ReadyRule =
+  | { firstOutput: true }
+  | { line: string }
+  | { exit: true };
+
+/** What happens to an instance after it is ready. */
+export type Teardown =
+  | "kill-after-ready"
+  | "wait-exit"
+  | "hold-until-all-ready";
+
+/** Reference label of a profile. */
+export type ProfileClass = "baseline" | "libos" | "linux";
+
+/** A validated profile. */
+export interface Profile {
+  name: string;
+  class: ProfileClass | null;
+  /** Absolute image path (resolved against the profile's folder), or null. */
+  image: string | null;
+  argv: string[];
+  ready: ReadyRule;
+  timeoutMs: number;
+  teardown: Teardown;
+  params: Record<string, string>;
+  minMemoryMib: number | null;
+  obtain: string | null;
+  description: string | null;
+  /** Named marks: ordered map from name to line regex (source text). */
+  marks: Record<string, string>;
+  /** Absolute path of the profile file ("" when parsed from memory). */
+  path: string;
+}
+
+/** A profile that cannot be used; the message names the file and key. */
+export class ProfileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProfileError";
+  }
+}
+
+const KEYS = new Set([
+  "name",
+  "class",
+  "image",
+  "argv",
+  "ready",
+  "timeoutMs",
+  "teardown",
+  "params",
+  "minMemoryMib",
+  "obtain",
+  "description",
+  "marks",
+]);
+const TEARDOWNS: readonly Teardown[] = [
+  "kill-after-ready",
+  "wait-exit",
+  "hold-until-all-ready",
+];
+const CLASSES: readonly ProfileClass[] = ["baseline", "libos", "linux"];
+
+/** Directory holding the shipped profiles. */
+export const PROFILES_DIR: string = resolve(
+  dirname(new URL(import.meta.url).pathname),
+  "../images/profiles",
+);
+
+function typeName(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
+
+function compile(source: string, where: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    throw new ProfileError(
+      `${where}: regex ${JSON.stringify(source)} does not compile (${
+        (e as Error).message
+      }); fix the pattern`,
+    );
+  }
+}
+
+/**
+ * Validate a parsed profile object. Unknown keys, wrong types and regexes
+ * that do not compile are refused with the file and key named.
+ *
+ * @example
+ * ```ts
+ * import { parseProfile } from "./profile.ts";
+ * const p = parseProfile({ name: "t", argv: ["/bin/echo", "hi"], ready: { line: "hi" } });
+ * console.log(p.teardown); // "kill-after-ready"
+ * ```
+ */
+export function parseProfile(
+  raw: unknown,
+  options: { path?: string } = {},
+): Profile {
+  const file = options.path ?? "<profile>";
+  const at = (key: string) => `Invalid profile ${file}: key "${key}"`;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ProfileError(
+      `Invalid profile ${file}: expected a JSON object, got ${typeName(raw)}`,
+    );
+  }
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!KEYS.has(k)) {
+      throw new ProfileError(
+        `Invalid profile ${file}: unknown key "${k}" (allowed: ${
+          [...KEYS].join(", ")
+        })`,
+      );
+    }
+  }
+  if (typeof o.name !== "string" || o.name === "") {
+    throw new ProfileError(
+      `${at("name")} must be a non-empty string, got ${typeName(o.name)}`,
+    );
+  }
+  if (
+    !Array.isArray(o.argv) || o.argv.length === 0 ||
+    !o.argv.every((a) => typeof a === "string")
+  ) {
+    throw new ProfileError(
+      `${
+        at("argv")
+      } must be a non-empty array of strings (never a shell string)`,
+    );
+  }
+  const cls = o.class ?? null;
+  if (cls !== null && !CLASSES.includes(cls as ProfileClass)) {
+    throw new ProfileError(
+      `${at("class")} must be one of ${CLASSES.join(", ")}, got ${
+        JSON.stringify(cls)
+      }`,
+    );
+  }
+  const image = o.image ?? null;
+  if (image !== null && typeof image !== "string") {
+    throw new ProfileError(`${at("image")} must be a string path`);
+  }
+  const ready = parseReady(o.ready, at("ready"));
+  const timeoutMs = o.timeoutMs ?? 30000;
+  if (
+    typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) ||
+    timeoutMs <= 0
+  ) {
+    throw new ProfileError(
+      `${at("timeoutMs")} must be a positive number of milliseconds`,
+    );
+  }
+  const teardown = o.teardown ?? "kill-after-ready";
+  if (!TEARDOWNS.includes(teardown as Teardown)) {
+    throw new ProfileError(
+      `${at("teardown")} must be one of ${TEARDOWNS.join(", ")}, got ${
+        JSON.stringify(teardown)
+      }`,
+    );
+  }
+  const params: Record<string, string> = {};
+  if (o.params !== undefined) {
+    if (
+      typeof o.params !== "object" || o.params === null ||
+      Array.isArray(o.params)
+    ) {
+      throw new ProfileError(`${at("params")} must be an object`);
+    }
+    for (const [k, v] of Object.entries(o.params)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+        throw new ProfileError(`${at("params")}: bad parameter name "${k}"`);
+      }
+      if (typeof v !== "string" && typeof v !== "number") {
+        throw new ProfileError(
+          `${at("params")}: "${k}" must be a string or number`,
+        );
+      }
+      params[k] = String(v);
+    }
+  }
+  const marks: Record<string, string> = {};
+  if (o.marks !== undefined) {
+    if (
+      typeof o.marks !== "object" || o.marks === null || Array.isArray(o.marks)
+    ) {
+      throw new ProfileError(
+        `${at("marks")} must be an object of name → regex`,
+      );
+    }
+    for (const [k, v] of Object.entries(o.marks)) {
+      if (typeof v !== "string") {
+        throw new ProfileError(`${at("marks")}: "${k}" must be a regex string`);
+      }
+      if (!/^[a-z][a-z0-9_]*$/.test(k)) {
+        throw new ProfileError(
+          `${at("marks")}: mark name "${k}" must be snake_case`,
+        );
+      }
+      compile(v, `${at("marks")}.${k}`);
+      marks[k] = v;
+    }
+  }
+  for (const key of ["minMemoryMib"] as const) {
+    const v = o[key];
+    if (v !== undefined && v !== null && (typeof v !== "number" || v <= 0)) {
+      throw new ProfileError(`${at(key)} must be a positive number`);
+    }
+  }
+  for (const key of ["obtain", "description"] as const) {
+    const v = o[key];
+    if (v !== undefined && v !== null && typeof v !== "string") {
+      throw new ProfileError(`${at(key)} must be a string`);
+    }
+  }
+  const base = options.path ? dirname(resolve(options.path)) : Deno.cwd();
+  return {
+    name: o.name,
+    class: cls as ProfileClass | null,
+    image: image === null
+      ? null
+      : isAbsolute(image)
+      ? image
+      : resolve(base, image),
+    argv: o.argv as string[],
+    ready,
+    timeoutMs,
+    teardown: teardown as Teardown,
+    params,
+    minMemoryMib: (o.minMemoryMib as number | undefined) ?? null,
+    obtain: (o.obtain as string | undefined) ?? null,
+    description: (o.description as string | undefined) ?? null,
+    marks,
+    path: options.path ? resolve(options.path) : "",
+  };
+}
+
+function parseReady(v: unknown, where: string): ReadyRule {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new ProfileError(
+      `${where} must be { "firstOutput": true }, { "line": "<regex>" } or { "exit": true }`,
+    );
+  }
+  const r = v as Record<string, unknown>;
+  const keys = Object.keys(r);
+  if (keys.length !== 1) {
+    throw new ProfileError(
+      `${where} must have exactly one of firstOutput, line, exit; got ${
+        keys.join(", ") || "none"
+      }`,
+    );
+  }
+  if (r.firstOutput === true) return { firstOutput: true };
+  if (r.exit === true) return { exit: true };
+  if (typeof r.line === "string") {
+    compile(r.line, `${where}.line`);
+    return { line: r.line };
+  }
+  throw new ProfileError(
+    `${where}: unknown rule ${
+      JSON.stringify(r)
+    }; use { "firstOutput": true }, { "line": "<regex>" } or { "exit": true }`,
+  );
+}
+
+/**
+ * Load a profile from a path (`*.json`) or a shipped profile name.
+ *
+ * @example
+ * ```ts ignore
+ * const p = await loadProfile("minkernel");
+ * ```
+ */
+export async function loadProfile(
+  nameOrPath: string,
+  options: { profilesDir?: string } = {},
+): Promise<Profile> {
+  const dir = options.profilesDir ?? PROFILES_DIR;
+  const isPath = nameOrPath.endsWith(".json") || nameOrPath.includes("/");
+  const path = isPath ? resolve(nameOrPath) : join(dir, `${nameOrPath}.json`);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      const known = await listProfileNames(dir);
+      throw new ProfileError(
+        isPath
+          ? `Cannot read profile ${path}: file not found`
+          : `Unknown image "${nameOrPath}": no profile ${path}; known profiles: ${
+            known.join(", ")
+          } (or pass a path to a profile .json)`,
+      );
+    }
+    throw e;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ProfileError(
+      `Invalid profile ${path}: not valid JSON (${(e as Error).message})`,
+    );
+  }
+  return parseProfile(raw, { path });
+}
+
+/** Names of the profiles in a folder, sorted. */
+export async function listProfileNames(
+  dir: string = PROFILES_DIR,
+): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(".json")) names.push(e.name.slice(0, -5));
+    }
+  } catch {
+    return [];
+  }
+  return names.sort();
+}
+
+/**
+ * Substitute `${image}`, `${accel}` (0+ arguments) and `${param}` in argv.
+ * Unknown placeholders are an error naming the profile.
+ *
+ * @example
+ * ```ts
+ * import { expandArgv, parseProfile } from "./profile.ts";
+ * const p = parseProfile({ name: "t", argv: ["qemu", "${accel}", "-m", "${mem}"], ready: { exit: true }, params: { mem: 50 } });
+ * console.log(expandArgv(p, { accel: ["-accel", "tcg"] })); // ["qemu", "-accel", "tcg", "-m", "50"]
+ * ```
+ */
+export function expandArgv(
+  profile: Profile,
+  options: { accel?: string[]; params?: Record<string, string> } = {},
+): string[] {
+  const params = { ...profile.params, ...options.params };
+  const out: string[] = [];
+  for (const arg of profile.argv) {
+    if (arg === "${accel}") {
+      out.push(...(options.accel ?? []));
+      continue;
+    }
+    out.push(arg.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, key) => {
+      if (key === "image") {
+        if (profile.image === null) {
+          throw new ProfileError(
+            `Profile "${profile.name}" uses \${image} but has no "image" key`,
+          );
+        }
+        return profile.image;
+      }
+      if (key === "accel") {
+        throw new ProfileError(
+          `Profile "${profile.name}": \${accel} must be a whole argv element`,
+        );
+      }
+      if (!(key in params)) {
+        throw new ProfileError(
+          `Profile "${profile.name}": argv uses \${${key}} but no param "${key}" is declared (declare it in "params" or pass --param ${key}=VALUE)`,
+        );
+      }
+      return params[key];
+    }));
+  }
+  return out;
+}
+
+/** Merge `--param k=v` overrides; unknown names are refused. */
+export function resolveParams(
+  profile: Profile,
+  overrides: Record<string, string>,
+): Record<string, string> {
+  for (const k of Object.keys(overrides)) {
+    if (!(k in profile.params)) {
+      throw new ProfileError(
+        `Profile "${profile.name}" has no param "${k}" (declared: ${
+          Object.keys(profile.params).join(", ") || "none"
+        })`,
+      );
+    }
+  }
+  return { ...profile.params, ...overrides };
+}
+
+/** Throw a clear error when the profile's image file is absent. */
+export async function assertImagePresent(profile: Profile): Promise<void> {
+  if (profile.image === null) return;
+  try {
+    await Deno.stat(profile.image);
+  } catch {
+    const how = profile.obtain ?? "build or download it";
+    throw new ProfileError(
+      `Cannot boot "${profile.name}": image not found at ${profile.image}. How to get it: ${how}`,
+    );
+  }
+}

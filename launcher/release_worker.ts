@@ -1,0 +1,45 @@
+/**
+ * Worker body that releases pre-started instances on schedule: it waits for
+ * each deadline off the main event loop (sleep, then a short spin), takes
+ * T_s on the shared monotonic clock and sends SIGCONT to the instance.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { monotonicMs } from "./clock.ts";
+import { setRealtimeThread } from "./realtime.ts";
+
+interface Start {
+  t0: number;
+  /** Deadlines in ms after t0, one per instance. */
+  deadlines: number[];
+  pids: number[];
+  stop: SharedArrayBuffer;
+}
+
+/** Spin for the last part of each wait, in ms. */
+const SPIN_MS = 1.0;
+
+const warning = setRealtimeThread(20);
+self.postMessage({ loaded: true, warning });
+
+self.onmessage = (ev: MessageEvent<Start>) => {
+  const { t0, deadlines, pids } = ev.data;
+  const stop = new Int32Array(ev.data.stop);
+  for (let i = 0; i < pids.length; i++) {
+    const due = t0 + deadlines[i];
+    let left = due - monotonicMs();
+    if (left > SPIN_MS) Atomics.wait(stop, 0, 0, left - SPIN_MS);
+    if (Atomics.load(stop, 0) !== 0) break;
+    do left = due - monotonicMs(); while (left > 0);
+    const t = monotonicMs();
+    let error: string | null = null;
+    try {
+      Deno.kill(pids[i], "SIGCONT");
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    self.postMessage({ i, t_s: t - t0, error });
+  }
+  self.postMessage({ done: true });
+};

@@ -1,0 +1,230 @@
+/**
+ * One batch, end to end: checks (image, binary), accelerator, run record,
+ * launch, dataset appended as instances complete, finalised on every path.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { type Accelerator, chooseAccelerator } from "./accel.ts";
+import { clockSource } from "./clock.ts";
+import { DatasetWriter } from "./dataset_writer.ts";
+import { launch, type LaunchEvent, type LaunchResult } from "./launch.ts";
+import { type Pattern, patternRecord } from "./pattern.ts";
+import {
+  assertImagePresent,
+  expandArgv,
+  type Profile,
+  ProfileError,
+  resolveParams,
+} from "./profile.ts";
+import {
+  hostInfo,
+  newRunId,
+  qemuInfo,
+  sha256File,
+  toolkitInfo,
+} from "./run_record.ts";
+import { which } from "./runner.ts";
+import type { ProcessRunner } from "./runner.ts";
+import { type ColumnSpec, INSTANCE_COLUMNS, SCHEMA_VERSION } from "./schema.ts";
+
+/** Options of one batch. */
+export interface BatchOptions {
+  count: number;
+  pattern: Pattern;
+  /** Parent folder of the run folder (default `data/runs`). */
+  outDir?: string;
+  accel?: "auto" | "kvm" | "tcg" | Accelerator;
+  params?: Record<string, string>;
+  timeoutMs?: number;
+  graceMs?: number;
+  spawnMode?: "direct" | "prestart";
+  sampleIntervalMs?: number;
+  signal?: AbortSignal;
+  runner?: ProcessRunner;
+  onEvent?: (ev: LaunchEvent) => void;
+  /** Extra fields for run.json (e.g. the sweep cell). */
+  extra?: Record<string, unknown>;
+}
+
+/** What a batch produced. */
+export interface BatchResult {
+  runDir: string;
+  record: Record<string, unknown>;
+  result: LaunchResult;
+}
+
+/** The Debian package that provides a command, for error messages. */
+function packageHint(cmd: string): string {
+  if (cmd.startsWith("qemu-system-x86")) {
+    return "apt-get install qemu-system-x86";
+  }
+  return "install it or fix the profile's argv[0]";
+}
+
+/** Instance columns for a profile: the base schema plus `<mark>_ms`. */
+export function instanceColumnsFor(profile: Profile): ColumnSpec[] {
+  return [
+    ...INSTANCE_COLUMNS,
+    ...Object.keys(profile.marks).map((name): ColumnSpec => ({
+      name: `${name}_ms`,
+      type: "float64",
+      nullable: true,
+      doc: `When the mark "${name}" first matched a stdout line, ms after T_0.`,
+    })),
+  ];
+}
+
+/**
+ * Run one batch and write its run folder; returns the folder and record.
+ *
+ * @example
+ * ```ts ignore
+ * const p = await loadProfile("minkernel-microvm");
+ * const { runDir } = await runBatch(p, { count: 4, pattern: { kind: "back-to-back" }, accel: "tcg" });
+ * ```
+ */
+export async function runBatch(
+  profile: Profile,
+  options: BatchOptions,
+): Promise<BatchResult> {
+  await assertImagePresent(profile);
+  const params = resolveParams(profile, options.params ?? {});
+  const argv0 = profile.argv[0];
+  const resolved = which(argv0);
+  if (resolved === null) {
+    throw new ProfileError(
+      `Cannot boot "${profile.name}": binary "${argv0}" not found (profile ${
+        profile.path || "<inline>"
+      }, argv[0]); ${packageHint(argv0)}`,
+    );
+  }
+  const usesAccel = profile.argv.includes("${accel}");
+  const accel: Accelerator = typeof options.accel === "object"
+    ? options.accel
+    : usesAccel
+    ? await chooseAccelerator(options.accel ?? "auto", {
+      qemu: resolved,
+      kernel: resolve(
+        new URL("../build/minkernel/minkernel.elf", import.meta.url).pathname,
+      ),
+    })
+    : {
+      kind: "tcg",
+      args: [],
+      reason: "profile does not use ${accel}",
+      probe: null,
+    };
+  const argv = expandArgv(profile, { accel: accel.args, params });
+  const runId = newRunId();
+  const runDir = resolve(options.outDir ?? "data/runs", runId);
+  const timeoutMs = options.timeoutMs ?? profile.timeoutMs;
+  const record: Record<string, unknown> = {
+    schema_version: SCHEMA_VERSION,
+    run_id: runId,
+    status: "partial",
+    started_at: new Date().toISOString(),
+    finished_at: null,
+    host: hostInfo(),
+    accelerator: {
+      kind: usesAccel ? accel.kind : null,
+      reason: accel.reason,
+      probe: accel.probe,
+    },
+    qemu: await qemuInfo(argv0, resolved),
+    profile: {
+      name: profile.name,
+      class: profile.class,
+      path: profile.path || null,
+    },
+    image: profile.image
+      ? {
+        path: profile.image,
+        sha256: await sha256File(profile.image),
+        bytes: (await Deno.stat(profile.image)).size,
+      }
+      : null,
+    argv,
+    params,
+    pattern: patternRecord(options.pattern),
+    count: options.count,
+    timeout_ms: timeoutMs,
+    teardown: profile.teardown,
+    ready: profile.ready,
+    marks: profile.marks,
+    spawn_mode: null,
+    clock: clockSource,
+    toolkit: await toolkitInfo(),
+    deno: { version: Deno.version.deno },
+    memory_sampler: null,
+    totals: null,
+    ...options.extra,
+  };
+  const writer = DatasetWriter.create(runDir, record, {
+    instanceColumns: instanceColumnsFor(profile),
+  });
+  // A write error (disk full) stops the batch: no more launches, all reaped.
+  const inner = new AbortController();
+  let writeError: unknown = null;
+  const onOuterAbort = () => inner.abort();
+  options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  if (options.signal?.aborted) inner.abort();
+  const flush = () => {
+    if (writeError) return;
+    try {
+      writer.flush();
+    } catch (e) {
+      writeError = e;
+      inner.abort();
+    }
+  };
+  const timer = setInterval(flush, 100);
+  let result: LaunchResult;
+  try {
+    result = await launch(profile, {
+      count: options.count,
+      pattern: options.pattern,
+      argv,
+      timeoutMs,
+      graceMs: options.graceMs,
+      spawnMode: options.spawnMode,
+      sampleIntervalMs: options.sampleIntervalMs,
+      runner: options.runner,
+      signal: inner.signal,
+      onRows: (rows) => writer.pushInstances(rows),
+      onMemory: (rows) => writer.pushMemory(rows),
+      onEvent: options.onEvent,
+      marks: Object.fromEntries(
+        Object.entries(profile.marks).map(([k, v]) => [k, new RegExp(v)]),
+      ),
+    });
+  } finally {
+    clearInterval(timer);
+    options.signal?.removeEventListener("abort", onOuterAbort);
+  }
+  const ready = result.rows.filter((r) => r.outcome === "ready").length;
+  Object.assign(record, {
+    status: result.interrupted || writeError ? "partial" : "complete",
+    finished_at: new Date().toISOString(),
+    spawn_mode: result.spawnMode,
+    release_thread: result.spawnMode === "prestart"
+      ? {
+        realtime: result.releaseWarning === null,
+        warning: result.releaseWarning,
+      }
+      : null,
+    memory_sampler: result.sampler,
+    wall_ms: result.wallMs,
+    totals: { ready, failed: result.rows.length - ready },
+  });
+  if (writeError) {
+    try {
+      writer.finalise(record);
+    } catch {
+      // the disk is still full; the rows already written stay readable
+    }
+    throw writeError;
+  }
+  writer.finalise(record);
+  return { runDir, record, result };
+}

@@ -1,0 +1,138 @@
+/**
+ * The process runner: the one small interface between the launcher and the
+ * operating system's processes. `denoRunner` is the real one; tests may pass
+ * their own.
+ *
+ * @module
+ */
+
+/** How a process ended. */
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A running child process. */
+export interface Proc {
+  pid: number;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  status: Promise<ExitStatus>;
+  kill(signal: Deno.Signal): void;
+}
+
+/** Spawns processes. `spawn` throws when the process cannot be started. */
+export interface ProcessRunner {
+  /** Start `argv` now: stdin /dev/null, stdout and stderr piped. */
+  spawn(argv: string[]): Proc;
+  /**
+   * Start `argv` stopped, ready to be released by `SIGCONT` to its pid: the
+   * fork and the shell are paid ahead of time, the exec of `argv[0]` at
+   * release.
+   */
+  prestart(argv: string[]): Proc;
+}
+
+function wrap(child: Deno.ChildProcess): Proc {
+  return {
+    pid: child.pid,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    status: child.status.then((s) => ({
+      code: s.signal ? null : s.code,
+      signal: s.signal ?? null,
+    })),
+    kill: (sig) => {
+      try {
+        child.kill(sig);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** Shell snippet of a pre-started instance: stop itself, then exec argv. */
+export const PRESTART_SCRIPT = 'kill -STOP $$; exec "$@"';
+
+/**
+ * The real runner, on `Deno.Command`.
+ *
+ * @example
+ * ```ts
+ * import { denoRunner } from "./runner.ts";
+ * const p = denoRunner.spawn(["/bin/true"]);
+ * await p.stdout.cancel();
+ * await p.stderr.cancel();
+ * console.log((await p.status).code); // 0
+ * ```
+ */
+export const denoRunner: ProcessRunner = {
+  spawn(argv) {
+    return wrap(
+      new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
+  },
+  prestart(argv) {
+    return wrap(
+      new Deno.Command("/bin/sh", {
+        args: ["-c", PRESTART_SCRIPT, "bootstorm-starter", ...argv],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
+  },
+};
+
+/** Whether `pid` is stopped (state `T` in /proc/<pid>/stat). */
+export function isStopped(pid: number): boolean {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3) === "T";
+  } catch {
+    return false;
+  }
+}
+
+/** VmHWM of a process in KiB, or null when it cannot be read. */
+export function readPeakRssKib(pid: number): number | null {
+  try {
+    const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(s);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Resolve a command name against PATH (or check a path); null when absent.
+ *
+ * @example
+ * ```ts
+ * import { which } from "./runner.ts";
+ * console.log(which("sh") !== null); // true
+ * ```
+ */
+export function which(cmd: string): string | null {
+  const candidates = cmd.includes("/")
+    ? [cmd]
+    : (Deno.env.get("PATH") ?? "").split(":").filter(Boolean).map((d) =>
+      `${d}/${cmd}`
+    );
+  for (const c of candidates) {
+    try {
+      const st = Deno.statSync(c);
+      if (st.isFile && st.mode !== null && (st.mode & 0o111) !== 0) return c;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}

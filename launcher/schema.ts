@@ -1,0 +1,214 @@
+/**
+ * The dataset contract between the launcher and the analysis: the columns of
+ * `instances` and `memory`, their Arrow types, units (in the names) and when
+ * they are null. `docs/dataset.md` is generated from the same descriptions.
+ *
+ * @module
+ */
+
+/** Version of the dataset layout written into every `run.json`. */
+export const SCHEMA_VERSION = 1;
+
+/** Arrow storage type of one column. */
+export type ColumnType = "int32" | "float64" | "utf8";
+
+/** One documented column. */
+export interface ColumnSpec {
+  /** Column name; its unit is part of the name (`_ms`, `_kib`). */
+  name: string;
+  /** Arrow type. */
+  type: ColumnType;
+  /** Whether null can appear, and the doc sentence saying when. */
+  nullable: boolean;
+  /** What the column holds, with its unit and when it is null. */
+  doc: string;
+}
+
+/** Outcome of one instance. */
+export type Outcome =
+  | "ready"
+  | "timeout"
+  | "exited_before_ready"
+  | "spawn_failed"
+  | "interrupted";
+
+/** Every outcome, in documentation order. */
+export const OUTCOMES: readonly Outcome[] = [
+  "ready",
+  "timeout",
+  "exited_before_ready",
+  "spawn_failed",
+  "interrupted",
+];
+
+/** Columns of `instances.arrow` / `instances.csv`, one row per instance. */
+export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
+  {
+    name: "instance",
+    type: "int32",
+    nullable: false,
+    doc: "0-based index of the instance in launch order.",
+  },
+  {
+    name: "scheduled_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "When T_s was scheduled, ms after T_0 (interval pattern: i × Δ). Null for back-to-back and parallel patterns, which have no schedule.",
+  },
+  {
+    name: "t_s_ms",
+    type: "float64",
+    nullable: false,
+    doc:
+      "T_s: monotonic clock immediately before the spawn call (or before the pre-started process is released), ms after T_0, µs resolution.",
+  },
+  {
+    name: "first_output_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "When the first byte arrived on the instance's stdout, ms after T_0. Null when it printed nothing.",
+  },
+  {
+    name: "ready_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "T_e: when the profile's ready condition was met (first byte, ready line, or exit), ms after T_0. Null unless outcome is `ready`.",
+  },
+  {
+    name: "exit_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "When the launcher saw the process end (its own exit, or reaped after being killed), ms after T_0. Null when spawning failed.",
+  },
+  {
+    name: "boot_end_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "When the instance stopped counting as booting (ready, timed out, or exited), ms after T_0. Null only for spawn failures. Concurrency is computed from [t_s_ms, boot_end_ms).",
+  },
+  {
+    name: "boot_ms",
+    type: "float64",
+    nullable: true,
+    doc: "ΔT = ready_ms − t_s_ms, ms. Null unless outcome is `ready`.",
+  },
+  {
+    name: "first_output_boot_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "first_output_ms − t_s_ms, ms: the paper's 'first output' boot time (with a firmware this is the firmware's first byte). Null when nothing was printed.",
+  },
+  {
+    name: "concurrency_at_start",
+    type: "int32",
+    nullable: false,
+    doc:
+      "Instances already booting (started, not yet ended) at this instance's T_s, this one excluded.",
+  },
+  {
+    name: "outcome",
+    type: "utf8",
+    nullable: false,
+    doc:
+      "`ready` | `timeout` (no ready condition before timeoutMs) | `exited_before_ready` | `spawn_failed` | `interrupted` (launcher stopped by SIGINT/SIGTERM first).",
+  },
+  {
+    name: "exit_code",
+    type: "int32",
+    nullable: true,
+    doc:
+      "Exit status of the process. Null when it was ended by a signal or never spawned.",
+  },
+  {
+    name: "signal",
+    type: "utf8",
+    nullable: true,
+    doc:
+      "Signal that ended the process (e.g. `SIGTERM`, `SIGKILL`). Null when it exited by itself or never spawned.",
+  },
+  {
+    name: "rss_peak_kib",
+    type: "int32",
+    nullable: true,
+    doc:
+      "Peak resident set size (VmHWM of /proc/<pid>/status) of the instance's process, KiB, read at ready and again just before it is killed. Null when it could not be read (process already gone).",
+  },
+  {
+    name: "output_bytes",
+    type: "float64",
+    nullable: false,
+    doc:
+      "Bytes read from the instance's stdout in total (all drained; only the first 64 KiB are kept in memory).",
+  },
+  {
+    name: "pid",
+    type: "int32",
+    nullable: true,
+    doc: "Process id of the instance. Null when spawning failed.",
+  },
+  {
+    name: "error",
+    type: "utf8",
+    nullable: true,
+    doc:
+      "Spawn error or last stderr line when the instance failed. Null when it booted.",
+  },
+];
+
+/** Columns of `memory.arrow` / `memory.csv`, one row per whole-system sample. */
+export const MEMORY_COLUMNS: readonly ColumnSpec[] = [
+  {
+    name: "t_ms",
+    type: "float64",
+    nullable: false,
+    doc: "When the sample was read, ms after T_0.",
+  },
+  {
+    name: "used_kib",
+    type: "float64",
+    nullable: false,
+    doc:
+      "Whole-system memory in use, MemTotal − MemAvailable from /proc/meminfo, KiB.",
+  },
+  {
+    name: "booting",
+    type: "int32",
+    nullable: false,
+    doc:
+      "Instances booting at t_ms (t_s_ms ≤ t_ms < boot_end_ms, or not yet ended).",
+  },
+];
+
+/** One row of `instances`, as the launcher produces it. */
+export interface InstanceRow {
+  instance: number;
+  scheduled_ms: number | null;
+  t_s_ms: number | null;
+  first_output_ms: number | null;
+  ready_ms: number | null;
+  exit_ms: number | null;
+  boot_end_ms: number | null;
+  boot_ms: number | null;
+  first_output_boot_ms: number | null;
+  concurrency_at_start: number | null;
+  outcome: Outcome;
+  exit_code: number | null;
+  signal: string | null;
+  rss_peak_kib: number | null;
+  output_bytes: number;
+  pid: number | null;
+  error: string | null;
+}
+
+/** One row of `memory`. */
+export interface MemoryRow {
+  t_ms: number;
+  used_kib: number;
+  booting: number;
+}
