@@ -76,17 +76,8 @@ function positiveNumber(
   return n;
 }
 
-/**
- * Parse the command line of one batch (pure).
- *
- * @example
- * ```ts
- * import { parseBatchArgs } from "./cli.ts";
- * console.log(parseBatchArgs(["--count", "4", "--back-to-back"])?.pattern); // { kind: "back-to-back" }
- * ```
- */
-export function parseBatchArgs(args: string[]): BatchArgs | null {
-  const { values } = parseArgs({
+function parseArgsStrict(args: string[]) {
+  return parseArgs({
     args,
     options: {
       image: { type: "string" },
@@ -105,6 +96,35 @@ export function parseBatchArgs(args: string[]): BatchArgs | null {
     strict: true,
     allowPositionals: false,
   });
+}
+
+/**
+ * Parse the command line of one batch (pure).
+ *
+ * @example
+ * ```ts
+ * import { parseBatchArgs } from "./cli.ts";
+ * console.log(parseBatchArgs(["--count", "4", "--back-to-back"])?.pattern); // { kind: "back-to-back" }
+ * ```
+ */
+export function parseBatchArgs(args: string[]): BatchArgs | null {
+  // Let "--interval -5" reach our own check instead of parseArgs' ambiguity error.
+  const norm: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (
+      args[i].startsWith("--") && !args[i].includes("=") &&
+      /^-\d/.test(args[i + 1] ?? "")
+    ) {
+      norm.push(`${args[i]}=${args[++i]}`);
+    } else norm.push(args[i]);
+  }
+  let parsed;
+  try {
+    parsed = parseArgsStrict(norm);
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  const { values } = parsed;
   if (values.help) return null;
   const patterns = [
     values.interval !== undefined,

@@ -1,7 +1,21 @@
 /**
  * The launcher: spawns N instances by a launch pattern, times them by the
- * paper's method and writes a versioned dataset.
+ * paper's method (T_s just before each spawn, T_e at the ready condition),
+ * samples whole-system memory every 500 µs and writes a versioned dataset.
  *
  * @module
  */
 export * from "./schema.ts";
+export * from "./profile.ts";
+export * from "./pattern.ts";
+export * from "./launch.ts";
+export * from "./run_batch.ts";
+export * from "./accel.ts";
+export * from "./clock.ts";
+export * from "./line_watch.ts";
+export * from "./arrow_codec.ts";
+export * from "./csv_codec.ts";
+export * from "./dataset_writer.ts";
+export * from "./memory_sampler.ts";
+export * from "./runner.ts";
+export * from "./run_record.ts";

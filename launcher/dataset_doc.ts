@@ -1,0 +1,94 @@
+/**
+ * Renders the dataset documentation (`docs/dataset.md`) from the schema, so
+ * the document and the code cannot drift apart. `deno task dataset-doc`.
+ *
+ * @module
+ */
+import {
+  type ColumnSpec,
+  INSTANCE_COLUMNS,
+  MEMORY_COLUMNS,
+  SCHEMA_VERSION,
+} from "./schema.ts";
+
+function table(cols: readonly ColumnSpec[]): string {
+  const rows = cols.map((c) =>
+    `| \`${c.name}\` | ${c.type} | ${c.nullable ? "yes" : "no"} | ${
+      c.doc.replaceAll("|", "\\|")
+    } |`
+  );
+  return [
+    "| column | Arrow type | null? | meaning, unit, when null |",
+    "|---|---|---|---|",
+    ...rows,
+  ]
+    .join("\n");
+}
+
+/**
+ * The Markdown text of `docs/dataset.md`.
+ *
+ * @example
+ * ```ts
+ * import { datasetDoc } from "./dataset_doc.ts";
+ * console.log(datasetDoc().startsWith("# Dataset")); // true
+ * ```
+ */
+export function datasetDoc(): string {
+  return `# Dataset format (schema version ${SCHEMA_VERSION})
+
+Generated from \`launcher/schema.ts\` by \`deno task dataset-doc\`; do not edit by hand.
+
+A run folder (\`data/runs/<run-id>/\` by default) holds:
+
+- \`instances.arrow\` and \`instances.csv\`: one row per instance, appended as instances
+  complete (rows are in completion order, not launch order: sort by \`instance\`).
+- \`memory.arrow\` and \`memory.csv\`: whole-system memory sampled every 500 µs from
+  /proc/meminfo by a worker thread (SCHED_FIFO when permitted). Samples start shortly
+  before T_0 (negative \`t_ms\`: the baseline) and end when the last instance is reaped.
+- \`run.json\`: the run record: \`schema_version\`, \`run_id\`, \`status\` (\`partial\` until
+  the run is finalised, and after an interruption or a write error; \`complete\` otherwise),
+  \`started_at\` / \`finished_at\` (ISO 8601), \`host\` (CPU model, cores, memory, kernel,
+  hostname), \`accelerator\` (\`kind\` kvm | tcg, \`reason\`, probe times), \`qemu\` (path and
+  version; null when argv is not QEMU), \`profile\` (name, class, path), \`image\` (path,
+  sha256, bytes), \`argv\` (fully expanded), \`params\`, \`pattern\` (\`kind\` interval |
+  back-to-back | parallel, \`interval_ms\`, \`parallelism\`), \`count\`, \`timeout_ms\`,
+  \`teardown\`, \`ready\`, \`marks\`, \`spawn_mode\` (direct | prestart), \`release_thread\`,
+  \`clock\`, \`toolkit\` (version, git commit), \`deno\` (version), \`memory_sampler\`
+  (\`target_hz\`, \`achieved_hz\`, \`samples\`, \`worst_gap_ms\`, \`realtime\`, \`warning\`),
+  \`wall_ms\`, \`totals\` (ready, failed).
+
+Both Arrow files are Arrow IPC **stream** format (schema message, one record batch per
+append, end-of-stream marker when finalised); a file cut short by a crash still reads
+back up to its last complete batch (\`tableFromIPC\` in apache-arrow, \`loadArrow\` /
+\`fromArrow\` in arquero). CSV: RFC 4180, header line, null as an empty field.
+
+All times are milliseconds on the system monotonic clock (\`clock_gettime(CLOCK_MONOTONIC)\`,
+microsecond resolution), relative to T_0, the start of the measurement. Missing values
+are null, never 0.
+
+## \`instances\`
+
+${table(INSTANCE_COLUMNS)}
+
+A profile with named \`marks\` adds one column \`<mark>_ms\` (float64, nullable) per mark:
+when that mark first matched a stdout line, ms after T_0.
+
+## \`memory\`
+
+${table(MEMORY_COLUMNS)}
+
+## Versions
+
+- 1: first version.
+`;
+}
+
+if (import.meta.main) {
+  const path = new URL("../docs/dataset.md", import.meta.url).pathname;
+  await Deno.mkdir(new URL("../docs/", import.meta.url).pathname, {
+    recursive: true,
+  });
+  await Deno.writeTextFile(path, datasetDoc());
+  console.log(`wrote ${path}`);
+}

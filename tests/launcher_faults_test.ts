@@ -1,0 +1,203 @@
+/**
+ * Fault injection with fake guests (tiny shell scripts as the profile's
+ * argv): timeouts, early exits, floods, stubborn processes, missing
+ * binaries and an interrupted launcher.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { launch } from "../launcher/launch.ts";
+import { parseProfile, ProfileError } from "../launcher/profile.ts";
+import { runBatch } from "../launcher/run_batch.ts";
+import {
+  alive,
+  fakeProfile,
+  readArrowRows,
+  readCsvRows,
+  ROOT,
+} from "./helpers.ts";
+
+Deno.test("launch() marks a guest that never prints as timeout and reaps it", async () => {
+  const p = fakeProfile("silent", "exec sleep 30", { timeoutMs: 300 });
+  const res = await launch(p, {
+    count: 2,
+    pattern: { kind: "back-to-back" },
+    argv: p.argv,
+    graceMs: 200,
+    sampleIntervalMs: 0,
+  });
+  for (const r of res.rows) {
+    assert.equal(r.outcome, "timeout");
+    assert.equal(r.ready_ms, null);
+    assert.equal(r.boot_ms, null);
+    assert.equal(r.first_output_ms, null);
+    assert.ok(r.boot_end_ms! - r.t_s_ms! >= 300);
+    assert.ok(!alive(r.pid!), "reaped");
+  }
+});
+
+Deno.test("launch() records exited_before_ready with the exit code", async () => {
+  const p = fakeProfile("dies", "echo booting; echo oops >&2; exit 1");
+  const res = await launch(p, {
+    count: 3,
+    pattern: { kind: "back-to-back" },
+    argv: p.argv,
+    sampleIntervalMs: 0,
+  });
+  for (const r of res.rows) {
+    assert.equal(r.outcome, "exited_before_ready");
+    assert.equal(r.exit_code, 1);
+    assert.equal(r.signal, null);
+    assert.equal(r.boot_ms, null);
+    assert.ok(r.first_output_ms !== null);
+    assert.equal(r.error, "oops", "last stderr line kept");
+  }
+});
+
+Deno.test("launch() drains a 50 MB flood with bounded memory and still sees the ready line", async () => {
+  // 50 MiB without newlines, then newline-separated noise, then READY.
+  const p = fakeProfile(
+    "flood",
+    "head -c 52428800 /dev/zero | tr '\\0' x; echo; seq 1 1000; echo READY; exec sleep 30",
+    { timeoutMs: 60000 },
+  );
+  const before = Deno.memoryUsage().rss;
+  const res = await launch(p, {
+    count: 1,
+    pattern: { kind: "back-to-back" },
+    argv: p.argv,
+    sampleIntervalMs: 0,
+  });
+  const grew = Deno.memoryUsage().rss - before;
+  const r = res.rows[0];
+  assert.equal(r.outcome, "ready");
+  assert.ok(r.output_bytes > 50 * 1024 * 1024);
+  assert.ok(
+    grew < 40 * 1024 * 1024,
+    `launcher RSS grew ${grew} bytes for a 50 MB flood`,
+  );
+});
+
+Deno.test("launch() kills a guest that ignores SIGTERM after the grace period", async () => {
+  const p = fakeProfile(
+    "stubborn",
+    "trap '' TERM; echo READY; while :; do sleep 0.05; done",
+  );
+  const res = await launch(p, {
+    count: 1,
+    pattern: { kind: "back-to-back" },
+    argv: p.argv,
+    graceMs: 300,
+    sampleIntervalMs: 0,
+  });
+  const r = res.rows[0];
+  assert.equal(r.outcome, "ready");
+  assert.equal(r.signal, "SIGKILL");
+  assert.ok(r.exit_ms! - r.ready_ms! >= 300, "waited the grace period");
+  assert.ok(!alive(r.pid!));
+});
+
+Deno.test("runBatch() names the profile and the binary when argv[0] is missing", async () => {
+  const p = parseProfile({
+    name: "ghost",
+    argv: ["/nonexistent/qemu-ghost", "-x"],
+    ready: { line: "x" },
+  }, { path: "/tmp/ghost.json" });
+  await assert.rejects(
+    () =>
+      runBatch(p, {
+        count: 1,
+        pattern: { kind: "back-to-back" },
+        outDir: "/tmp",
+      }),
+    (e: Error) =>
+      e instanceof ProfileError && /"ghost"/.test(e.message) &&
+      /\/nonexistent\/qemu-ghost/.test(e.message) &&
+      /\/tmp\/ghost\.json/.test(e.message),
+  );
+});
+
+Deno.test("launch() records spawn_failed per instance when the binary vanishes mid-run", async () => {
+  const res = await launch(fakeProfile("x", ""), {
+    count: 2,
+    pattern: { kind: "back-to-back" },
+    argv: ["/nonexistent/binary"],
+    sampleIntervalMs: 0,
+  });
+  for (const r of res.rows) {
+    assert.equal(r.outcome, "spawn_failed");
+    assert.match(r.error!, /nonexistent|No such file|not found/i);
+    assert.equal(r.pid, null);
+  }
+});
+
+Deno.test("cli: SIGINT mid-run leaves no child and a partial dataset that reads back", async () => {
+  const dir = await Deno.makeTempDir();
+  const marker = `bootstorm-sigint-${crypto.randomUUID().slice(0, 8)}`;
+  const profilePath = join(dir, "slow.json");
+  await Deno.writeTextFile(
+    profilePath,
+    JSON.stringify({
+      name: "slow",
+      // Half the instances boot at once, the rest never do.
+      argv: [
+        "/bin/sh",
+        "-c",
+        `[ $(( $$ % 2 )) -eq 0 ] && echo READY; exec sleep 60 # ${marker}`,
+      ],
+      ready: { line: "READY" },
+      timeoutMs: 60000,
+      teardown: "hold-until-all-ready",
+    }),
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "launcher/cli.ts"),
+      "--image",
+      profilePath,
+      "--count",
+      "6",
+      "--interval",
+      "20",
+      "--out",
+      dir,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Wait until every instance has started, then interrupt.
+  const deadline = Date.now() + 20000;
+  const running = () => {
+    let n = 0;
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(marker)) {
+          n++;
+        }
+      } catch { /* gone */ }
+    }
+    return n;
+  };
+  while (running() < 6 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill("SIGINT");
+  const out = await child.output();
+  assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+  assert.equal(running(), 0, "no child left");
+  const runDir = new TextDecoder().decode(out.stdout).trim().split("\n").at(
+    -1,
+  )!;
+  const rows = readArrowRows(runDir, "instances");
+  assert.equal(rows.length, 6, "every instance has a row");
+  assert.equal(readCsvRows(runDir, "instances").length, 6);
+  const outcomes = new Set(rows.map((r) => r.outcome));
+  assert.ok(outcomes.has("interrupted"));
+  for (const r of rows) assert.ok(!alive(r.pid as number));
+  const run = JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
+  assert.equal(run.status, "partial");
+  await Deno.remove(dir, { recursive: true });
+});

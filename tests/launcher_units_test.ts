@@ -1,0 +1,203 @@
+/** Pure parts of the launcher: profiles, line watching, codecs, patterns, CLI flags. */
+import assert from "node:assert/strict";
+import { tableFromIPC } from "apache-arrow";
+import {
+  ARROW_EOS,
+  encodeBatch,
+  encodeSchema,
+} from "../launcher/arrow_codec.ts";
+import { parseBatchArgs, UsageError } from "../launcher/cli.ts";
+import { csvHeader, csvLines } from "../launcher/csv_codec.ts";
+import { LineWatch } from "../launcher/line_watch.ts";
+import { concurrencyAt, scheduledMs } from "../launcher/pattern.ts";
+import {
+  expandArgv,
+  listProfileNames,
+  loadProfile,
+  parseProfile,
+  ProfileError,
+} from "../launcher/profile.ts";
+import { INSTANCE_COLUMNS } from "../launcher/schema.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("parseProfile() refuses unknown keys, wrong types and bad regexes, naming file and key", () => {
+  const base = { name: "x", argv: ["a"], ready: { line: "ok" } };
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ...base, colour: "red" }, /unknown key "colour"/],
+    [{ ...base, argv: "qemu -m 50" }, /"argv" must be a non-empty array/],
+    [{ ...base, ready: { line: "(" } }, /"ready".*regex "\(" does not compile/],
+    [{ ...base, ready: { line: "a", exit: true } }, /exactly one/],
+    [{ ...base, timeoutMs: "5s" }, /"timeoutMs" must be a positive/],
+    [{ ...base, teardown: "explode" }, /"teardown" must be one of/],
+    [{ ...base, class: "unikernel" }, /"class" must be one of/],
+    [{ ...base, marks: { kernel: "[" } }, /"marks".kernel.*does not compile/],
+  ];
+  for (const [raw, re] of cases) {
+    assert.throws(
+      () => parseProfile(raw, { path: "/p/x.json" }),
+      (e: Error) =>
+        e instanceof ProfileError && re.test(e.message) &&
+        e.message.includes("/p/x.json"),
+    );
+  }
+});
+
+Deno.test("expandArgv() substitutes image, accel and params", () => {
+  const p = parseProfile({
+    name: "t",
+    image: "img.elf",
+    argv: [
+      "qemu",
+      "${accel}",
+      "-m",
+      "${mem}",
+      "-kernel",
+      "${image}",
+      "-append",
+      "a=${mem} b",
+    ],
+    ready: { firstOutput: true },
+    params: { mem: 64 },
+  }, { path: "/x/profiles/t.json" });
+  assert.deepEqual(
+    expandArgv(p, { accel: ["-accel", "tcg"], params: { mem: "128" } }),
+    [
+      "qemu",
+      "-accel",
+      "tcg",
+      "-m",
+      "128",
+      "-kernel",
+      "/x/profiles/img.elf",
+      "-append",
+      "a=128 b",
+    ],
+  );
+  assert.throws(
+    () =>
+      expandArgv(
+        parseProfile({ name: "u", argv: ["${nope}"], ready: { exit: true } }),
+      ),
+    /no param "nope"/,
+  );
+});
+
+Deno.test("loadProfile() validates every shipped profile and names known ones for a typo", async () => {
+  const names = await listProfileNames();
+  assert.ok(names.includes("minkernel") && names.includes("minkernel-microvm"));
+  for (const n of names) {
+    const p = await loadProfile(n);
+    assert.equal(typeof p.name, "string");
+  }
+  await assert.rejects(
+    () => loadProfile("minkernal"),
+    /Unknown image "minkernal".*known profiles: .*minkernel/,
+  );
+});
+
+Deno.test("LineWatch() matches a ready line glued to firmware text, across chunks", () => {
+  const w = new LineWatch({ ready: /Hello/, marks: { boot: /^Booting/ } });
+  const e1 = w.push(enc.encode("\x1b[2JSeaBIOS\r\nBooting from ROM.."));
+  assert.equal(e1.ready, false);
+  assert.deepEqual(e1.marks, ["boot"]);
+  assert.equal(w.push(enc.encode("He")).ready, false);
+  assert.equal(w.push(enc.encode("llo\n")).ready, true);
+  assert.equal(w.push(enc.encode("Hello\n")).ready, false, "reported once");
+  assert.equal(w.bytes, 43);
+  assert.ok(w.head().startsWith("\x1b[2JSeaBIOS"));
+});
+
+Deno.test("LineWatch() keeps a bounded head and line buffer under a flood", () => {
+  const w = new LineWatch({ ready: /END/ });
+  const chunk = enc.encode("x".repeat(65536));
+  for (let i = 0; i < 64; i++) w.push(chunk);
+  assert.equal(w.push(enc.encode("END\n")).ready, true);
+  assert.equal(w.head().length, 4096);
+});
+
+Deno.test("encodeBatch() appends batches that read back with and without the end marker", () => {
+  const row = (i: number) =>
+    Object.fromEntries(
+      INSTANCE_COLUMNS.map((c) => [c.name, c.type === "utf8" ? null : i]),
+    );
+  const parts = [
+    encodeSchema(INSTANCE_COLUMNS),
+    encodeBatch(INSTANCE_COLUMNS, [row(0)]),
+    encodeBatch(INSTANCE_COLUMNS, [row(1), row(2)]),
+  ];
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) (bytes.set(p, o), o += p.length);
+  const t = tableFromIPC(bytes);
+  assert.equal(t.numRows, 3);
+  assert.deepEqual(
+    t.getChild("instance")!.toArray(),
+    Int32Array.from([0, 1, 2]),
+  );
+  assert.equal(t.getChild("outcome")!.get(0), null);
+  const closed = new Uint8Array([...bytes, ...ARROW_EOS]);
+  assert.equal(tableFromIPC(closed).numRows, 3);
+  assert.equal(encodeBatch(INSTANCE_COLUMNS, []).length, 0);
+});
+
+Deno.test("csvLines() quotes and writes null as empty", () => {
+  const cols = [
+    { name: "a", type: "utf8" as const, nullable: true, doc: "" },
+    { name: "b", type: "float64" as const, nullable: true, doc: "" },
+  ];
+  assert.equal(csvHeader(cols), "a,b\n");
+  assert.equal(
+    csvLines(cols, [{ a: 'say "hi", ok', b: 1.5 }, { a: null, b: null }]),
+    '"say ""hi"", ok",1.5\n,\n',
+  );
+});
+
+Deno.test("concurrencyAt() counts instances booting at a moment", () => {
+  const starts = [0, 1, 2, 10];
+  const ends = [5, 2, null, 11];
+  assert.equal(concurrencyAt(0, starts, ends, 0), 0);
+  assert.equal(
+    concurrencyAt(2, starts, ends, 2),
+    1,
+    "instance 1 ended exactly at 2",
+  );
+  assert.equal(
+    concurrencyAt(10, starts, ends, 3),
+    1,
+    "only the unfinished one",
+  );
+  assert.equal(concurrencyAt(1.5, starts, ends, -1), 2);
+  assert.equal(scheduledMs({ kind: "interval", intervalMs: 5 }, 4), 20);
+  assert.equal(scheduledMs({ kind: "back-to-back" }, 4), null);
+});
+
+Deno.test("parseBatchArgs() refuses bad flags with a clear message", () => {
+  assert.throws(
+    () => parseBatchArgs(["--count", "0"]),
+    (e: Error) => e instanceof UsageError && /--count "0"/.test(e.message),
+  );
+  assert.throws(() => parseBatchArgs(["--interval", "-5"]), /--interval "-5"/);
+  assert.throws(
+    () => parseBatchArgs(["--back-to-back", "--parallel", "2"]),
+    /one pattern/,
+  );
+  assert.throws(() => parseBatchArgs(["--accel", "xen"]), /--accel "xen"/);
+  assert.throws(() => parseBatchArgs(["--param", "novalue"]), /NAME=VALUE/);
+  assert.throws(() => parseBatchArgs(["--bogus"]), /bogus/);
+  assert.deepEqual(parseBatchArgs(["--parallel", "3"])!.pattern, {
+    kind: "parallel",
+    parallelism: 3,
+  });
+  assert.deepEqual(parseBatchArgs([])!.pattern, {
+    kind: "interval",
+    intervalMs: 5,
+  });
+});
+
+Deno.test("datasetDoc() matches docs/dataset.md (run `deno task dataset-doc`)", async () => {
+  const { datasetDoc } = await import("../launcher/dataset_doc.ts");
+  const onDisk = await Deno.readTextFile(new URL("../docs/dataset.md", import.meta.url));
+  assert.equal(onDisk, datasetDoc());
+  for (const c of INSTANCE_COLUMNS) assert.ok(onDisk.includes(`\`${c.name}\``));
+});
