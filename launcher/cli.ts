@@ -1,46 +1,80 @@
 /**
- * `deno task sweep`: run batches of instances from the shell.
+ * `deno task sweep`: the shell front end. One cell runs as a single batch
+ * (run folder under data/runs/); a grid, a plan file or no arguments run a
+ * sweep (sweep folder under data/sweeps/).
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
 import { ensureDebianPackages } from "./deps.ts";
-import { ensureMinkernel } from "../images/build.ts";
+import { ensureImage } from "./images.ts";
 import { type Pattern, patternLabel } from "./pattern.ts";
 import { loadProfile, ProfileError } from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
 import type { InstanceRow } from "./schema.ts";
+import { progressReporter } from "./progress.ts";
+import { summaryText } from "./summary.ts";
+import {
+  knownCost,
+  loadSweepState,
+  newSweep,
+  runSweep,
+  summarizeCell,
+  type SweepState,
+} from "./sweep.ts";
+import {
+  type Cell,
+  defaultPlan,
+  estimateCell,
+  expandGrid,
+  formatDuration,
+  type Grid,
+  preflightCell,
+} from "./sweep_plan.ts";
+import { availableKib } from "./sweep.ts";
 
 export const HELP =
-  `deno task sweep — boot N instances by a launch pattern and write a dataset
+  `deno task sweep — boot storms of virtual machines and write datasets
 
 Usage:
-  deno task sweep [--image NAME|PROFILE.json] [--count N] [pattern] [options]
+  deno task sweep                                  the paper's two experiments, scaled to this host
+  deno task sweep --image I --count N [pattern]    one batch → data/runs/<run-id>/
+  deno task sweep [grid flags] [--repeat R]        a sweep → data/sweeps/<sweep-id>/
+  deno task sweep --plan sweep.json                a sweep from a plan file
+  deno task sweep --resume data/sweeps/<id>        continue a sweep, skipping finished cells
 
-With no arguments: the small default job (minkernel, N=16 back-to-back,
-then N=16 every 5 ms).
+Grid (each flag may repeat; every combination is one cell = one run folder):
+  --image NAME|PATH   profile name under images/profiles/ or a profile .json      [minkernel]
+  --count N           instances per cell (whole number ≥ 1)                        [16]
+  --interval MS       open loop: instance i released at T_0 + 2 ms + i·MS          [5 when no pattern]
+  --back-to-back      start instances as fast as spawning allows
+  --parallel P        closed loop: keep P instances booting
+  --param NAME=VALUE  profile param; the same NAME given again adds a value (a grid dimension)
+  --repeat R          run every cell R times                                       [1]
 
-Pattern (one of):
-  --interval MS       open loop: instance i starts at T_0 + i·MS (default 5 when no pattern is given)
-  --back-to-back      start instances as fast as spawning allows (Δ = 0)
-  --parallel P        closed loop: keep P instances booting at once
+Sweep:
+  --plan FILE         plan file: {"images":[..],"counts":[..],"patterns":[{"kind":"back-to-back"}|{"kind":"interval","intervalMs":5}|{"kind":"parallel","parallelism":4}],"params":{"k":["v"]},"repeat":1} or {"cells":[{"image":..,"count":..,"pattern":{..},"params":{..}}]}
+  --full              with no grid: the paper's sizes (storms 64 … 1280, Linux up to 512)
+  --dry-run           print the plan with each cell's estimated time and peak memory; start nothing
+  --resume DIR        continue the sweep in DIR without redoing finished cells
+  --force             run cells the memory pre-flight refuses
 
 Options:
-  --image NAME|PATH   profile name under images/profiles/ or a profile .json (default minkernel)
-  --count N           number of instances (default 16)
-  --timeout MS        per-instance boot timeout from T_s (default: the profile's timeoutMs)
-  --out DIR           parent folder of the run folder (default data/runs)
-  --accel MODE        auto | kvm | tcg (default auto: KVM when /dev/kvm is usable)
-  --param NAME=VALUE  override a profile param (repeatable)
-  --grace MS          SIGTERM → SIGKILL grace period when stopping instances (default 1000)
-  --spawn-mode MODE   direct | prestart (default: prestart for --interval, direct otherwise)
+  --timeout MS        per-instance boot timeout from T_s                           [the profile's timeoutMs]
+  --out DIR           parent folder of the run / sweep folder                      [data/runs, data/sweeps]
+  --accel MODE        auto | kvm | tcg                                             [auto: KVM when usable]
+  --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [1000]
+  --spawn-mode MODE   direct | prestart (single batch only)                        [prestart for --interval]
   -h, --help          this text
 
-Prints the run folder it wrote (data/runs/<run-id>/) as its last line on stdout.
+Output: progress on stderr; the run or sweep folder as the last line on stdout.
+Ctrl-C stops cleanly: children reaped, finished cells kept, the current dataset
+finalised and marked partial; resume with --resume.
 
 Examples:
   deno task sweep --image minkernel --count 64 --back-to-back
-  deno task sweep --image images/profiles/minkernel-microvm.json --count 32 --interval 5 --accel tcg
+  deno task sweep --image minkernel --image synthetic --count 32 --count 64 --back-to-back --repeat 3
 `;
 
 /** A command-line mistake, reported without a stack trace. */
@@ -58,6 +92,22 @@ export interface BatchArgs {
   graceMs?: number;
   spawnMode?: "direct" | "prestart";
 }
+
+/** Parsed command line. */
+export type Command =
+  | { kind: "help" }
+  | { kind: "batch"; batch: BatchArgs }
+  | {
+    kind: "sweep";
+    cells: Cell[];
+    note: string;
+    accel: "auto" | "kvm" | "tcg";
+    timeoutMs: number | null;
+    out: string | null;
+    dryRun: boolean;
+    force: boolean;
+    resume: string | null;
+  };
 
 function positiveNumber(
   flag: string,
@@ -80,17 +130,23 @@ function parseArgsStrict(args: string[]) {
   return parseArgs({
     args,
     options: {
-      image: { type: "string" },
-      count: { type: "string" },
-      interval: { type: "string" },
+      image: { type: "string", multiple: true },
+      count: { type: "string", multiple: true },
+      interval: { type: "string", multiple: true },
       "back-to-back": { type: "boolean" },
-      parallel: { type: "string" },
+      parallel: { type: "string", multiple: true },
       timeout: { type: "string" },
       out: { type: "string" },
       accel: { type: "string" },
       param: { type: "string", multiple: true },
       grace: { type: "string" },
       "spawn-mode": { type: "string" },
+      repeat: { type: "string" },
+      plan: { type: "string" },
+      full: { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      resume: { type: "string" },
+      force: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -98,16 +154,94 @@ function parseArgsStrict(args: string[]) {
   });
 }
 
+function parsePattern(p: unknown, where: string): Pattern {
+  const o = p as Record<string, unknown>;
+  if (o?.kind === "back-to-back") return { kind: "back-to-back" };
+  if (
+    o?.kind === "interval" && typeof o.intervalMs === "number" &&
+    o.intervalMs > 0
+  ) {
+    return { kind: "interval", intervalMs: o.intervalMs };
+  }
+  if (
+    o?.kind === "parallel" && Number.isInteger(o.parallelism) &&
+    (o.parallelism as number) > 0
+  ) {
+    return { kind: "parallel", parallelism: o.parallelism as number };
+  }
+  throw new UsageError(
+    `${where}: invalid pattern ${
+      JSON.stringify(p)
+    }; use {"kind":"back-to-back"}, {"kind":"interval","intervalMs":5} or {"kind":"parallel","parallelism":4}`,
+  );
+}
+
+/** Cells of a plan file (grid form or explicit cells). */
+export function planCells(raw: unknown, file: string): Cell[] {
+  const o = raw as Record<string, unknown>;
+  if (Array.isArray(o?.cells)) {
+    return (o.cells as Record<string, unknown>[]).map((c, i) => {
+      if (typeof c.image !== "string") {
+        throw new UsageError(`${file}: cells[${i}].image must be a string`);
+      }
+      if (!Number.isInteger(c.count) || (c.count as number) < 1) {
+        throw new UsageError(
+          `${file}: cells[${i}].count must be a whole number ≥ 1`,
+        );
+      }
+      return {
+        id: `c${String(i + 1).padStart(2, "0")}`,
+        image: c.image,
+        count: c.count as number,
+        pattern: parsePattern(
+          c.pattern ?? { kind: "back-to-back" },
+          `${file}: cells[${i}]`,
+        ),
+        params: Object.fromEntries(
+          Object.entries(c.params ?? {}).map(([k, v]) => [k, String(v)]),
+        ),
+        repeat: 0,
+      };
+    });
+  }
+  if (!Array.isArray(o?.images) || !Array.isArray(o?.counts)) {
+    throw new UsageError(
+      `${file}: a plan needs "images" and "counts" arrays, or a "cells" array`,
+    );
+  }
+  for (const c of o.counts as unknown[]) {
+    if (!Number.isInteger(c) || (c as number) < 1) {
+      throw new UsageError(`${file}: counts must be whole numbers ≥ 1`);
+    }
+  }
+  const patterns = ((o.patterns as unknown[]) ?? [{ kind: "back-to-back" }])
+    .map((p, i) => parsePattern(p, `${file}: patterns[${i}]`));
+  const params: Record<string, string[]> = {};
+  for (
+    const [k, v] of Object.entries((o.params as Record<string, unknown>) ?? {})
+  ) {
+    params[k] = (Array.isArray(v) ? v : [v]).map(String);
+  }
+  return expandGrid({
+    images: o.images as string[],
+    counts: o.counts as number[],
+    patterns,
+    params,
+    repeat: (o.repeat as number) ?? 1,
+  });
+}
+
 /**
- * Parse the command line of one batch (pure).
+ * Parse the command line (pure, except reading a `--plan` file).
  *
  * @example
  * ```ts
- * import { parseBatchArgs } from "./cli.ts";
- * console.log(parseBatchArgs(["--count", "4", "--back-to-back"])?.pattern); // { kind: "back-to-back" }
+ * import { parseCommand } from "./cli.ts";
+ * const c = parseCommand(["--count", "4", "--back-to-back"]);
+ * console.log(c.kind); // "batch"
  * ```
  */
-export function parseBatchArgs(args: string[]): BatchArgs | null {
+export function parseCommand(args: string[]): Command {
   // Let "--interval -5" reach our own check instead of parseArgs' ambiguity error.
   const norm: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -118,45 +252,33 @@ export function parseBatchArgs(args: string[]): BatchArgs | null {
       norm.push(`${args[i]}=${args[++i]}`);
     } else norm.push(args[i]);
   }
-  let parsed;
+  let values;
   try {
-    parsed = parseArgsStrict(norm);
+    values = parseArgsStrict(norm).values;
   } catch (e) {
     throw new UsageError((e as Error).message.split("\n")[0]);
   }
-  const { values } = parsed;
-  if (values.help) return null;
-  const patterns = [
-    values.interval !== undefined,
-    values["back-to-back"],
-    values.parallel !== undefined,
-  ]
-    .filter(Boolean).length;
-  if (patterns > 1) {
-    throw new UsageError(
-      "Choose one pattern: --interval MS, --back-to-back or --parallel P",
-    );
-  }
-  let pattern: Pattern = { kind: "interval", intervalMs: 5 };
-  if (values["back-to-back"]) pattern = { kind: "back-to-back" };
-  if (values.parallel !== undefined) {
-    pattern = {
-      kind: "parallel",
-      parallelism: positiveNumber("--parallel", values.parallel, true)!,
-    };
-  }
-  if (values.interval !== undefined) {
-    const ms = Number(values.interval);
+  if (values.help) return { kind: "help" };
+  const patterns: Pattern[] = [];
+  for (const v of values.interval ?? []) {
+    const ms = Number(v);
     if (!Number.isFinite(ms) || ms < 0) {
       throw new UsageError(
-        `Invalid --interval ${
-          JSON.stringify(values.interval)
-        }: expected milliseconds ≥ 0`,
+        `Invalid --interval ${JSON.stringify(v)}: expected milliseconds ≥ 0`,
       );
     }
-    pattern = ms === 0
-      ? { kind: "back-to-back" }
-      : { kind: "interval", intervalMs: ms };
+    patterns.push(
+      ms === 0
+        ? { kind: "back-to-back" }
+        : { kind: "interval", intervalMs: ms },
+    );
+  }
+  if (values["back-to-back"]) patterns.push({ kind: "back-to-back" });
+  for (const v of values.parallel ?? []) {
+    patterns.push({
+      kind: "parallel",
+      parallelism: positiveNumber("--parallel", v, true)!,
+    });
   }
   const accel = values.accel ?? "auto";
   if (!["auto", "kvm", "tcg"].includes(accel)) {
@@ -175,7 +297,7 @@ export function parseBatchArgs(args: string[]): BatchArgs | null {
       }: expected direct or prestart`,
     );
   }
-  const params: Record<string, string> = {};
+  const params: Record<string, string[]> = {};
   for (const p of values.param ?? []) {
     const eq = p.indexOf("=");
     if (eq <= 0) {
@@ -183,19 +305,105 @@ export function parseBatchArgs(args: string[]): BatchArgs | null {
         `Invalid --param ${JSON.stringify(p)}: expected NAME=VALUE`,
       );
     }
-    params[p.slice(0, eq)] = p.slice(eq + 1);
+    (params[p.slice(0, eq)] ??= []).push(p.slice(eq + 1));
+  }
+  const counts = (values.count ?? []).map((c) =>
+    positiveNumber("--count", c, true)!
+  );
+  const repeat = positiveNumber("--repeat", values.repeat, true) ?? 1;
+  const timeoutMs = positiveNumber("--timeout", values.timeout, false);
+  const graceMs = positiveNumber("--grace", values.grace, false);
+  const images = values.image ?? [];
+  const grid = images.length + counts.length + patterns.length +
+      Object.keys(params).length > 0;
+  const sweepOpts = {
+    accel: accel as "auto" | "kvm" | "tcg",
+    timeoutMs: timeoutMs ?? null,
+    out: values.out ?? null,
+    dryRun: values["dry-run"] ?? false,
+    force: values.force ?? false,
+  };
+  if (values.resume) {
+    return {
+      kind: "sweep",
+      cells: [],
+      note: "",
+      ...sweepOpts,
+      resume: values.resume,
+    };
+  }
+  if (values.plan) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(Deno.readTextFileSync(values.plan));
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read --plan ${values.plan}: ${(e as Error).message}`,
+      );
+    }
+    const note = String(
+      (raw as Record<string, unknown>)?.note ?? `Plan ${values.plan}`,
+    );
+    return {
+      kind: "sweep",
+      cells: planCells(raw, values.plan),
+      note,
+      ...sweepOpts,
+      resume: null,
+    };
+  }
+  if (!grid) {
+    const plan = defaultPlan({ full: values.full });
+    return {
+      kind: "sweep",
+      cells: plan.cells,
+      note: plan.note,
+      ...sweepOpts,
+      resume: null,
+    };
+  }
+  const g: Grid = {
+    images: images.length ? images : ["minkernel"],
+    counts: counts.length ? counts : [16],
+    patterns: patterns.length
+      ? patterns
+      : [{ kind: "interval", intervalMs: 5 }],
+    params,
+    repeat,
+  };
+  const cells = expandGrid(g);
+  if (cells.length === 1 && !sweepOpts.dryRun) {
+    const c = cells[0];
+    return {
+      kind: "batch",
+      batch: {
+        image: c.image,
+        count: c.count,
+        pattern: c.pattern,
+        timeoutMs,
+        out: values.out,
+        accel: sweepOpts.accel,
+        params: c.params,
+        graceMs,
+        spawnMode: spawnMode as BatchArgs["spawnMode"],
+      },
+    };
   }
   return {
-    image: values.image ?? "minkernel",
-    count: positiveNumber("--count", values.count, true) ?? 16,
-    pattern,
-    timeoutMs: positiveNumber("--timeout", values.timeout, false),
-    out: values.out,
-    accel: accel as BatchArgs["accel"],
-    params,
-    graceMs: positiveNumber("--grace", values.grace, false),
-    spawnMode: spawnMode as BatchArgs["spawnMode"],
+    kind: "sweep",
+    cells,
+    note: `Grid of ${cells.length} cells from the command line.`,
+    ...sweepOpts,
+    resume: null,
   };
+}
+
+/** Back-compat: parse a single batch (null for --help). */
+export function parseBatchArgs(args: string[]): BatchArgs | null {
+  const c = parseCommand(args.length ? args : ["--count", "16"]);
+  if (c.kind === "help") return null;
+  if (c.kind !== "batch") throw new UsageError("expected a single batch");
+  return c.batch;
 }
 
 function median(xs: number[]): number | null {
@@ -231,17 +439,26 @@ export function batchLine(
   }`;
 }
 
-async function runOne(
-  args: BatchArgs,
-  signal: AbortSignal,
-): Promise<{ runDir: string; interrupted: boolean }> {
-  const profile = await loadProfile(args.image);
+async function prepare(image: string): Promise<void> {
+  const profile = await loadProfile(image);
   if (profile.argv[0].startsWith("qemu-system")) {
     await ensureDebianPackages(["qemu-system-x86"], {
       why: `boot "${profile.name}"`,
     });
   }
-  if (profile.image?.includes("/build/minkernel/")) await ensureMinkernel();
+  await ensureDebianPackages(["binutils"], {
+    why: "build the minkernel (the accelerator probe boots it)",
+  });
+  await ensureImage(await loadProfile("minkernel"));
+  await ensureImage(profile);
+}
+
+async function runOneBatch(
+  args: BatchArgs,
+  signal: AbortSignal,
+): Promise<number> {
+  await prepare(args.image);
+  const profile = await loadProfile(args.image);
   let started = 0, ended = 0;
   const tty = Deno.stderr.isTerminal();
   console.error(
@@ -280,35 +497,148 @@ async function runOne(
     }`,
   );
   console.log(runDir);
-  return { runDir, interrupted: result.interrupted };
+  return result.interrupted ? 130 : 0;
+}
+
+async function dryRun(
+  cells: Cell[],
+  note: string,
+  force: boolean,
+): Promise<number> {
+  console.log(`Plan: ${cells.length} cells. ${note}`);
+  const avail = availableKib();
+  let total = 0, peak = 0;
+  const lines: string[][] = [[
+    "cell",
+    "image",
+    "pattern",
+    "N",
+    "est. time",
+    "est. peak MiB",
+    "cost from",
+    "pre-flight",
+  ]];
+  for (const c of cells) {
+    let cost;
+    try {
+      cost = await knownCost(c);
+    } catch (e) {
+      lines.push([
+        c.id,
+        c.image,
+        patternLabel(c.pattern),
+        String(c.count),
+        "–",
+        "–",
+        "–",
+        (e as Error).message,
+      ]);
+      continue;
+    }
+    const est = estimateCell(c, cost, { cores: navigator.hardwareConcurrency });
+    const pre = preflightCell(c, est, { availableKib: avail });
+    total += est.seconds;
+    peak = Math.max(peak, est.peakKib);
+    lines.push([
+      c.id,
+      c.image +
+      (Object.keys(c.params).length ? ` ${JSON.stringify(c.params)}` : ""),
+      patternLabel(c.pattern),
+      String(c.count),
+      formatDuration(est.seconds),
+      String(Math.round(est.peakKib / 1024)),
+      cost.source,
+      pre.ok
+        ? "ok"
+        : force
+        ? "over memory (forced)"
+        : `refused: largest N that fits ${pre.largestN}`,
+    ]);
+  }
+  const widths = lines[0].map((_, i) =>
+    Math.max(...lines.map((l) => l[i].length))
+  );
+  for (const l of lines) {
+    console.log(l.map((c, i) => c.padEnd(widths[i])).join("  "));
+  }
+  console.log(
+    `Estimated total: ${
+      formatDuration(total)
+    } (plus one probe boot per image); peak ${Math.round(peak / 1024)} MiB of ${
+      Math.round(avail / 1024)
+    } MiB available. Nothing was started.`,
+  );
+  return 0;
+}
+
+async function runSweepCommand(
+  c: Extract<Command, { kind: "sweep" }>,
+  signal: AbortSignal,
+): Promise<number> {
+  let state: SweepState;
+  let dir: string;
+  if (c.resume) {
+    dir = resolve(c.resume);
+    state = loadSweepState(dir);
+    const done = state.cells.filter((x) => x.state === "done").length;
+    console.error(
+      `bootstorm: resuming ${dir}: ${done}/${state.cells.length} cells done, running the rest`,
+    );
+  } else {
+    if (c.dryRun) return await dryRun(c.cells, c.note, c.force);
+    state = newSweep(c.cells, {
+      accel: c.accel,
+      timeoutMs: c.timeoutMs,
+      force: c.force,
+      note: c.note,
+    });
+    dir = resolve(c.out ?? "data/sweeps", state.sweep_id);
+    console.error(`bootstorm: ${c.note}`);
+  }
+  for (
+    const image of new Set(
+      state.cells.filter((x) => x.state !== "done").map((x) => x.image),
+    )
+  ) {
+    await loadProfile(image); // unknown images fail before anything starts
+  }
+  await prepare("minkernel");
+  let total = 0;
+  for (const cell of state.cells) {
+    if (cell.state === "done") continue;
+    try {
+      total += estimateCell(cell, await knownCost(cell), {
+        cores: navigator.hardwareConcurrency,
+      }).seconds;
+    } catch { /* reported when the cell runs */ }
+  }
+  console.error(
+    `bootstorm: estimated ${
+      formatDuration(total)
+    } for ${state.cells.length} cells → ${dir}`,
+  );
+  state = await runSweep(state, dir, { signal, onEvent: progressReporter() });
+  console.error("\n" + summaryText(state.cells.map(summarizeCell)));
+  console.error(`summary: ${join(dir, "summary.md")}`);
+  console.log(dir);
+  if (signal.aborted) return 130;
+  return state.cells.some((x) => x.state === "failed") ? 1 : 0;
 }
 
 /** Entry point; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let batches: BatchArgs[];
+  let cmd: Command;
   try {
-    if (argv.length === 0) {
-      const base = parseBatchArgs(["--image", "minkernel", "--count", "16"])!;
-      batches = [
-        { ...base, pattern: { kind: "back-to-back" } },
-        { ...base, pattern: { kind: "interval", intervalMs: 5 } },
-      ];
-      console.error(
-        "bootstorm: default job: minkernel N=16 back-to-back, then N=16 every 5 ms (see --help)",
-      );
-    } else {
-      const parsed = parseBatchArgs(argv);
-      if (parsed === null) {
-        console.log(HELP);
-        return 0;
-      }
-      batches = [parsed];
-    }
+    cmd = parseCommand(argv);
   } catch (e) {
     console.error(
       `error: ${(e as Error).message}\n(run with --help for usage)`,
     );
     return 2;
+  }
+  if (cmd.kind === "help") {
+    console.log(HELP);
+    return 0;
   }
   const ctl = new AbortController();
   const onSignal = () => {
@@ -320,18 +650,12 @@ export async function main(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    for (const b of batches) {
-      const { interrupted } = await runOne(b, ctl.signal);
-      if (interrupted) return 130;
-    }
-    return 0;
+    return cmd.kind === "batch"
+      ? await runOneBatch(cmd.batch, ctl.signal)
+      : await runSweepCommand(cmd, ctl.signal);
   } catch (e) {
-    if (e instanceof ProfileError || e instanceof UsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
     console.error(`error: ${(e as Error).message}`);
-    return 1;
+    return e instanceof ProfileError || e instanceof UsageError ? 2 : 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

@@ -235,8 +235,10 @@ export async function launch(
     if (inst.outcome !== null) return;
     inst.ready = t;
     endBoot(inst, "ready", t);
-    const rss = inst.proc ? readPeakRssKib(inst.proc.pid) : null;
-    if (rss !== null) inst.rss = rss;
+    const rss = inst.proc && !inst.exited
+      ? readPeakRssKib(inst.proc.pid)
+      : null;
+    if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
     if (profile.teardown === "kill-after-ready") kill(inst);
     else if (profile.teardown === "hold-until-all-ready") {
       allBootEnded.then(() => kill(inst));
@@ -248,7 +250,11 @@ export async function launch(
     try {
       for await (const chunk of p.stdout) {
         const t = now();
-        inst.first ??= t;
+        if (inst.first === null) {
+          inst.first = t;
+          // Ready-on-exit: the process is gone at T_e, so read its peak now.
+          if (readyOnExit) inst.rss = readPeakRssKib(p.pid);
+        }
         const ev = inst.watch.push(chunk);
         for (const m of ev.marks) inst.marks[m] ??= t;
         if (inst.outcome === null && (ev.ready || readyOnFirst)) {

@@ -168,3 +168,36 @@ Deno.test("runBatch() with the exit variant is ready when QEMU exits by itself",
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("chooseAccelerator() probes KVM and records why it chose", async () => {
+  const { chooseAccelerator } = await import("../launcher/accel.ts");
+  const kernel = await ensureMinkernel();
+  const a = await chooseAccelerator("auto", {
+    qemu: "qemu-system-x86_64",
+    kernel,
+    probeTimeoutMs: 1500,
+  });
+  assert.ok(a.kind === "kvm" || a.kind === "tcg");
+  assert.ok(a.reason.length > 0);
+  let kvmOpens = true;
+  try {
+    Deno.openSync("/dev/kvm", { read: true, write: true }).close();
+  } catch {
+    kvmOpens = false;
+  }
+  if (!kvmOpens) assert.equal(a.kind, "tcg");
+  else {
+    assert.ok(a.probe !== null, "KVM present: a probe boot decided");
+    assert.ok(
+      a.probe.tcg_ms !== null && a.probe.tcg_ms > 0,
+      "the TCG probe booted",
+    );
+    if (a.kind === "kvm") {
+      assert.ok(
+        a.probe.kvm_ms !== null && a.probe.kvm_ms <= 2 * a.probe.tcg_ms,
+      );
+    }
+  }
+  const forced = await chooseAccelerator("tcg");
+  assert.deepEqual(forced.args, ["-accel", "tcg"]);
+});

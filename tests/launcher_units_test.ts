@@ -6,7 +6,7 @@ import {
   encodeBatch,
   encodeSchema,
 } from "../launcher/arrow_codec.ts";
-import { parseBatchArgs, UsageError } from "../launcher/cli.ts";
+import { parseCommand, UsageError } from "../launcher/cli.ts";
 import { csvHeader, csvLines } from "../launcher/csv_codec.ts";
 import { LineWatch } from "../launcher/line_watch.ts";
 import { concurrencyAt, scheduledMs } from "../launcher/pattern.ts";
@@ -172,32 +172,71 @@ Deno.test("concurrencyAt() counts instances booting at a moment", () => {
   assert.equal(scheduledMs({ kind: "back-to-back" }, 4), null);
 });
 
-Deno.test("parseBatchArgs() refuses bad flags with a clear message", () => {
-  assert.throws(
-    () => parseBatchArgs(["--count", "0"]),
-    (e: Error) => e instanceof UsageError && /--count "0"/.test(e.message),
-  );
-  assert.throws(() => parseBatchArgs(["--interval", "-5"]), /--interval "-5"/);
-  assert.throws(
-    () => parseBatchArgs(["--back-to-back", "--parallel", "2"]),
-    /one pattern/,
-  );
-  assert.throws(() => parseBatchArgs(["--accel", "xen"]), /--accel "xen"/);
-  assert.throws(() => parseBatchArgs(["--param", "novalue"]), /NAME=VALUE/);
-  assert.throws(() => parseBatchArgs(["--bogus"]), /bogus/);
-  assert.deepEqual(parseBatchArgs(["--parallel", "3"])!.pattern, {
-    kind: "parallel",
-    parallelism: 3,
-  });
-  assert.deepEqual(parseBatchArgs([])!.pattern, {
-    kind: "interval",
-    intervalMs: 5,
-  });
+Deno.test("parseCommand() refuses bad flags with a clear message", () => {
+  const bad: [string[], RegExp][] = [
+    [["--count", "0"], /--count "0".*positive whole number/],
+    [["--count", "2.5"], /--count "2.5"/],
+    [["--interval", "-5"], /--interval "-5".*milliseconds/],
+    [["--accel", "xen"], /--accel "xen"/],
+    [["--param", "novalue"], /NAME=VALUE/],
+    [["--bogus"], /bogus/],
+    [["--repeat", "0"], /--repeat "0"/],
+  ];
+  for (const [args, re] of bad) {
+    assert.throws(
+      () => parseCommand(args),
+      (e: Error) => e instanceof UsageError && re.test(e.message),
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("parseCommand() tells a single batch from a grid, a default sweep and a resume", () => {
+  const one = parseCommand(["--parallel", "3", "--count", "4"]);
+  assert.equal(one.kind, "batch");
+  if (one.kind === "batch") {
+    assert.deepEqual(one.batch.pattern, { kind: "parallel", parallelism: 3 });
+  }
+  const grid = parseCommand([
+    "--image",
+    "a",
+    "--image",
+    "b",
+    "--count",
+    "1",
+    "--count",
+    "2",
+    "--back-to-back",
+    "--interval",
+    "5",
+    "--param",
+    "k=1",
+    "--param",
+    "k=2",
+    "--repeat",
+    "2",
+  ]);
+  assert.equal(grid.kind, "sweep");
+  if (grid.kind === "sweep") {
+    assert.equal(grid.cells.length, 2 * 2 * 2 * 2 * 2);
+    assert.deepEqual(
+      new Set(grid.cells.map((c) => c.params.k)),
+      new Set(["1", "2"]),
+    );
+  }
+  const def = parseCommand([]);
+  assert.equal(def.kind, "sweep");
+  if (def.kind === "sweep") assert.equal(def.cells.length, 9);
+  const res = parseCommand(["--resume", "/tmp/x"]);
+  assert.equal(res.kind === "sweep" && res.resume, "/tmp/x");
+  assert.equal(parseCommand(["-h"]).kind, "help");
 });
 
 Deno.test("datasetDoc() matches docs/dataset.md (run `deno task dataset-doc`)", async () => {
   const { datasetDoc } = await import("../launcher/dataset_doc.ts");
-  const onDisk = await Deno.readTextFile(new URL("../docs/dataset.md", import.meta.url));
+  const onDisk = await Deno.readTextFile(
+    new URL("../docs/dataset.md", import.meta.url),
+  );
   assert.equal(onDisk, datasetDoc());
   for (const c of INSTANCE_COLUMNS) assert.ok(onDisk.includes(`\`${c.name}\``));
 });

@@ -1,0 +1,68 @@
+/**
+ * Guest images: build the project's own images on demand, and fail with a
+ * clear error (profile, path, how to get it) for images that must come from
+ * elsewhere.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { assertImagePresent, type Profile } from "./profile.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Build scripts of the images built from this repository, by output folder. */
+export const BUILDERS: Record<string, string> = {
+  "/build/minkernel/": "images/build.ts",
+  "/build/synthetic/": "images/synthetic/build.ts",
+  "/build/linux/": "images/linux/build.ts",
+};
+
+/** The build script that makes a profile's image, or null. */
+export function builderFor(profile: Profile): string | null {
+  if (!profile.image) return null;
+  for (const [dir, script] of Object.entries(BUILDERS)) {
+    if (profile.image.includes(dir)) return script;
+  }
+  return null;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Make sure a profile's image exists: build it when the repository has its
+ * source (saying so on stderr), else throw the profile's "how to get it".
+ *
+ * @example
+ * ```ts ignore
+ * await ensureImage(await loadProfile("minkernel"));
+ * ```
+ */
+export async function ensureImage(profile: Profile): Promise<void> {
+  if (!profile.image || (await exists(profile.image))) return;
+  const script = builderFor(profile);
+  if (script && (await exists(`${ROOT}${script}`))) {
+    console.error(
+      `bootstorm: building the image of "${profile.name}" (${script}) …`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}${script}`],
+      cwd: ROOT,
+      stdout: "inherit",
+      stderr: "inherit",
+      stdin: "null",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `Cannot build the image of "${profile.name}": ${script} failed (exit ${out.code})`,
+      );
+    }
+  }
+  await assertImagePresent(profile);
+}

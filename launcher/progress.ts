@@ -1,0 +1,109 @@
+/**
+ * Terminal output of a sweep on stderr: a live bar (cells done / total,
+ * instances ready / failed in the current cell, ETA) on a terminal, plain
+ * lines otherwise.
+ *
+ * @module
+ */
+import { patternLabel } from "./pattern.ts";
+import type { SweepEvent } from "./sweep.ts";
+import { formatDuration } from "./sweep_plan.ts";
+
+const enc = new TextEncoder();
+
+/**
+ * The bar text for a moment of the sweep (pure).
+ *
+ * @example
+ * ```ts
+ * import { barText } from "./progress.ts";
+ * console.log(barText({ done: 1, total: 4, ready: 10, failed: 1, count: 64, etaSeconds: 30 }, 10));
+ * // "[##--------] cells 1/4 | ready 10 failed 1 of 64 | ETA 30 s"
+ * ```
+ */
+export function barText(
+  s: {
+    done: number;
+    total: number;
+    ready: number;
+    failed: number;
+    count: number;
+    etaSeconds: number;
+  },
+  width = 20,
+): string {
+  const filled = Math.round((s.done / Math.max(1, s.total)) * width);
+  return `[${"#".repeat(filled)}${
+    "-".repeat(width - filled)
+  }] cells ${s.done}/${s.total} | ready ${s.ready} failed ${s.failed} of ${s.count} | ETA ${
+    formatDuration(Math.max(0, s.etaSeconds))
+  }`;
+}
+
+/** A progress reporter writing to stderr. */
+export function progressReporter(
+  options: { tty?: boolean } = {},
+): (ev: SweepEvent) => void {
+  const tty = options.tty ?? Deno.stderr.isTerminal();
+  let done = 0,
+    total = 0,
+    eta = 0,
+    cellStart = 0,
+    cellEstimate = 0,
+    lastDraw = 0;
+  const write = (s: string) => Deno.stderr.writeSync(enc.encode(s));
+  return (ev) => {
+    switch (ev.type) {
+      case "note":
+        write(`${tty ? "\r\x1b[2K" : ""}bootstorm: ${ev.message}\n`);
+        break;
+      case "cell-start": {
+        total = ev.total;
+        done = ev.index - 1;
+        eta = ev.etaSeconds;
+        cellStart = performance.now();
+        cellEstimate = ev.cell.estimate?.seconds ?? 0;
+        write(
+          `${
+            tty ? "\r\x1b[2K" : ""
+          }cell ${ev.cell.id} (${ev.index}/${ev.total}): ${ev.cell.image}, ${
+            patternLabel(ev.cell.pattern)
+          }, N=${ev.cell.count}; ETA ${formatDuration(eta)}\n`,
+        );
+        break;
+      }
+      case "instance": {
+        const now = performance.now();
+        if (!tty || now - lastDraw < 100) return;
+        lastDraw = now;
+        const elapsed = (now - cellStart) / 1000;
+        write(
+          `\r\x1b[2K${
+            barText({
+              done,
+              total,
+              ready: ev.ready,
+              failed: ev.failed,
+              count: ev.cell.count,
+              etaSeconds: eta - Math.min(elapsed, cellEstimate),
+            })
+          }`,
+        );
+        break;
+      }
+      case "cell-end": {
+        const s = ev.summary;
+        write(
+          `${tty ? "\r\x1b[2K" : ""}  ${ev.cell.id} ${ev.cell.state}${
+            s
+              ? `: ${s.ready} ready, ${s.failed} failed, median boot ${
+                s.boot_median_ms?.toFixed(1) ?? "–"
+              } ms`
+              : ""
+          }${ev.cell.error ? `: ${ev.cell.error}` : ""}\n`,
+        );
+        break;
+      }
+    }
+  };
+}

@@ -1,0 +1,411 @@
+/**
+ * Running a sweep: probe each image once, pre-flight each cell, run the
+ * cells one after the other into one sweep folder, keep `sweep.json` (the
+ * plan and the state of every cell) current after every change, and write
+ * `summary.md` / `summary.json` at the end. `--resume` skips finished cells.
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { tableFromIPC } from "apache-arrow";
+import { type Accelerator, chooseAccelerator } from "./accel.ts";
+import { ensureImage } from "./images.ts";
+import { ensureOpenFiles } from "./limits.ts";
+import { patternLabel } from "./pattern.ts";
+import { loadProfile } from "./profile.ts";
+import { runBatch } from "./run_batch.ts";
+import { newRunId } from "./run_record.ts";
+import { type CellSummary, summarizeRun, summaryMarkdown } from "./summary.ts";
+import {
+  type Cell,
+  type CellEstimate,
+  estimateCell,
+  type ImageCost,
+  preflightCell,
+  profileCost,
+} from "./sweep_plan.ts";
+import { fileURLToPath } from "node:url";
+
+/** State of one cell. */
+export type CellState =
+  | "pending"
+  | "running"
+  | "done"
+  | "partial"
+  | "failed"
+  | "refused";
+
+/** A cell with its state, as kept in `sweep.json`. */
+export interface CellRecord extends Cell {
+  state: CellState;
+  run_id: string | null;
+  run_dir: string | null;
+  error: string | null;
+  estimate: CellEstimate | null;
+  previous_runs: string[];
+}
+
+/** The content of `sweep.json`. */
+export interface SweepState {
+  sweep_version: 1;
+  sweep_id: string;
+  created_at: string;
+  note: string;
+  options: {
+    accel: "auto" | "kvm" | "tcg";
+    timeoutMs: number | null;
+    force: boolean;
+  };
+  accelerator: Accelerator | null;
+  probes: Record<string, ImageCost>;
+  cells: CellRecord[];
+}
+
+/** Progress of a sweep, for the terminal. */
+export type SweepEvent =
+  | {
+    type: "cell-start";
+    index: number;
+    total: number;
+    cell: CellRecord;
+    etaSeconds: number;
+  }
+  | {
+    type: "instance";
+    cell: CellRecord;
+    started: number;
+    ready: number;
+    failed: number;
+  }
+  | { type: "cell-end"; cell: CellRecord; summary: CellSummary | null }
+  | { type: "note"; message: string };
+
+/** Probe cache shared by sweeps on this host (git-ignored). */
+export const PROBE_CACHE = fileURLToPath(
+  new URL("../data/cache/probes.json", import.meta.url),
+);
+
+/** Key of an image + params for probes. */
+export function probeKey(
+  image: string,
+  params: Record<string, string>,
+): string {
+  const p = Object.entries(params).sort().map(([k, v]) => `${k}=${v}`).join(
+    ",",
+  );
+  return p ? `${image}?${p}` : image;
+}
+
+/** A new sweep state from cells. */
+export function newSweep(
+  cells: Cell[],
+  options: SweepState["options"] & { note?: string },
+): SweepState {
+  return {
+    sweep_version: 1,
+    sweep_id: newRunId(),
+    created_at: new Date().toISOString(),
+    note: options.note ?? "",
+    options: {
+      accel: options.accel,
+      timeoutMs: options.timeoutMs,
+      force: options.force,
+    },
+    accelerator: null,
+    probes: {},
+    cells: cells.map((c) => ({
+      ...c,
+      state: "pending",
+      run_id: null,
+      run_dir: null,
+      error: null,
+      estimate: null,
+      previous_runs: [],
+    })),
+  };
+}
+
+/** Write `sweep.json` atomically. */
+export function saveSweep(dir: string, state: SweepState): void {
+  Deno.mkdirSync(dir, { recursive: true });
+  const path = join(dir, "sweep.json");
+  Deno.writeTextFileSync(path + ".tmp", JSON.stringify(state, null, 2) + "\n");
+  Deno.renameSync(path + ".tmp", path);
+}
+
+/** Read `sweep.json` of a sweep folder, with a clear error. */
+export function loadSweepState(dir: string): SweepState {
+  const path = join(dir, "sweep.json");
+  let raw: string;
+  try {
+    raw = Deno.readTextFileSync(path);
+  } catch {
+    throw new Error(
+      `Cannot resume ${dir}: no sweep.json there (is it a sweep folder written by deno task sweep?)`,
+    );
+  }
+  const s = JSON.parse(raw) as SweepState;
+  if (s.sweep_version !== 1 || !Array.isArray(s.cells)) {
+    throw new Error(
+      `Cannot resume ${dir}: sweep.json has an unknown layout (sweep_version ${s.sweep_version})`,
+    );
+  }
+  return s;
+}
+
+function readCache(): Record<string, ImageCost & { host?: string }> {
+  try {
+    return JSON.parse(Deno.readTextFileSync(PROBE_CACHE));
+  } catch {
+    return {};
+  }
+}
+
+function writeCache(c: Record<string, unknown>): void {
+  try {
+    Deno.mkdirSync(join(PROBE_CACHE, ".."), { recursive: true });
+    Deno.writeTextFileSync(PROBE_CACHE, JSON.stringify(c, null, 2) + "\n");
+  } catch {
+    // a read-only checkout: no cache
+  }
+}
+
+/** Costs known without booting anything: the probe cache, else the profile. */
+export async function knownCost(cell: Cell): Promise<ImageCost> {
+  const cached = readCache()[probeKey(cell.image, cell.params)];
+  if (cached) {
+    return { bootMs: cached.bootMs, rssKib: cached.rssKib, source: "probe" };
+  }
+  const p = await loadProfile(cell.image);
+  const mem = Number(
+    cell.params.mem_mib ?? p.params.mem_mib ?? p.minMemoryMib ?? 64,
+  );
+  return profileCost(p.class, mem);
+}
+
+/** MemAvailable in KiB. */
+export function availableKib(): number {
+  const s = Deno.readTextFileSync("/proc/meminfo");
+  return Number(/MemAvailable:\s+(\d+)/.exec(s)?.[1] ?? 0);
+}
+
+function readRows(path: string): Record<string, unknown>[] {
+  try {
+    return tableFromIPC(Deno.readFileSync(path)).toArray().map((r) =>
+      r.toJSON() as Record<string, unknown>
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** The summary line of a cell, from its run folder. */
+export function summarizeCell(cell: CellRecord): CellSummary {
+  const base = {
+    cell: cell.id,
+    image: cell.image +
+      (Object.keys(cell.params).length
+        ? ` (${
+          Object.entries(cell.params).map(([k, v]) => `${k}=${v}`).join(" ")
+        })`
+        : ""),
+    pattern: patternLabel(cell.pattern),
+    state: cell.state,
+    run_id: cell.run_id,
+  };
+  if (!cell.run_dir) {
+    return {
+      ...base,
+      n: cell.count,
+      ready: 0,
+      failed: 0,
+      boot_min_ms: null,
+      boot_median_ms: null,
+      boot_max_ms: null,
+      peak_used_mib: null,
+      peak_added_mib: null,
+      rss_median_kib: null,
+    };
+  }
+  const inst = readRows(join(cell.run_dir, "instances.arrow"));
+  const mem = readRows(join(cell.run_dir, "memory.arrow"));
+  return { ...base, ...summarizeRun(inst as never, mem as never) };
+}
+
+/** Write summary.md and summary.json of a sweep; returns the rows. */
+export function writeSummary(dir: string, state: SweepState): CellSummary[] {
+  const rows = state.cells.map(summarizeCell);
+  const md = `# Sweep ${state.sweep_id}\n\n${state.note}\n\n${
+    summaryMarkdown(rows)
+  }`;
+  Deno.writeTextFileSync(join(dir, "summary.md"), md);
+  Deno.writeTextFileSync(
+    join(dir, "summary.json"),
+    JSON.stringify({ sweep_id: state.sweep_id, cells: rows }, null, 2) + "\n",
+  );
+  return rows;
+}
+
+/**
+ * Run (or resume) a sweep in `dir`: cells already `done` are skipped.
+ *
+ * @example
+ * ```ts ignore
+ * const state = newSweep(expandGrid({ images: ["minkernel"], counts: [8], patterns: [{ kind: "back-to-back" }] }), { accel: "tcg", timeoutMs: null, force: false });
+ * await runSweep(state, "data/sweeps/x");
+ * ```
+ */
+export async function runSweep(
+  state: SweepState,
+  dir: string,
+  options: {
+    signal?: AbortSignal;
+    onEvent?: (ev: SweepEvent) => void;
+    cores?: number;
+  } = {},
+): Promise<SweepState> {
+  dir = resolve(dir);
+  const cores = options.cores ?? navigator.hardwareConcurrency;
+  saveSweep(dir, state);
+  const todo = state.cells.filter((c) => c.state !== "done");
+  // Accelerator once for the whole sweep.
+  if (!state.accelerator) {
+    state.accelerator = await chooseAccelerator(state.options.accel, {
+      qemu: "qemu-system-x86_64",
+      kernel: fileURLToPath(
+        new URL("../build/minkernel/minkernel.elf", import.meta.url),
+      ),
+    });
+    options.onEvent?.({
+      type: "note",
+      message:
+        `accelerator: ${state.accelerator.kind} (${state.accelerator.reason})`,
+    });
+  }
+  // Probe each image (with its params) once: one boot alone.
+  const cache = readCache();
+  for (const cell of todo) {
+    const key = probeKey(cell.image, cell.params);
+    if (state.probes[key] || options.signal?.aborted) continue;
+    try {
+      const profile = await loadProfile(cell.image);
+      await ensureImage(profile);
+      const { result } = await runBatch(profile, {
+        count: 1,
+        pattern: { kind: "back-to-back" },
+        accel: state.accelerator,
+        params: cell.params,
+        outDir: join(dir, "probes"),
+        sampleIntervalMs: 0,
+        signal: options.signal,
+      });
+      const r = result.rows[0];
+      if (r?.outcome === "ready" && r.boot_ms !== null) {
+        state.probes[key] = {
+          bootMs: r.boot_ms,
+          rssKib: r.rss_peak_kib ?? 0,
+          source: "probe",
+        };
+        cache[key] = state.probes[key];
+        options.onEvent?.({
+          type: "note",
+          message: `probe ${key}: one boot ${
+            r.boot_ms.toFixed(0)
+          } ms, peak RSS ${Math.round((r.rss_peak_kib ?? 0) / 1024)} MiB`,
+        });
+      }
+    } catch (e) {
+      options.onEvent?.({
+        type: "note",
+        message: `probe ${key} failed: ${(e as Error).message}`,
+      });
+    }
+  }
+  writeCache(cache);
+  saveSweep(dir, state);
+  const costOf = async (c: Cell) =>
+    state.probes[probeKey(c.image, c.params)] ?? (await knownCost(c));
+  for (const c of todo) {
+    c.estimate = estimateCell(c, await costOf(c), { cores });
+  }
+  let index = state.cells.length - todo.length;
+  for (const cell of todo) {
+    if (options.signal?.aborted) break;
+    index++;
+    const eta = todo.slice(todo.indexOf(cell)).reduce(
+      (s, c) => s + (c.estimate?.seconds ?? 0),
+      0,
+    );
+    options.onEvent?.({
+      type: "cell-start",
+      index,
+      total: state.cells.length,
+      cell,
+      etaSeconds: eta,
+    });
+    const pre = preflightCell(cell, cell.estimate!, {
+      availableKib: availableKib(),
+    });
+    if (!pre.ok && !state.options.force) {
+      cell.state = "refused";
+      cell.error = pre.message;
+      saveSweep(dir, state);
+      options.onEvent?.({ type: "cell-end", cell, summary: null });
+      continue;
+    }
+    const fds = ensureOpenFiles(cell.estimate!.concurrency);
+    if (!fds.ok) {
+      options.onEvent?.({
+        type: "note",
+        message: `open-files limit ${fds.soft} < ${fds.needed} needed for ${
+          cell.estimate!.concurrency
+        } instances; spawns past it will be recorded as spawn_failed (raise it with ulimit -n)`,
+      });
+    }
+    if (cell.run_dir) cell.previous_runs.push(cell.run_dir);
+    cell.state = "running";
+    cell.error = null;
+    saveSweep(dir, state);
+    let started = 0, ready = 0, failed = 0;
+    try {
+      const profile = await loadProfile(cell.image);
+      await ensureImage(profile);
+      const { runDir, record, result } = await runBatch(profile, {
+        count: cell.count,
+        pattern: cell.pattern,
+        accel: state.accelerator!,
+        params: cell.params,
+        timeoutMs: state.options.timeoutMs ?? undefined,
+        outDir: join(dir, "runs"),
+        signal: options.signal,
+        extra: {
+          sweep: {
+            sweep_id: state.sweep_id,
+            cell: cell.id,
+            experiment: cell.experiment ?? null,
+          },
+        },
+        onEvent: (ev) => {
+          if (ev.type === "started") started++;
+          else if (ev.outcome === "ready") ready++;
+          else failed++;
+          options.onEvent?.({ type: "instance", cell, started, ready, failed });
+        },
+      });
+      cell.run_dir = runDir;
+      cell.run_id = record.run_id as string;
+      cell.state = result.interrupted ? "partial" : "done";
+    } catch (e) {
+      cell.state = "failed";
+      cell.error = (e as Error).message;
+    }
+    saveSweep(dir, state);
+    options.onEvent?.({
+      type: "cell-end",
+      cell,
+      summary: cell.run_dir ? summarizeCell(cell) : null,
+    });
+  }
+  writeSummary(dir, state);
+  return state;
+}

@@ -1,0 +1,258 @@
+/**
+ * Sweep plans: a grid of images × counts × patterns × param values ×
+ * repeats, expanded into cells; the paper's default experiments; estimates of
+ * each cell's time and peak memory; the memory pre-flight. All pure.
+ *
+ * @module
+ */
+import { type Pattern, patternLabel } from "./pattern.ts";
+
+/** One cell of a sweep: one run folder. */
+export interface Cell {
+  id: string;
+  image: string;
+  count: number;
+  pattern: Pattern;
+  params: Record<string, string>;
+  repeat: number;
+  /** Which experiment of the paper this cell belongs to, if any. */
+  experiment?: string;
+}
+
+/** A grid as given by flags or a plan file. */
+export interface Grid {
+  images: string[];
+  counts: number[];
+  patterns: Pattern[];
+  /** Param name → values; each name is a grid dimension. */
+  params?: Record<string, string[]>;
+  repeat?: number;
+}
+
+/** What is known about one image on this host, from a probe boot. */
+export interface ImageCost {
+  /** One boot alone, ms (≈ CPU cost of a boot under TCG). */
+  bootMs: number;
+  /** Peak RSS of one instance, KiB (QEMU overhead + guest memory touched). */
+  rssKib: number;
+  /** Where the numbers come from. */
+  source: "probe" | "profile";
+}
+
+/** Estimated duration and memory of one cell. */
+export interface CellEstimate {
+  seconds: number;
+  peakKib: number;
+  /** Instances alive at once in the worst case. */
+  concurrency: number;
+}
+
+function cartesian<T>(lists: T[][]): T[][] {
+  return lists.reduce<T[][]>(
+    (acc, l) => acc.flatMap((a) => l.map((x) => [...a, x])),
+    [[]],
+  );
+}
+
+/**
+ * Expand a grid into cells, in a stable order (image, pattern, params, count, repeat).
+ *
+ * @example
+ * ```ts
+ * import { expandGrid } from "./sweep_plan.ts";
+ * const cells = expandGrid({ images: ["a", "b"], counts: [1, 2], patterns: [{ kind: "back-to-back" }] });
+ * console.log(cells.length, cells[0].id); // 4 "c01"
+ * ```
+ */
+export function expandGrid(
+  grid: Grid,
+  options: { experiment?: string; startIndex?: number } = {},
+): Cell[] {
+  const names = Object.keys(grid.params ?? {});
+  const combos = cartesian(names.map((n) => grid.params![n]));
+  const cells: Cell[] = [];
+  let k = options.startIndex ?? 0;
+  for (const image of grid.images) {
+    for (const pattern of grid.patterns) {
+      for (const combo of combos) {
+        for (const count of grid.counts) {
+          for (let r = 0; r < (grid.repeat ?? 1); r++) {
+            k++;
+            cells.push({
+              id: `c${String(k).padStart(2, "0")}`,
+              image,
+              count,
+              pattern,
+              params: Object.fromEntries(names.map((n, i) => [n, combo[i]])),
+              repeat: r,
+              ...(options.experiment ? { experiment: options.experiment } : {}),
+            });
+          }
+        }
+      }
+    }
+  }
+  return cells;
+}
+
+/** Images of the paper's experiments, as shipped profile names. */
+export const DEFAULT_IMAGES = {
+  baseline: "minkernel",
+  synthetic: "synthetic",
+  linux: "alpine-linux-quiet",
+} as const;
+
+/**
+ * The paper's two experiments, scaled to this host (or at the paper's
+ * sizes with `full`): (1) timeline: minkernel, 256 every 5 ms; (2) storm:
+ * back-to-back N = 64, 128, 256 for minkernel and the synthetic guest, and
+ * N = 4, 8 for the Linux guest (`full`: 64 … 1280, Linux up to 512).
+ *
+ * @example
+ * ```ts
+ * import { defaultPlan } from "./sweep_plan.ts";
+ * console.log(defaultPlan().cells.length); // 9
+ * ```
+ */
+export function defaultPlan(
+  options: { full?: boolean } = {},
+): { cells: Cell[]; note: string } {
+  const full = options.full ?? false;
+  const storm = full ? [64, 128, 256, 512, 1024, 1280] : [64, 128, 256];
+  const linux = full ? [64, 128, 256, 512] : [4, 8];
+  const b2b: Pattern = { kind: "back-to-back" };
+  const timeline = expandGrid(
+    {
+      images: [DEFAULT_IMAGES.baseline],
+      counts: [256],
+      patterns: [{ kind: "interval", intervalMs: 5 }],
+    },
+    { experiment: "timeline" },
+  );
+  const storms = [
+    ...expandGrid({
+      images: [DEFAULT_IMAGES.baseline, DEFAULT_IMAGES.synthetic],
+      counts: storm,
+      patterns: [b2b],
+    }, {
+      experiment: "storm",
+      startIndex: timeline.length,
+    }),
+  ];
+  const linuxCells = expandGrid({
+    images: [DEFAULT_IMAGES.linux],
+    counts: linux,
+    patterns: [b2b],
+  }, {
+    experiment: "storm",
+    startIndex: timeline.length + storms.length,
+  });
+  const note = full
+    ? "The paper's sizes: timeline 256 × 5 ms; storms of 64 … 1280 back-to-back (Linux up to 512); cells that do not fit in memory are refused by the pre-flight (--force to override)."
+    : "Scaled to this host: the paper's timeline (minkernel, 256 every 5 ms) as is; storms of 64, 128, 256 back-to-back for minkernel and the synthetic guest (paper: up to 1280) and 4, 8 for the Linux guest (paper: up to 512), because a 2-core machine without usable KVM boots each guest in software. --full runs the paper's sizes.";
+  return { cells: [...timeline, ...storms, ...linuxCells], note };
+}
+
+/** Cost guess when no probe exists, from the profile's class and memory. */
+export function profileCost(
+  cls: string | null,
+  memMib: number | null,
+): ImageCost {
+  const bootMs = cls === "linux" ? 3000 : cls === "libos" ? 1000 : 200;
+  return { bootMs, rssKib: ((memMib ?? 64) + 40) * 1024, source: "profile" };
+}
+
+/**
+ * Estimate a cell's wall time and peak memory from the cost of one boot:
+ * boots share `cores` CPUs, so N back-to-back take about N × boot / cores;
+ * an interval pattern cannot go faster than N × Δ. Memory: every instance
+ * alive at once in the worst case (back-to-back), fewer for parallel.
+ *
+ * @example
+ * ```ts
+ * import { estimateCell } from "./sweep_plan.ts";
+ * const e = estimateCell({ id: "c01", image: "m", count: 64, pattern: { kind: "back-to-back" }, params: {}, repeat: 0 },
+ *   { bootMs: 100, rssKib: 40000, source: "probe" }, { cores: 2 });
+ * console.log(e.seconds.toFixed(1), e.peakKib); // "3.8" 2560000
+ * ```
+ */
+export function estimateCell(
+  cell: Cell,
+  cost: ImageCost,
+  options: { cores: number },
+): CellEstimate {
+  const n = cell.count;
+  const cpu = (n * cost.bootMs) / Math.max(1, options.cores);
+  let seconds = cpu + cost.bootMs;
+  let concurrency = n;
+  if (cell.pattern.kind === "interval") {
+    seconds = Math.max(cpu, n * cell.pattern.intervalMs) + cost.bootMs;
+  } else if (cell.pattern.kind === "parallel") {
+    concurrency = Math.min(n, cell.pattern.parallelism);
+  }
+  return {
+    seconds: seconds / 1000 + 0.5,
+    peakKib: concurrency * cost.rssKib,
+    concurrency,
+  };
+}
+
+/** The pre-flight verdict for one cell. */
+export interface Preflight {
+  ok: boolean;
+  /** Largest N whose estimate fits (for back-to-back / interval cells). */
+  largestN: number;
+  message: string | null;
+}
+
+/**
+ * Refuse a cell whose estimated peak memory exceeds what is available
+ * (keeping a 10% margin), and name the largest N that fits.
+ *
+ * @example
+ * ```ts
+ * import { preflightCell } from "./sweep_plan.ts";
+ * const cell = { id: "c01", image: "m", count: 1280, pattern: { kind: "back-to-back" as const }, params: {}, repeat: 0 };
+ * const p = preflightCell(cell, { seconds: 1, peakKib: 1280 * 50000, concurrency: 1280 }, { availableKib: 20_000_000 });
+ * console.log(p.ok, p.largestN); // false 360
+ * ```
+ */
+export function preflightCell(
+  cell: Cell,
+  est: CellEstimate,
+  options: { availableKib: number },
+): Preflight {
+  const budget = options.availableKib * 0.9;
+  const perInstance = est.peakKib / Math.max(1, est.concurrency);
+  const largestN = est.concurrency < cell.count
+    ? cell.count
+    : Math.floor(budget / perInstance);
+  if (est.peakKib <= budget) {
+    return {
+      ok: true,
+      largestN: Math.max(largestN, cell.count),
+      message: null,
+    };
+  }
+  const mib = (k: number) => `${Math.round(k / 1024)} MiB`;
+  return {
+    ok: false,
+    largestN,
+    message: `Cell ${cell.id} (${cell.image}, ${
+      patternLabel(cell.pattern)
+    }, N=${cell.count}) needs about ${mib(est.peakKib)} (${est.concurrency} × ${
+      mib(perInstance)
+    } per instance) but ${
+      mib(options.availableKib)
+    } is available (90% usable: ${
+      mib(budget)
+    }); the largest N that fits is ${largestN}. Lower --count or pass --force.`,
+  };
+}
+
+/** Human duration: `45 s`, `3 min 20 s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  const m = Math.floor(seconds / 60);
+  return `${m} min ${Math.round(seconds - m * 60)} s`;
+}
