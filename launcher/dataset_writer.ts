@@ -47,10 +47,18 @@ class TableFiles {
     );
   }
   #write(f: Deno.FsFile, name: string, bytes: Uint8Array): void {
+    const before = f.seekSync(0, Deno.SeekMode.Current);
     let off = 0;
     try {
       while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
     } catch (e) {
+      // Cut a half-written batch back off, so the file still reads back.
+      try {
+        f.truncateSync(before);
+        f.seekSync(before, Deno.SeekMode.Start);
+      } catch {
+        // nothing more to do
+      }
       const why = (e as Error).message;
       const full = /No space left|ENOSPC|os error 28/i.test(why);
       throw new DatasetWriteError(
@@ -68,17 +76,25 @@ class TableFiles {
     if (this.#pending.length === 0) return;
     const rows = this.#pending;
     this.#pending = [];
-    // CSV first (text, cheap to check), then the Arrow batch.
+    // CSV, then the Arrow batch; if the second fails, the first is cut back
+    // so both files keep holding the same rows.
+    const csvBefore = this.#csv.seekSync(0, Deno.SeekMode.Current);
     this.#write(
       this.#csv,
       `${this.base}.csv`,
       new TextEncoder().encode(csvLines(this.columns, rows)),
     );
-    this.#write(
-      this.#arrow,
-      `${this.base}.arrow`,
-      encodeBatch(this.columns, rows),
-    );
+    try {
+      this.#write(
+        this.#arrow,
+        `${this.base}.arrow`,
+        encodeBatch(this.columns, rows),
+      );
+    } catch (e) {
+      this.#csv.truncateSync(csvBefore);
+      this.#csv.seekSync(csvBefore, Deno.SeekMode.Start);
+      throw e;
+    }
     this.rows += rows.length;
   }
   close(): void {

@@ -5,6 +5,7 @@
  * @module
  */
 import { resolve } from "node:path";
+import process from "node:process";
 import { type Accelerator, chooseAccelerator } from "./accel.ts";
 import { clockSource } from "./clock.ts";
 import { DatasetWriter } from "./dataset_writer.ts";
@@ -60,6 +61,28 @@ function packageHint(cmd: string): string {
     return "apt-get install qemu-system-x86";
   }
   return "install it or fix the profile's argv[0]";
+}
+
+/** The launcher's own CPU time and peak RSS over a batch. */
+function launcherCost(
+  cpu0: { user: number; system: number },
+  wallMs: number,
+): Record<string, number | null> {
+  const cpu = process.cpuUsage(cpu0);
+  let peak: number | null = null;
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"));
+    peak = m ? Number(m[1]) : null;
+  } catch {
+    // not Linux
+  }
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    cpu_user_ms: cpu.user / 1000,
+    cpu_system_ms: cpu.system / 1000,
+    cpu_share_of_one_core: wallMs > 0 ? cpuMs / wallMs : null,
+    peak_rss_kib: peak,
+  };
 }
 
 /** Instance columns for a profile: the base schema plus `<mark>_ms`. */
@@ -179,6 +202,7 @@ export async function runBatch(
     }
   };
   const timer = setInterval(flush, 100);
+  const cpu0 = process.cpuUsage();
   let result: LaunchResult;
   try {
     result = await launch(profile, {
@@ -215,6 +239,7 @@ export async function runBatch(
       : null,
     memory_sampler: result.sampler,
     wall_ms: result.wallMs,
+    launcher: launcherCost(cpu0, result.wallMs),
     totals: { ready, failed: result.rows.length - ready },
   });
   if (writeError) {

@@ -1,0 +1,129 @@
+/** Limits handled, not crashed on: a 64-storm, spawn failures (EMFILE), a disk that fills up. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ensureMinkernel } from "../images/build.ts";
+import { loadProfile } from "../launcher/profile.ts";
+import { runBatch } from "../launcher/run_batch.ts";
+import { readArrowRows, readCsvRows, ROOT } from "./helpers.ts";
+
+await ensureMinkernel();
+const CLI = join(ROOT, "launcher/cli.ts");
+
+Deno.test("runBatch() storm of 64 minkernels back-to-back loses nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  const { runDir, record } = await runBatch(
+    await loadProfile("minkernel-microvm"),
+    {
+      count: 64,
+      pattern: { kind: "back-to-back" },
+      accel: "tcg",
+      outDir: dir,
+    },
+  );
+  const rows = readArrowRows(runDir, "instances");
+  assert.equal(rows.length, 64);
+  assert.deepEqual(
+    new Set(rows.map((r) => r.instance)),
+    new Set([...Array(64).keys()]),
+  );
+  assert.ok(
+    rows.every((r) => r.outcome === "ready"),
+    JSON.stringify(rows.filter((r) => r.outcome !== "ready")),
+  );
+  assert.deepEqual(record.totals, { ready: 64, failed: 0 });
+  const launcher = record.launcher as Record<string, number>;
+  assert.ok(
+    launcher.cpu_user_ms > 0 && launcher.peak_rss_kib > 0,
+    "launcher cost recorded",
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cli records spawn failures (EMFILE) per instance and boots the others", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = await new Deno.Command("prlimit", {
+    args: [
+      "--nofile=48:48",
+      Deno.execPath(),
+      "run",
+      "-A",
+      CLI,
+      "--image",
+      "minkernel-microvm",
+      "--count",
+      "24",
+      "--back-to-back",
+      "--accel",
+      "tcg",
+      "--out",
+      dir,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const runDir = new TextDecoder().decode(out.stdout).trim().split("\n").at(
+    -1,
+  )!;
+  const rows = readArrowRows(runDir, "instances");
+  assert.equal(rows.length, 24, "every instance has a row");
+  const failed = rows.filter((r) => r.outcome === "spawn_failed");
+  const ready = rows.filter((r) => r.outcome === "ready");
+  assert.ok(failed.length > 0, "the fd limit made some spawns fail");
+  assert.ok(ready.length > 0, "the others still booted");
+  for (const r of failed) {
+    assert.match(r.error as string, /Too many open files|os error 24/);
+    assert.equal(r.pid, null);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cli fails clearly when the disk fills up, and the rows already written read back", async () => {
+  if (Deno.uid() !== 0) return; // mounting a tmpfs needs root (CI runs as root)
+  const mnt = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+  }).output();
+  assert.ok(mount.success, "mounted a 64 KiB tmpfs");
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        CLI,
+        "--image",
+        "minkernel-microvm",
+        "--count",
+        "32",
+        "--back-to-back",
+        "--accel",
+        "tcg",
+        "--out",
+        mnt,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1);
+    assert.match(
+      stderr,
+      /Cannot write .*: the disk is full\. Rows written before \(\d+ in \w+\) are intact/,
+    );
+    const [runName] = [...Deno.readDirSync(mnt)].map((e) => e.name);
+    const runDir = join(mnt, runName);
+    for (const t of ["instances", "memory"]) {
+      const arrow = readArrowRows(runDir, t);
+      assert.equal(
+        arrow.length,
+        readCsvRows(runDir, t).length,
+        `${t}: Arrow and CSV agree`,
+      );
+    }
+    const run = JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
+    assert.equal(run.status, "partial");
+  } finally {
+    await new Deno.Command("umount", { args: [mnt] }).output();
+    await Deno.remove(mnt, { recursive: true });
+  }
+});
