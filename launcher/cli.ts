@@ -66,6 +66,8 @@ Options:
   --accel MODE        auto | kvm | tcg                                             [auto: KVM when usable]
   --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [1000]
   --spawn-mode MODE   direct | prestart (single batch only)                        [prestart for --interval]
+  --phases            QEMU phase mode (single batch only): start paused (-S) with a QMP socket per
+                      instance; records vmm_ready_ms, t_k_ms (T_K), vmm_init_ms, guest_boot_ms
   -h, --help          this text
 
 Output: progress on stderr; the run or sweep folder as the last line on stdout.
@@ -91,6 +93,7 @@ export interface BatchArgs {
   params: Record<string, string>;
   graceMs?: number;
   spawnMode?: "direct" | "prestart";
+  phases?: boolean;
 }
 
 /** Parsed command line. */
@@ -147,6 +150,7 @@ function parseArgsStrict(args: string[]) {
       "dry-run": { type: "boolean" },
       resume: { type: "string" },
       force: { type: "boolean" },
+      phases: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -386,6 +390,7 @@ export function parseCommand(args: string[]): Command {
         params: c.params,
         graceMs,
         spawnMode: spawnMode as BatchArgs["spawnMode"],
+        phases: values.phases ?? false,
       },
     };
   }
@@ -475,6 +480,7 @@ async function runOneBatch(
     timeoutMs: args.timeoutMs,
     graceMs: args.graceMs,
     spawnMode: args.spawnMode,
+    phases: args.phases,
     signal,
     onEvent: (ev) => {
       if (ev.type === "started") started++;

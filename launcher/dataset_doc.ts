@@ -80,6 +80,10 @@ ${table(MEMORY_COLUMNS)}
 
 ## Versions
 
+- 2: phase-mode columns \`vmm_ready_ms\`, \`t_k_ms\`, \`vmm_init_ms\`, \`guest_boot_ms\` (null
+  outside phase mode); \`t_s_ms\` and \`concurrency_at_start\` may be null for instances never
+  started because the launcher was interrupted. Version 1 datasets still load (the analysis
+  fills the new columns with null).
 - 1: first version.
 `;
 }

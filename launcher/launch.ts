@@ -12,6 +12,7 @@ import { LineWatch } from "./line_watch.ts";
 import { type SamplerStats, startMemorySampler } from "./memory_sampler.ts";
 import { concurrencyAt, type Pattern, scheduledMs } from "./pattern.ts";
 import type { Profile } from "./profile.ts";
+import { phaseArgs, qmpStart } from "./qmp.ts";
 import {
   denoRunner,
   isStopped,
@@ -53,6 +54,11 @@ export interface LaunchOptions {
   onEvent?: (ev: LaunchEvent) => void;
   /** Extra per-mark columns: mark name → regex. */
   marks?: Record<string, RegExp>;
+  /**
+   * Phase mode (QEMU only): start each instance paused (-S) with a QMP socket
+   * of its own, record when QMP answers and when `cont` is acknowledged.
+   */
+  phases?: boolean;
 }
 
 /** The result of a batch. */
@@ -84,6 +90,9 @@ interface Inst {
   proc: Proc | null;
   watch: LineWatch;
   marks: Record<string, number>;
+  vmmReady: number | null;
+  tK: number | null;
+  qmpAbort: AbortController | null;
   timer: ReturnType<typeof setTimeout> | null;
   killTimer: ReturnType<typeof setTimeout> | null;
   exited: boolean;
@@ -126,6 +135,13 @@ export async function launch(
   const readyOnFirst = "firstOutput" in profile.ready;
   const readyOnExit = "exit" in profile.ready;
   const n = options.count;
+  const sockDir = options.phases
+    ? Deno.makeTempDirSync({ prefix: "bootstorm-qmp-" })
+    : null;
+  const argvOf = (i: number) =>
+    sockDir
+      ? [...options.argv, ...phaseArgs(`${sockDir}/${i}.sock`)]
+      : options.argv;
   const insts: Inst[] = [];
   const starts: (number | null)[] = new Array(n).fill(null);
   const ends: (number | null)[] = new Array(n).fill(null);
@@ -160,6 +176,9 @@ export async function launch(
         marks: options.marks,
       }),
       marks: {},
+      vmmReady: null,
+      tK: null,
+      qmpAbort: null,
       timer: null,
       killTimer: null,
       exited: false,
@@ -206,6 +225,7 @@ export async function launch(
 
   function endBoot(inst: Inst, outcome: Outcome, t: number): void {
     if (inst.outcome !== null) return;
+    inst.qmpAbort?.abort();
     inst.outcome = outcome;
     inst.end = t;
     ends[inst.i] = t;
@@ -321,6 +341,20 @@ export async function launch(
     booting++;
     options.onEvent?.({ type: "started", instance: inst.i });
     armTimeout(inst);
+    if (sockDir) {
+      inst.qmpAbort = new AbortController();
+      qmpStart(`${sockDir}/${inst.i}.sock`, {
+        now,
+        signal: inst.qmpAbort.signal,
+      })
+        .then((t) => {
+          inst.vmmReady = t.vmmReady;
+          inst.tK = t.tK;
+        })
+        .catch((e) => {
+          inst.error ??= `QMP: ${(e as Error).message}`;
+        });
+    }
   }
 
   function spawnFailed(inst: Inst, ts: number, e: unknown): void {
@@ -355,6 +389,12 @@ export async function launch(
       rss_peak_kib: inst.rss,
       output_bytes: inst.watch.bytes,
       pid: inst.proc?.pid ?? null,
+      vmm_ready_ms: inst.vmmReady,
+      t_k_ms: inst.tK,
+      vmm_init_ms: inst.tK !== null ? inst.tK - ts : null,
+      guest_boot_ms: inst.tK !== null && inst.ready !== null
+        ? inst.ready - inst.tK
+        : null,
       error: inst.outcome === "ready"
         ? null
         : inst.error ?? (lastLine(inst.stderrTail) || null),
@@ -403,7 +443,7 @@ export async function launch(
         if (interrupted) break;
         const ts = now();
         try {
-          const p = runner.spawn(options.argv);
+          const p = runner.spawn(argvOf(inst.i));
           markStarted(inst, ts);
           watchInstance(inst, p);
         } catch (e) {
@@ -427,6 +467,7 @@ export async function launch(
       emit(inst);
     }
   }
+  if (sockDir) Deno.removeSync(sockDir, { recursive: true });
   const samplerStats = sampler ? await sampler.stop() : null;
   flushMemory();
   return {
@@ -448,7 +489,7 @@ export async function launch(
     for (const inst of insts) {
       if (interrupted) break;
       try {
-        const p = runner.prestart(options.argv);
+        const p = runner.prestart(argvOf(inst.i));
         inst.proc = p;
         pids.push(p.pid);
         held.push(inst);

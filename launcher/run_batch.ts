@@ -44,6 +44,8 @@ export interface BatchOptions {
   signal?: AbortSignal;
   runner?: ProcessRunner;
   onEvent?: (ev: LaunchEvent) => void;
+  /** Phase mode: start paused with a QMP socket per instance (QEMU only). */
+  phases?: boolean;
   /** Extra fields for run.json (e.g. the sweep cell). */
   extra?: Record<string, unknown>;
 }
@@ -123,6 +125,11 @@ export async function runBatch(
     );
   }
   const usesAccel = profile.argv.includes("${accel}");
+  if (options.phases && !argv0.includes("qemu-system")) {
+    throw new ProfileError(
+      `Cannot use --phases with "${profile.name}": phase mode needs a QEMU profile (argv[0] is "${argv0}")`,
+    );
+  }
   const accel: Accelerator = typeof options.accel === "object"
     ? options.accel
     : usesAccel
@@ -176,6 +183,7 @@ export async function runBatch(
     ready: profile.ready,
     marks: profile.marks,
     spawn_mode: null,
+    phases: options.phases ?? false,
     clock: clockSource,
     toolkit: await toolkitInfo(),
     deno: { version: Deno.version.deno },
@@ -214,6 +222,7 @@ export async function runBatch(
       spawnMode: options.spawnMode,
       sampleIntervalMs: options.sampleIntervalMs,
       runner: options.runner,
+      phases: options.phases,
       signal: inner.signal,
       onRows: (rows) => writer.pushInstances(rows),
       onMemory: (rows) => writer.pushMemory(rows),

@@ -7,7 +7,10 @@
  */
 
 /** Version of the dataset layout written into every `run.json`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** Oldest dataset version the analysis still reads. */
+export const OLDEST_SCHEMA_VERSION = 1;
 
 /** Arrow storage type of one column. */
 export type ColumnType = "int32" | "float64" | "utf8";
@@ -144,13 +147,41 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     type: "float64",
     nullable: false,
     doc:
-      "Bytes read from the instance's stdout in total (all drained; only the first 64 KiB are kept in memory).",
+      "Bytes read from the instance's stdout in total (all drained; only the first 4 KiB are kept in memory).",
   },
   {
     name: "pid",
     type: "int32",
     nullable: true,
     doc: "Process id of the instance. Null when spawning failed.",
+  },
+  {
+    name: "vmm_ready_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "Phase mode (--phases) only: when QEMU's QMP greeting arrived, i.e. QEMU had initialised (the instance starts paused with -S), ms after T_0. Null otherwise. Since version 2.",
+  },
+  {
+    name: "t_k_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "Phase mode only: T_K, when QEMU acknowledged `cont` and the guest started running, ms after T_0. Null otherwise. Since version 2.",
+  },
+  {
+    name: "vmm_init_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "Phase mode only: t_k_ms − t_s_ms, ms: QEMU's own start-up (spawn, initialisation, QMP handshake). Null otherwise. Since version 2.",
+  },
+  {
+    name: "guest_boot_ms",
+    type: "float64",
+    nullable: true,
+    doc:
+      "Phase mode only: ready_ms − t_k_ms, ms: the guest's part of the boot (firmware, kernel, application). Null unless ready in phase mode. Since version 2.",
   },
   {
     name: "error",
@@ -203,6 +234,10 @@ export interface InstanceRow {
   rss_peak_kib: number | null;
   output_bytes: number;
   pid: number | null;
+  vmm_ready_ms: number | null;
+  t_k_ms: number | null;
+  vmm_init_ms: number | null;
+  guest_boot_ms: number | null;
   error: string | null;
 }
 
