@@ -87,6 +87,25 @@ function launcherCost(
   };
 }
 
+async function extraFiles(
+  argv: string[],
+  image: string,
+): Promise<{ path: string; sha256: string; bytes: number }[]> {
+  const out = [];
+  for (const a of argv) {
+    if (a === image || !a.startsWith(image)) continue;
+    try {
+      const st = await Deno.stat(a);
+      if (st.isFile) {
+        out.push({ path: a, sha256: await sha256File(a), bytes: st.size });
+      }
+    } catch {
+      // not a file
+    }
+  }
+  return out;
+}
+
 /** Instance columns for a profile: the base schema plus `<mark>_ms`. */
 export function instanceColumnsFor(profile: Profile): ColumnSpec[] {
   return [
@@ -172,6 +191,8 @@ export async function runBatch(
         path: profile.image,
         sha256: await sha256File(profile.image),
         bytes: (await Deno.stat(profile.image)).size,
+        // Other files the argv names next to the image (e.g. an initrd).
+        extra_files: await extraFiles(argv, profile.image),
       }
       : null,
     argv,

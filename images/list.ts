@@ -1,0 +1,74 @@
+/**
+ * `deno task images`: every shipped profile, whether its image is present,
+ * its size and sha256, and how to get it when absent.
+ *
+ * @module
+ */
+import { relative } from "node:path";
+import { listProfileNames, loadProfile } from "../launcher/profile.ts";
+import { sha256File } from "../launcher/run_record.ts";
+
+/** One line of the listing. */
+export interface ImageStatus {
+  profile: string;
+  class: string | null;
+  image: string | null;
+  present: boolean;
+  bytes: number | null;
+  sha256: string | null;
+  obtain: string | null;
+}
+
+/**
+ * The status of every profile in a folder.
+ *
+ * @example
+ * ```ts ignore
+ * for (const s of await imageStatuses()) console.log(s.profile, s.present);
+ * ```
+ */
+export async function imageStatuses(
+  options: { profilesDir?: string } = {},
+): Promise<ImageStatus[]> {
+  const out: ImageStatus[] = [];
+  for (const name of await listProfileNames(options.profilesDir)) {
+    const p = await loadProfile(name, options);
+    let bytes: number | null = null, sha: string | null = null;
+    if (p.image) {
+      try {
+        bytes = (await Deno.stat(p.image)).size;
+        sha = await sha256File(p.image);
+      } catch {
+        // absent
+      }
+    }
+    out.push({
+      profile: name,
+      class: p.class,
+      image: p.image,
+      present: bytes !== null,
+      bytes,
+      sha256: sha,
+      obtain: p.obtain,
+    });
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  const rows = await imageStatuses();
+  const w = Math.max(...rows.map((r) => r.profile.length));
+  for (const r of rows) {
+    const where = r.image ? relative(Deno.cwd(), r.image) : "(no image)";
+    console.log(
+      `${r.profile.padEnd(w)}  ${(r.class ?? "-").padEnd(8)}  ${
+        r.present
+          ? `present  ${String(r.bytes).padStart(9)} B  sha256 ${r.sha256}`
+          : "ABSENT"
+      }  ${where}`,
+    );
+    if (!r.present && r.obtain) {
+      console.log(`${" ".repeat(w)}  how to get it: ${r.obtain}`);
+    }
+  }
+}
