@@ -25,6 +25,8 @@ export interface ColumnSpec {
   nullable: boolean;
   /** What the column holds, with its unit and when it is null. */
   doc: string;
+  /** Schema version that added the column (default 1). */
+  since?: number;
 }
 
 /** Outcome of one instance. */
@@ -159,6 +161,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     name: "vmm_ready_ms",
     type: "float64",
     nullable: true,
+    since: 2,
     doc:
       "Phase mode (--phases) only: when QEMU's QMP greeting arrived, i.e. QEMU had initialised (the instance starts paused with -S), ms after T_0. Null otherwise. Since version 2.",
   },
@@ -166,6 +169,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     name: "t_k_ms",
     type: "float64",
     nullable: true,
+    since: 2,
     doc:
       "Phase mode only: T_K, when QEMU acknowledged `cont` and the guest started running, ms after T_0. Null otherwise. Since version 2.",
   },
@@ -173,6 +177,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     name: "vmm_init_ms",
     type: "float64",
     nullable: true,
+    since: 2,
     doc:
       "Phase mode only: t_k_ms − t_s_ms, ms: QEMU's own start-up (spawn, initialisation, QMP handshake). Null otherwise. Since version 2.",
   },
@@ -180,6 +185,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     name: "guest_boot_ms",
     type: "float64",
     nullable: true,
+    since: 2,
     doc:
       "Phase mode only: ready_ms − t_k_ms, ms: the guest's part of the boot (firmware, kernel, application). Null unless ready in phase mode. Since version 2.",
   },

@@ -1,0 +1,108 @@
+/**
+ * `deno task analyze <run|sweep> [options]`: print the concurrency bins,
+ * the summaries, the memory peaks and (with 3+ runs) the boot-time/memory
+ * correlation of a run folder or a sweep folder, as plain aligned tables.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { concurrencyBins } from "./bins.ts";
+import { bootMemoryCorrelation } from "./correlation.ts";
+import { formatTable } from "./format.ts";
+import { ANALYSIS_COLUMNS, DatasetError, loadRuns } from "./load.ts";
+import { summarize } from "./summary.ts";
+import { memoryPeak } from "./timeline.ts";
+
+const USAGE = `Usage: deno task analyze <run dir | sweep dir> [options]
+
+Prints concurrency bins (paper Figs 4-12), per-run and per-image summaries,
+memory peaks and, with 3 or more runs, boot time vs memory correlation.
+
+Options:
+  --width N        bin width in instances (default 32; the paper used 16 for Linux)
+  --value COL      boot_ms (default) or first_output_boot_ms
+  --seed N         bootstrap seed (default 1)
+  --csv            read the CSV files even when Arrow files exist
+  --salvage        keep the complete batches of a truncated Arrow file
+  -h, --help       this text`;
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      width: { type: "string", default: "32" },
+      value: { type: "string", default: "boot_ms" },
+      seed: { type: "string", default: "1" },
+      csv: { type: "boolean", default: false },
+      salvage: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(USAGE);
+    return 2;
+  }
+  const width = Number(values.width);
+  if (!(width > 0)) {
+    console.error(
+      `Cannot bin by --width ${values.width}: give a positive number, e.g. 32`,
+    );
+    return 2;
+  }
+  const set = await loadRuns(positionals[0], {
+    salvage: values.salvage,
+    prefer: values.csv ? "csv" : "arrow",
+    columns: ANALYSIS_COLUMNS,
+  });
+  for (const run of set.runs) {
+    for (const w of run.warnings) console.error(`warning: ${w}`);
+  }
+  const out: string[] = [];
+  const section = (title: string, body: string) =>
+    out.push(`## ${title}\n\n${body}\n`);
+  section(
+    `Concurrency bins: ${values.value} by concurrency_at_start, width ${width} (ready instances; type-7 quantiles)`,
+    formatTable(concurrencyBins(set.instances, { width, value: values.value })),
+  );
+  const perRun = summarize(set.instances, { memory: set.memory });
+  section("Summary per run (boot_ms of ready instances)", formatTable(perRun));
+  const images = new Set(set.runs.map((r) => r.instances.get("image", 0)));
+  if (images.size > 1 && set.runs.length > images.size) {
+    section(
+      "Summary per image",
+      formatTable(
+        summarize(set.instances, { by: "image", memory: set.memory }),
+      ),
+    );
+  }
+  section(
+    "Memory peak per run",
+    formatTable(memoryPeak(set.memory, set.instances)),
+  );
+  if (set.runs.length >= 3) {
+    section(
+      "Boot time (median) vs memory across runs (95% bootstrap intervals)",
+      formatTable(bootMemoryCorrelation(perRun, { seed: Number(values.seed) })),
+    );
+  }
+  console.log(out.join("\n"));
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    if (e instanceof DatasetError || e instanceof Error) {
+      console.error(e.message);
+      Deno.exit(1);
+    }
+    throw e;
+  }
+}

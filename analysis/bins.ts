@@ -1,0 +1,168 @@
+/**
+ * Concurrency bins (the paper's Figures 4, 6, 8, 10, 12): boot times grouped
+ * by how many instances were already booting when each one started.
+ *
+ * @module
+ */
+
+import "@uwdata/flechette";
+import * as aq from "arquero";
+import {
+  equalsMask,
+  groupKeys,
+  numberColumn,
+  rowGetter,
+  type Table,
+} from "./columns.ts";
+import { type GroupStats, groupStats, orNull } from "./grouped.ts";
+
+/** Options of {@link concurrencyBins}. */
+export interface BinOptions {
+  /** Bin width in instances (default 32; the paper used 16 for Linux). */
+  width?: number;
+  /** Column binned (default `boot_ms`; also `first_output_boot_ms`). */
+  value?: "boot_ms" | "first_output_boot_ms" | string;
+}
+
+/** The bin table's columns, in order. */
+export const BIN_COLUMNS = [
+  "run_id",
+  "image",
+  "count_n",
+  "bin_lo",
+  "bin_hi",
+  "n",
+  "min_ms",
+  "p25_ms",
+  "median_ms",
+  "p75_ms",
+  "p90_ms",
+  "p99_ms",
+  "max_ms",
+  "not_ready",
+] as const;
+
+const PS = [0.25, 0.5, 0.75, 0.9, 0.99];
+
+/**
+ * One row per (run, bin): bins are [0, w), [w, 2w), … of
+ * `concurrency_at_start`, from bin 0 up to the highest bin any instance of
+ * the run started in (so bins inside that range with no instance appear
+ * with n = 0 and null statistics). Only `ready` rows with a non-null value
+ * count in n and the statistics; `not_ready` counts the other rows that
+ * started in the bin. Quantiles are type 7 (linear interpolation, numpy's
+ * default). Columns: {@link BIN_COLUMNS}; `bin_hi` is exclusive. A table
+ * without `run_id` is treated as one run. A run with no rows yields no bins.
+ *
+ * @example
+ * ```ts
+ * const bins = concurrencyBins(run.instances, { width: 32 });
+ * bins.print();
+ * ```
+ */
+export function concurrencyBins(
+  instances: Table,
+  options: BinOptions = {},
+): Table {
+  const { width = 32, value = "boot_ms" } = options;
+  if (!(width > 0)) {
+    throw new Error(
+      `Cannot bin by a width of ${width}: use a positive number of instances, e.g. 32`,
+    );
+  }
+  const runs = groupKeys(instances, "run_id");
+  const rows = instances.numRows();
+  const conc = numberColumn(instances, "concurrency_at_start");
+  const values = numberColumn(instances, value);
+  const ready = equalsMask(instances, "outcome", "ready");
+  const runCount = runs.keys.length;
+  const maxBin = new Int32Array(runCount).fill(-1);
+  const firstRow = new Int32Array(runCount).fill(-1);
+  const endRow = new Int32Array(runCount);
+  let contiguous = true;
+  let prev = -1;
+  for (let i = 0; i < rows; i++) {
+    const r = runs.codes[i];
+    if (r !== prev) {
+      if (firstRow[r] >= 0) contiguous = false;
+      else firstRow[r] = i;
+      prev = r;
+    }
+    endRow[r] = i + 1;
+    const c = conc[i];
+    if (c === c) {
+      const b = Math.floor(c / width);
+      if (b > maxBin[r]) maxBin[r] = b;
+    }
+  }
+  const base = new Int32Array(runCount + 1);
+  for (let r = 0; r < runCount; r++) base[r + 1] = base[r] + maxBin[r] + 1;
+  const notReady = new Int32Array(base[runCount]);
+  let stats: GroupStats[];
+  if (contiguous) {
+    // each run's rows are one stretch: bin one run at a time (its packing
+    // stays within a few MiB, much faster than scattering all rows at once)
+    stats = [];
+    for (let r = 0; r < runCount; r++) {
+      const s = firstRow[r];
+      const e = endRow[r];
+      if (s < 0 || maxBin[r] < 0) continue;
+      const local = new Int32Array(e - s);
+      for (let i = s; i < e; i++) {
+        const c = conc[i];
+        const b = c === c ? Math.floor(c / width) : -1;
+        local[i - s] = b;
+        if (b >= 0 && !ready[i]) notReady[base[r] + b]++;
+      }
+      stats.push(
+        ...groupStats(values.subarray(s, e), {
+          codes: local,
+          count: maxBin[r] + 1,
+        }, {
+          ps: PS,
+          select: ready.subarray(s, e),
+          contiguous: false,
+        }),
+      );
+    }
+  } else {
+    const slot = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const c = conc[i];
+      const s = c === c ? base[runs.codes[i]] + Math.floor(c / width) : -1;
+      slot[i] = s;
+      if (s >= 0 && !ready[i]) notReady[s]++;
+    }
+    stats = groupStats(values, { codes: slot, count: base[runCount] }, {
+      ps: PS,
+      select: ready,
+      contiguous: false,
+    });
+  }
+  const img = rowGetter(instances, "image");
+  const hasCount = instances.columnNames().includes("count_n");
+  const cnt = rowGetter(instances, "count_n");
+  const cols: Record<string, unknown[]> = Object.fromEntries(
+    BIN_COLUMNS.map((c) => [c, [] as unknown[]]),
+  );
+  for (let r = 0; r < runCount; r++) {
+    for (let b = 0; b <= maxBin[r]; b++) {
+      const s = stats[base[r] + b];
+      cols.run_id.push(runs.keys[r]);
+      cols.image.push(img(firstRow[r]));
+      cols.count_n.push(hasCount ? cnt(firstRow[r]) : rows);
+      cols.bin_lo.push(b * width);
+      cols.bin_hi.push((b + 1) * width);
+      cols.n.push(s.n);
+      cols.min_ms.push(orNull(s.min));
+      cols.p25_ms.push(orNull(s.q[0]));
+      cols.median_ms.push(orNull(s.q[1]));
+      cols.p75_ms.push(orNull(s.q[2]));
+      cols.p90_ms.push(orNull(s.q[3]));
+      cols.p99_ms.push(orNull(s.q[4]));
+      cols.max_ms.push(orNull(s.max));
+      cols.not_ready.push(notReady[base[r] + b]);
+    }
+  }
+  return aq.table(cols, [...BIN_COLUMNS]);
+}

@@ -1,0 +1,24 @@
+/**
+ * Figures of bootstorm datasets, drawn with Observable Plot into a
+ * linkedom document (no browser) and returned as standalone, deterministic
+ * SVG strings (fixed size, fixed font DejaVu Sans, no generated ids):
+ *
+ * - `timelineFigure`: one run's timeline (paper Figs 3, 5, 7, 9, 11);
+ * - `concurrencyBinsFigure`: min/median/max ΔT per concurrency bin, one
+ *   panel per run (Figs 4, 6, 8, 10, 12);
+ * - `bootMemoryFigure`: boot time against memory with the fit and ρ;
+ * - `ecdfFigure`: ECDF of boot time per image;
+ * - `featureSpaceFigure` (+ `featurePoints`): the classifier's feature space;
+ * - `datasetFigures`: all of them for a run or sweep; `writeFigures` writes
+ *   them as SVG and PNG (see analysis/render.ts).
+ *
+ * @module
+ */
+export * from "./compose.ts";
+export * from "./timeline_figure.ts";
+export * from "./bins_figure.ts";
+export * from "./boot_memory_figure.ts";
+export * from "./ecdf_figure.ts";
+export * from "./feature_space_figure.ts";
+export * from "./dataset_figures.ts";
+export * from "./write_figures.ts";
