@@ -49,8 +49,19 @@ export async function storm(
   options: { image?: string; outDir: string; rssKib: number; bootMs: number },
 ): Promise<StormResult> {
   const image = options.image ?? "minkernel-microvm";
-  const cell = { id: "b", image, count: n, pattern: { kind: "back-to-back" as const }, params: {}, repeat: 0 };
-  const est = estimateCell(cell, { bootMs: options.bootMs, rssKib: options.rssKib, source: "probe" }, {
+  const cell = {
+    id: "b",
+    image,
+    count: n,
+    pattern: { kind: "back-to-back" as const },
+    params: {},
+    repeat: 0,
+  };
+  const est = estimateCell(cell, {
+    bootMs: options.bootMs,
+    rssKib: options.rssKib,
+    source: "probe",
+  }, {
     cores: navigator.hardwareConcurrency,
   });
   const pre = preflightCell(cell, est, { availableKib: availableKib() });
@@ -75,8 +86,11 @@ export async function storm(
     accel: "tcg",
     outDir: options.outDir,
   });
-  const rows = tableFromIPC(Deno.readFileSync(join(runDir, "instances.arrow"))).toArray().map((r) => r.toJSON());
-  const ts = rows.map((r) => r.t_s_ms as number).filter((x) => x !== null).sort((a, b) => a - b);
+  const rows = tableFromIPC(Deno.readFileSync(join(runDir, "instances.arrow")))
+    .toArray().map((r) => r.toJSON());
+  const ts = rows.map((r) => r.t_s_ms as number).filter((x) => x !== null).sort(
+    (a, b) => a - b,
+  );
   const l = record.launcher as Record<string, number>;
   const s = record.memory_sampler as Record<string, number>;
   const ready = rows.filter((r) => r.outcome === "ready");
@@ -88,7 +102,9 @@ export async function storm(
     lost: n - new Set(rows.map((r) => r.instance)).size,
     ready: ready.length,
     failed: rows.length - ready.length,
-    spawnRatePerS: ts.length > 1 ? (ts.length - 1) / ((ts[ts.length - 1] - ts[0]) / 1000) : null,
+    spawnRatePerS: ts.length > 1
+      ? (ts.length - 1) / ((ts[ts.length - 1] - ts[0]) / 1000)
+      : null,
     wallMs: record.wall_ms as number,
     launcherCpuMs: l.cpu_user_ms + l.cpu_system_ms,
     launcherCpuShare: l.cpu_share_of_one_core,
@@ -99,7 +115,11 @@ export async function storm(
 }
 
 /** The sampler alone on an idle machine for `ms`: rate, worst gap, CPU share. */
-export async function samplerIdle(ms = 3000): Promise<{ achievedHz: number; worstGapMs: number | null; cpuShare: number }> {
+export async function samplerIdle(
+  ms = 3000,
+): Promise<
+  { achievedHz: number; worstGapMs: number | null; cpuShare: number }
+> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const s = startMemorySampler({ onSamples: () => {} });

@@ -13,6 +13,7 @@ import { type SamplerStats, startMemorySampler } from "./memory_sampler.ts";
 import { concurrencyAt, type Pattern, scheduledMs } from "./pattern.ts";
 import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
+import { getOpenFilesLimit } from "./limits.ts";
 import {
   denoRunner,
   isStopped,
@@ -38,7 +39,12 @@ export interface LaunchOptions {
   timeoutMs?: number;
   /** SIGTERM → SIGKILL grace period, ms (default 1000). */
   graceMs?: number;
-  /** `direct` spawns at T_s; `prestart` releases a stopped process at T_s. Default: prestart for the interval pattern, direct otherwise. */
+  /**
+   * `direct` spawns at T_s; `prestart` forks every instance before T_0,
+   * stopped, and releases it with SIGCONT at T_s (its exec is inside ΔT, its
+   * fork is not). Default: prestart for interval and back-to-back, direct for
+   * parallel (closed loop).
+   */
   spawnMode?: "direct" | "prestart";
   /** Memory sampling interval, ms (default 0.5). 0 disables sampling. */
   sampleIntervalMs?: number;
@@ -126,9 +132,7 @@ export async function launch(
   const graceMs = options.graceMs ?? 1000;
   const pattern = options.pattern;
   const spawnMode = options.spawnMode ??
-    (pattern.kind === "interval" && pattern.intervalMs > 0
-      ? "prestart"
-      : "direct");
+    (pattern.kind === "parallel" ? "direct" : "prestart");
   const readyRe = "line" in profile.ready
     ? new RegExp(profile.ready.line)
     : null;
@@ -317,7 +321,16 @@ export async function launch(
       ]);
       if (inst.outcome === null) {
         if (inst.ts === null) inst.outcome = "interrupted"; // never released
-        else if (readyOnExit) onReady(inst, t);
+        else if (
+          spawnMode === "prestart" && st.code === 127 && inst.first === null &&
+          /not found|No such file|Permission denied|cannot execute/i.test(
+            inst.stderrTail,
+          )
+        ) {
+          // The pre-started shell could not exec argv[0]: a spawn failure.
+          inst.error = lastLine(inst.stderrTail);
+          endBoot(inst, "spawn_failed", t);
+        } else if (readyOnExit) onReady(inst, t);
         else endBoot(inst, "exited_before_ready", t);
       }
       emit(inst);
@@ -328,6 +341,8 @@ export async function launch(
     const left = timeoutMs - (now() - (inst.ts ?? 0));
     inst.timer = setTimeout(() => {
       inst.timer = null;
+      // Timers may fire a fraction of a millisecond early: never time out early.
+      if (now() - (inst.ts ?? 0) < timeoutMs) return armTimeout(inst);
       if (inst.outcome === null) {
         endBoot(inst, "timeout", now());
         kill(inst);
@@ -481,41 +496,25 @@ export async function launch(
   };
 
   async function runPrestarted(): Promise<void> {
-    // Fork every instance ahead of time, stopped; then T_0; then release each
-    // on schedule from a worker that takes T_s right before SIGCONT.
-    const pids: number[] = [];
-    const held: Inst[] = [];
-    const failed: [Inst, unknown][] = [];
-    for (const inst of insts) {
-      if (interrupted) break;
-      try {
-        const p = runner.prestart(argvOf(inst.i));
-        inst.proc = p;
-        pids.push(p.pid);
-        held.push(inst);
-        launched.push(inst);
-        watchInstance(inst, p);
-      } catch (e) {
-        failed.push([inst, e]);
-      }
-      if (pids.length % 16 === 0) await yieldToLoop();
-    }
-    const waitStart = monotonicMs();
-    for (const inst of held) {
-      while (!isStopped(inst.proc!.pid) && !inst.exited && !interrupted) {
-        if (monotonicMs() - waitStart > 30000) {
-          throw new Error(
-            `Cannot pre-start instance ${inst.i}: not stopped after 30 s`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    }
+    // The release worker first (a thread needs file descriptors too), then
+    // fork every instance ahead of time, stopped; then T_0; then release
+    // each on schedule from the worker, which takes T_s right before SIGCONT.
     const stopBuf = new SharedArrayBuffer(4);
     const worker = new Worker(
       new URL("./release_worker.ts", import.meta.url),
       { type: "module" },
     );
+    type Msg = {
+      i?: number;
+      t_s?: number;
+      error?: string | null;
+      done?: boolean;
+      loaded?: boolean;
+      warning?: string | null;
+    };
+    const loaded = new Promise<Msg>((
+      r,
+    ) => (worker.onmessage = (ev: MessageEvent<Msg>) => r(ev.data)));
     const abort = () => {
       const f = new Int32Array(stopBuf);
       Atomics.store(f, 0, 1);
@@ -523,52 +522,106 @@ export async function launch(
     };
     options.signal?.addEventListener("abort", abort, { once: true });
     try {
-      await new Promise<void>((resolve) => {
-        worker.onmessage = (
-          ev: MessageEvent<
-            {
-              i?: number;
-              t_s?: number;
-              error?: string | null;
-              done?: boolean;
-              loaded?: boolean;
-              warning?: string | null;
-            }
-          >,
-        ) => {
-          if (ev.data.loaded) {
-            releaseWarning = ev.data.warning ?? null;
-            t0 = monotonicMs();
-            for (const inst of insts) {
-              if (inst.scheduled !== null) inst.scheduled += RELEASE_LEAD_MS;
-            }
-            for (const [inst, e] of failed) {
-              launched.push(inst);
-              spawnFailed(inst, inst.scheduled ?? 0, e);
-            }
-            worker.postMessage({
-              t0,
-              deadlines: held.map((x) => x.scheduled ?? 0),
-              pids,
-              stop: stopBuf,
-            });
-            if (interrupted) abort();
-            return;
+      releaseWarning = (await loaded).warning ?? null;
+      const budget = prestartBudget(sockDir !== null);
+      const pids: number[] = [];
+      const held: Inst[] = [];
+      const failed: [Inst, unknown][] = [];
+      for (const inst of insts) {
+        if (interrupted) break;
+        if (held.length >= budget.instances) {
+          failed.push([inst, new Error(budget.message)]);
+          continue;
+        }
+        try {
+          const p = runner.prestart(argvOf(inst.i));
+          inst.proc = p;
+          pids.push(p.pid);
+          held.push(inst);
+          launched.push(inst);
+          watchInstance(inst, p);
+        } catch (e) {
+          failed.push([inst, e]);
+        }
+        if (pids.length % 16 === 0) await yieldToLoop();
+      }
+      const waitStart = monotonicMs();
+      for (const inst of held) {
+        while (!isStopped(inst.proc!.pid) && !inst.exited && !interrupted) {
+          if (monotonicMs() - waitStart > 30000) {
+            throw new Error(
+              `Cannot pre-start instance ${inst.i}: not stopped after 30 s`,
+            );
           }
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      }
+      t0 = monotonicMs();
+      for (const inst of insts) {
+        if (inst.scheduled !== null) inst.scheduled += RELEASE_LEAD_MS;
+      }
+      for (const [inst, e] of failed) {
+        launched.push(inst);
+        spawnFailed(inst, inst.scheduled ?? 0, e);
+      }
+      await new Promise<void>((resolve) => {
+        worker.onmessage = (ev: MessageEvent<Msg>) => {
           if (ev.data.done) return resolve();
           const inst = held[ev.data.i!];
           if (ev.data.error) inst.error = `release failed: ${ev.data.error}`;
           if (inst.outcome === null) markStarted(inst, ev.data.t_s!);
         };
+        worker.postMessage({
+          t0,
+          // Back-to-back: every deadline is the lead, released in order.
+          deadlines: held.map((x) => x.scheduled ?? RELEASE_LEAD_MS),
+          pids,
+          stop: stopBuf,
+        });
+        if (interrupted) abort();
       });
+      // Instances never released (interrupted): reap them.
+      for (const inst of held) if (inst.ts === null) kill(inst);
     } finally {
       options.signal?.removeEventListener("abort", abort);
       worker.terminate();
+      if (Number.isNaN(t0)) t0 = monotonicMs();
     }
-    if (Number.isNaN(t0)) t0 = monotonicMs();
-    // Instances never released (interrupted): reap them.
-    for (const inst of held) if (inst.ts === null) kill(inst);
   }
+}
+
+/** File descriptors a pre-started instance holds: stdout, stderr, pidfd. */
+const FDS_PER_CHILD = 3;
+
+/** Descriptors kept free for the launcher itself (files, /proc reads, threads). */
+const FD_RESERVE = 12;
+
+/**
+ * How many instances can be held pre-started at once under the open-files
+ * soft limit, keeping FD_RESERVE descriptors for the launcher itself (and one
+ * more per instance for its QMP socket in phase mode).
+ */
+function prestartBudget(
+  phases: boolean,
+): { instances: number; message: string } {
+  const lim = getOpenFilesLimit();
+  if (lim === null) return { instances: Infinity, message: "" };
+  let open = 0;
+  try {
+    for (const _ of Deno.readDirSync("/proc/self/fd")) open++;
+  } catch {
+    return { instances: Infinity, message: "" };
+  }
+  const per = FDS_PER_CHILD + (phases ? 1 : 0);
+  const instances = Math.max(
+    0,
+    Math.floor((lim.soft - open - FD_RESERVE) / per),
+  );
+  return {
+    instances,
+    message:
+      `Too many open files: the open-files limit (${lim.soft}) leaves room for ${instances} pre-started instances (${per} descriptors each); raise it (ulimit -n) or lower --count`,
+  };
 }
 
 function lastLine(s: string): string {

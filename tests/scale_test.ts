@@ -43,7 +43,7 @@ Deno.test("cli records spawn failures (EMFILE) per instance and boots the others
   const dir = await Deno.makeTempDir();
   const out = await new Deno.Command("prlimit", {
     args: [
-      "--nofile=48:48",
+      "--nofile=64:64",
       Deno.execPath(),
       "run",
       "-A",

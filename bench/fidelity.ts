@@ -1,0 +1,1315 @@
+/**
+ * Launcher fidelity benchmark: the launcher is the measuring instrument, so
+ * it is compared with a plain C implementation of the paper's Algorithm 1
+ * (`bench/c/harness.c`) on the same guest, the same N, in alternating A/B
+ * runs (A = launcher, B = C harness; the order flips every repeat).
+ *
+ * Reports:
+ * - the ratio launcher / C of the median `boot_ms` (all instances of all
+ *   repeats per side) for N = 1, 16, 64 back-to-back — goal ≤ 1.03 each;
+ * - the T_s schedule error (`t_s_ms − scheduled_ms`) at a 5 ms interval for
+ *   N = 32: p50 / p99 / max for both — goal launcher p99 ≤ 0.5 ms and not
+ *   worse than the C harness;
+ * - floors timed one at a time by both (no goal): fork+exec of `/bin/true`,
+ *   QEMU start → exit with no guest (`-M none`), a minkernel boot.
+ *
+ * Run: `deno task bench` (or `deno run -A bench/fidelity.ts [--quick]`).
+ * Prints a Markdown table and writes `bench/results/fidelity-<date>.json`.
+ *
+ * The core is importable: {@link runFidelity} measures (or {@link measureBoot},
+ * {@link measureSchedule}, {@link measureFloors} one part each),
+ * {@link renderFidelityMarkdown} formats, and the pure helpers
+ * ({@link compareBoot}, {@link compareSchedule}, {@link scheduleErrors},
+ * {@link quantile}, {@link bootstrapRatioCi}) summarise rows from anywhere.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { buildHarness, type HarnessReady, runHarness } from "./c_harness.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Goal for launcher / C median boot time. */
+export const BOOT_RATIO_GOAL = 1.03;
+/** Goal for the launcher's p99 T_s schedule error, ms. */
+export const SCHEDULE_P99_GOAL_MS = 0.5;
+
+/** The timings the comparison needs from one instance (either side). */
+export interface Timing {
+  instance: number;
+  scheduled_ms: number | null;
+  t_s_ms: number;
+  boot_ms: number | null;
+  first_output_boot_ms: number | null;
+  outcome: string;
+}
+
+/** Median, spread and counts of one side's `boot_ms`. */
+export interface BootSummary {
+  /** Instances over all repeats. */
+  instances: number;
+  /** Instances whose outcome was not `ready`. */
+  failed: number;
+  median_ms: number | null;
+  p10_ms: number | null;
+  p90_ms: number | null;
+  min_ms: number | null;
+  max_ms: number | null;
+  /** Median of `first_output_boot_ms`. */
+  first_output_median_ms: number | null;
+  /** Median boot_ms of each repeat, in run order. */
+  repeat_medians_ms: (number | null)[];
+  /**
+   * Median over repeats of the last T_s − the first T_s: how long the side
+   * took to start everything (back-to-back: its spawn rate). A side that
+   * spreads its starts out boots each instance under less contention.
+   */
+  t_s_span_ms: number | null;
+}
+
+/** Launcher vs C for one N. */
+export interface BootComparison {
+  n: number;
+  repeats: number;
+  launcher: BootSummary;
+  c: BootSummary;
+  /** launcher median / C median. */
+  ratio: number | null;
+  /** Approximate 95% interval of the ratio (bootstrap over instances). */
+  ratio_ci95: [number, number] | null;
+  goal: number;
+  /**
+   * Both sides started their storm about equally fast: the launcher's T_s
+   * span exceeds C's by at most `goal − 1` (3%) of C's median boot time.
+   * Otherwise the launcher's instances boot under less contention and the
+   * ratio is not like for like (it can even drop below 1).
+   */
+  like_for_like: boolean;
+  /** ratio ≤ goal, every launcher instance ready, and like for like. */
+  pass: boolean;
+}
+
+/** p50 / p99 / max of the schedule error of one side, ms. */
+export interface ScheduleSummary {
+  instances: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  max_ms: number | null;
+  /** Smallest error (negative = started early). */
+  min_ms: number | null;
+}
+
+/** Launcher vs C schedule error for one interval run. */
+export interface ScheduleComparison {
+  n: number;
+  interval_ms: number;
+  repeats: number;
+  launcher: ScheduleSummary;
+  c: ScheduleSummary;
+  goal_p99_ms: number;
+  /** launcher p99 ≤ goal and ≤ C's p99. */
+  pass: boolean;
+}
+
+/** One floor (a trivial command timed one at a time) by both sides. */
+export interface FloorComparison {
+  /** What is timed, e.g. `fork+exec /bin/true`. */
+  name: string;
+  argv: string[];
+  /** Instances per run, started one at a time (launcher `--parallel 1`, C `-p 1`). */
+  n: number;
+  repeats: number;
+  launcher: BootSummary;
+  c: BootSummary;
+  ratio: number | null;
+  ratio_ci95: [number, number] | null;
+}
+
+/** Raw per-instance `boot_ms` of both sides. */
+export interface RawBoot {
+  launcher: (number | null)[];
+  c: (number | null)[];
+}
+
+/** Everything one benchmark run produced (the JSON file's content). */
+export interface FidelityReport {
+  benchmark: "fidelity";
+  date: string;
+  command: string;
+  host: { cpu_model: string; cores: number; kernel: string; hostname: string };
+  qemu_version: string | null;
+  deno_version: string;
+  profile: string;
+  accel: string;
+  /** argv both sides ran (from the launcher's run.json). */
+  argv: string[];
+  ready: HarnessReady;
+  /** Load averages before the benchmark (other work on the host skews it). */
+  loadavg_before: number[];
+  /** Load averages after the benchmark (its own storms raise them too). */
+  loadavg_after: number[];
+  boot: BootComparison[];
+  schedule: ScheduleComparison[];
+  /** Floors (no goal; issue 7's ratio table). Empty when skipped. */
+  floor: FloorComparison[];
+  /** Raw per-instance values, for recomputation. */
+  raw: {
+    boot_ms: Record<string, RawBoot>;
+    schedule_error_ms: Record<string, { launcher: number[]; c: number[] }>;
+    floor_ms: Record<string, RawBoot>;
+  };
+  /** Boot-ratio and schedule goals all met (floors have no goal). */
+  pass: boolean;
+}
+
+// ---------------------------------------------------------------- pure part
+
+/**
+ * Quantile of an ascending array by linear interpolation between closest
+ * ranks (numpy's default, "type 7"); null for an empty array.
+ *
+ * @example
+ * ```ts
+ * import { quantile } from "./fidelity.ts";
+ * console.log(quantile([1, 2, 3, 4], 0.5)); // 2.5
+ * ```
+ */
+export function quantile(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+function sortedNumbers(values: readonly (number | null)[]): number[] {
+  return values.filter((v): v is number => v !== null && Number.isFinite(v))
+    .sort((a, b) => a - b);
+}
+
+function readyBoots(rows: readonly Timing[]): number[] {
+  return sortedNumbers(
+    rows.filter((r) => r.outcome === "ready").map((r) => r.boot_ms),
+  );
+}
+
+/**
+ * Summarises `boot_ms` over repeats (each repeat one array of rows).
+ *
+ * @example
+ * ```ts
+ * import { summarizeBoot } from "./fidelity.ts";
+ * const row = (boot_ms: number) => ({ instance: 0, scheduled_ms: null, t_s_ms: 0, boot_ms, first_output_boot_ms: boot_ms, outcome: "ready" });
+ * console.log(summarizeBoot([[row(10), row(30)], [row(20)]]).median_ms); // 20
+ * ```
+ */
+export function summarizeBoot(
+  repeats: readonly (readonly Timing[])[],
+): BootSummary {
+  const all = repeats.flat();
+  const ready = all.filter((r) => r.outcome === "ready");
+  const boots = readyBoots(all);
+  const firsts = sortedNumbers(ready.map((r) => r.first_output_boot_ms));
+  return {
+    instances: all.length,
+    failed: all.length - ready.length,
+    median_ms: quantile(boots, 0.5),
+    p10_ms: quantile(boots, 0.1),
+    p90_ms: quantile(boots, 0.9),
+    min_ms: boots.length ? boots[0] : null,
+    max_ms: boots.length ? boots[boots.length - 1] : null,
+    first_output_median_ms: quantile(firsts, 0.5),
+    repeat_medians_ms: repeats.map((rows) => quantile(readyBoots(rows), 0.5)),
+    t_s_span_ms: quantile(
+      sortedNumbers(repeats.map((rows) => {
+        const ts = rows.map((r) => r.t_s_ms);
+        return ts.length ? Math.max(...ts) - Math.min(...ts) : null;
+      })),
+      0.5,
+    ),
+  };
+}
+
+/**
+ * Approximate confidence interval of median(a) / median(b) by resampling
+ * instances with replacement (seeded, so reports are reproducible). The
+ * instances of one storm are not independent, so read it as a lower bound on
+ * the uncertainty. Null when either side is empty.
+ *
+ * @example
+ * ```ts
+ * import { bootstrapRatioCi } from "./fidelity.ts";
+ * const ci = bootstrapRatioCi([101, 102, 103], [100, 100, 100]);
+ * console.log(ci![0] >= 1.01 && ci![1] <= 1.03); // true
+ * ```
+ */
+export function bootstrapRatioCi(
+  a: readonly number[],
+  b: readonly number[],
+  options: { resamples?: number; seed?: number; level?: number } = {},
+): [number, number] | null {
+  if (a.length === 0 || b.length === 0) return null;
+  const resamples = options.resamples ?? 2000;
+  const level = options.level ?? 0.95;
+  let seed = (options.seed ?? 1) >>> 0;
+  const rand = () => { // mulberry32
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const resampledMedian = (xs: readonly number[]) => {
+    const r = Array.from(
+      { length: xs.length },
+      () => xs[Math.floor(rand() * xs.length)],
+    );
+    return quantile(r.sort((x, y) => x - y), 0.5)!;
+  };
+  const ratios: number[] = [];
+  for (let k = 0; k < resamples; k++) {
+    ratios.push(resampledMedian(a) / resampledMedian(b));
+  }
+  ratios.sort((x, y) => x - y);
+  return [
+    quantile(ratios, (1 - level) / 2)!,
+    quantile(ratios, 1 - (1 - level) / 2)!,
+  ];
+}
+
+/** Runs of both sides: one array of rows per repeat. */
+export interface SideRuns {
+  launcher: readonly (readonly Timing[])[];
+  c: readonly (readonly Timing[])[];
+}
+
+function ratioOf(runs: SideRuns) {
+  const launcher = summarizeBoot(runs.launcher);
+  const c = summarizeBoot(runs.c);
+  const ratio = launcher.median_ms !== null && c.median_ms
+    ? launcher.median_ms / c.median_ms
+    : null;
+  const ci = bootstrapRatioCi(
+    readyBoots(runs.launcher.flat()),
+    readyBoots(runs.c.flat()),
+  );
+  return { launcher, c, ratio, ratio_ci95: ci };
+}
+
+/**
+ * Compares the two sides' median boot time for one N.
+ *
+ * @example
+ * ```ts
+ * import { compareBoot } from "./fidelity.ts";
+ * const row = (boot_ms: number) => ({ instance: 0, scheduled_ms: null, t_s_ms: 0, boot_ms, first_output_boot_ms: null, outcome: "ready" });
+ * const c = compareBoot(1, { launcher: [[row(102)]], c: [[row(100)]] });
+ * console.log(c.ratio, c.pass); // 1.02 true
+ * ```
+ */
+export function compareBoot(
+  n: number,
+  runs: SideRuns,
+  options: { goal?: number } = {},
+): BootComparison {
+  const goal = options.goal ?? BOOT_RATIO_GOAL;
+  const r = ratioOf(runs);
+  const spanGap = (r.launcher.t_s_span_ms ?? 0) - (r.c.t_s_span_ms ?? 0);
+  const likeForLike = spanGap <= (goal - 1) * (r.c.median_ms ?? 0);
+  return {
+    n,
+    repeats: Math.max(runs.launcher.length, runs.c.length),
+    ...r,
+    goal,
+    like_for_like: likeForLike,
+    pass: r.ratio !== null && r.ratio <= goal && r.launcher.failed === 0 &&
+      likeForLike,
+  };
+}
+
+/**
+ * Compares the two sides on one floor (no goal).
+ *
+ * @example
+ * ```ts
+ * import { compareFloor } from "./fidelity.ts";
+ * const row = (boot_ms: number) => ({ instance: 0, scheduled_ms: null, t_s_ms: 0, boot_ms, first_output_boot_ms: null, outcome: "ready" });
+ * const f = compareFloor({ launcher: [[row(3)]], c: [[row(1)]] }, { name: "true", argv: ["/bin/true"], n: 1 });
+ * console.log(f.ratio); // 3
+ * ```
+ */
+export function compareFloor(
+  runs: SideRuns,
+  options: { name: string; argv: string[]; n: number },
+): FloorComparison {
+  return {
+    name: options.name,
+    argv: options.argv,
+    n: options.n,
+    repeats: Math.max(runs.launcher.length, runs.c.length),
+    ...ratioOf(runs),
+  };
+}
+
+/**
+ * T_s schedule errors (`t_s_ms − scheduled_ms`) of rows that have a schedule.
+ *
+ * @example
+ * ```ts
+ * import { scheduleErrors } from "./fidelity.ts";
+ * console.log(scheduleErrors([{ instance: 0, scheduled_ms: 5, t_s_ms: 5.25, boot_ms: null, first_output_boot_ms: null, outcome: "ready" }])); // [0.25]
+ * ```
+ */
+export function scheduleErrors(rows: readonly Timing[]): number[] {
+  return rows.filter((r) => r.scheduled_ms !== null)
+    .map((r) => Math.round((r.t_s_ms - r.scheduled_ms!) * 1e6) / 1e6);
+}
+
+/**
+ * p50 / p99 / max (and min) of schedule errors.
+ *
+ * @example
+ * ```ts
+ * import { scheduleError } from "./fidelity.ts";
+ * console.log(scheduleError([0.1, 0.2, 0.3]).max_ms); // 0.3
+ * ```
+ */
+export function scheduleError(errors: readonly number[]): ScheduleSummary {
+  const s = sortedNumbers(errors);
+  return {
+    instances: s.length,
+    p50_ms: quantile(s, 0.5),
+    p99_ms: quantile(s, 0.99),
+    max_ms: s.length ? s[s.length - 1] : null,
+    min_ms: s.length ? s[0] : null,
+  };
+}
+
+/**
+ * Compares the two sides' schedule errors for one interval run.
+ *
+ * @example
+ * ```ts
+ * import { compareSchedule } from "./fidelity.ts";
+ * const c = compareSchedule({ launcher: [0.1, 0.2], c: [0.1, 0.4] }, { n: 32, intervalMs: 5 });
+ * console.log(c.pass); // true
+ * ```
+ */
+export function compareSchedule(
+  errors: { launcher: readonly number[]; c: readonly number[] },
+  options: {
+    n: number;
+    intervalMs: number;
+    repeats?: number;
+    goalP99Ms?: number;
+  },
+): ScheduleComparison {
+  const goal = options.goalP99Ms ?? SCHEDULE_P99_GOAL_MS;
+  const launcher = scheduleError(errors.launcher);
+  const c = scheduleError(errors.c);
+  return {
+    n: options.n,
+    interval_ms: options.intervalMs,
+    repeats: options.repeats ?? 1,
+    launcher,
+    c,
+    goal_p99_ms: goal,
+    pass: launcher.p99_ms !== null && c.p99_ms !== null &&
+      launcher.p99_ms <= goal && launcher.p99_ms <= c.p99_ms,
+  };
+}
+
+/**
+ * Parses RFC 4180 CSV (quoted fields, `""` escapes) into records keyed by the
+ * header; empty fields stay `""`.
+ *
+ * @example
+ * ```ts
+ * import { parseCsv } from "./fidelity.ts";
+ * console.log(parseCsv('a,b\n1,"x,""y"""\n')); // [{ a: "1", b: 'x,"y"' }]
+ * ```
+ */
+export function parseCsv(text: string): Record<string, string>[] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  let any = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+      continue;
+    }
+    if (ch === '"') {
+      quoted = true;
+      any = true;
+    } else if (ch === ",") {
+      row.push(field);
+      field = "";
+      any = true;
+    } else if (ch === "\n" || ch === "\r") {
+      if (ch === "\r" && text[i + 1] === "\n") i++;
+      if (any || field !== "") {
+        row.push(field);
+        rows.push(row);
+      }
+      row = [];
+      field = "";
+      any = false;
+    } else {
+      field += ch;
+      any = true;
+    }
+  }
+  if (any || field !== "") {
+    row.push(field);
+    rows.push(row);
+  }
+  if (rows.length === 0) return [];
+  const [header, ...body] = rows;
+  return body.map((cells) =>
+    Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ""]))
+  );
+}
+
+/**
+ * Timings from the launcher's `instances.csv` text, in instance order.
+ *
+ * @example
+ * ```ts
+ * import { timingsFromCsv } from "./fidelity.ts";
+ * const t = timingsFromCsv("instance,scheduled_ms,t_s_ms,boot_ms,first_output_boot_ms,outcome\n0,,0.01,80.5,80.1,ready\n");
+ * console.log(t[0].boot_ms, t[0].scheduled_ms); // 80.5 null
+ * ```
+ */
+export function timingsFromCsv(text: string): Timing[] {
+  const num = (v: string | undefined) =>
+    v === undefined || v === "" ? null : Number(v);
+  return parseCsv(text).map((r) => ({
+    instance: Number(r.instance),
+    scheduled_ms: num(r.scheduled_ms),
+    t_s_ms: Number(r.t_s_ms),
+    boot_ms: num(r.boot_ms),
+    first_output_boot_ms: num(r.first_output_boot_ms),
+    outcome: r.outcome,
+  })).sort((a, b) => a.instance - b.instance);
+}
+
+function fmt(v: number | null, digits = 1): string {
+  return v === null ? "–" : v.toFixed(digits);
+}
+
+function fmtCi(ci: [number, number] | null): string {
+  return ci ? `${ci[0].toFixed(3)}–${ci[1].toFixed(3)}` : "–";
+}
+
+/**
+ * The report as Markdown: tables for boot time, schedule error and floors.
+ *
+ * @example
+ * ```ts
+ * import { renderFidelityMarkdown } from "./fidelity.ts";
+ * // const report = await runFidelity({ quick: true });
+ * // console.log(renderFidelityMarkdown(report));
+ * console.log(typeof renderFidelityMarkdown); // "function"
+ * ```
+ */
+export function renderFidelityMarkdown(report: FidelityReport): string {
+  const out: string[] = [];
+  const h = report.host;
+  out.push(
+    `### Launcher fidelity vs the C harness (${report.profile}, ${report.accel}, ${report.date})`,
+    "",
+    `Host: ${h.cpu_model}, ${h.cores} cores, Linux ${h.kernel}; ` +
+      `${report.qemu_version ?? "QEMU ?"}; load average before: ${
+        report.loadavg_before.join(" ")
+      }, after: ${report.loadavg_after.join(" ")}.`,
+    "",
+    `Command: \`${report.command}\``,
+  );
+  if ((report.loadavg_before[0] ?? 0) > h.cores / 2) {
+    out.push(
+      "",
+      `⚠️ The host was busy before the run (1-minute load ${
+        report.loadavg_before[0]
+      } on ${h.cores} cores): other work inflates and scatters every number below.`,
+    );
+  }
+  if (report.boot.length) {
+    out.push(
+      "",
+      "Median boot_ms (T_e − T_s) over all instances of all repeats, back-to-back, A/B alternating; " +
+        "95% interval by bootstrap over instances. T_s span: last − first T_s of a run (median over repeats); " +
+        "a side that starts its instances more slowly boots each under less contention. " +
+        "❌ spread: the launcher's span exceeds C's by more than 3% of C's median boot_ms, so the ratio is not like for like.",
+      "",
+      "| N | repeats | launcher median ms | C median ms | launcher / C | 95% interval | goal | launcher p10–p90 | C p10–p90 | T_s span ms (L/C) | not ready (L/C) | |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const b of report.boot) {
+      out.push(
+        `| ${b.n} | ${b.repeats} | ${fmt(b.launcher.median_ms)} | ${
+          fmt(b.c.median_ms)
+        } | ${fmt(b.ratio, 3)} | ${fmtCi(b.ratio_ci95)} | ≤ ${b.goal} | ` +
+          `${fmt(b.launcher.p10_ms)}–${fmt(b.launcher.p90_ms)} | ${
+            fmt(b.c.p10_ms)
+          }–${fmt(b.c.p90_ms)} | ` +
+          `${fmt(b.launcher.t_s_span_ms)}/${fmt(b.c.t_s_span_ms)} | ` +
+          `${b.launcher.failed}/${b.c.failed} | ${
+            b.pass ? "✅" : b.like_for_like ? "❌" : "❌ spread"
+          } |`,
+      );
+    }
+  }
+  if (report.schedule.length) {
+    out.push(
+      "",
+      "T_s schedule error (t_s_ms − scheduled_ms), ms, all instances of all repeats.",
+      "",
+      "| N × interval | repeats | side | p50 | p99 | max | min | |",
+      "|---|---|---|---|---|---|---|---|",
+    );
+    for (const s of report.schedule) {
+      for (const [side, v] of [["launcher", s.launcher], ["C", s.c]] as const) {
+        out.push(
+          `| ${s.n} × ${s.interval_ms} ms | ${s.repeats} | ${side} | ${
+            fmt(v.p50_ms, 3)
+          } | ${fmt(v.p99_ms, 3)} | ` +
+            `${fmt(v.max_ms, 3)} | ${fmt(v.min_ms, 3)} | ${
+              side === "launcher" ? (s.pass ? "✅" : "❌") : ""
+            } |`,
+        );
+      }
+    }
+    out.push(
+      "",
+      `Goal: launcher p99 ≤ ${SCHEDULE_P99_GOAL_MS} ms and ≤ the C harness's p99.`,
+    );
+  }
+  if (report.floor.length) {
+    out.push(
+      "",
+      "Floors, one instance at a time (launcher `--parallel 1`, C `-p 1`): median boot_ms (no goal).",
+      "",
+      "| floor | N × repeats | launcher median ms | C median ms | launcher / C | 95% interval | launcher min | C min |",
+      "|---|---|---|---|---|---|---|---|",
+    );
+    for (const f of report.floor) {
+      out.push(
+        `| ${f.name} | ${f.n} × ${f.repeats} | ${
+          fmt(f.launcher.median_ms, 2)
+        } | ${fmt(f.c.median_ms, 2)} | ${fmt(f.ratio, 2)} | ${
+          fmtCi(f.ratio_ci95)
+        } | ${fmt(f.launcher.min_ms, 2)} | ${fmt(f.c.min_ms, 2)} |`,
+      );
+    }
+  }
+  out.push(
+    "",
+    `Overall: ${report.pass ? "all goals met" : "some goals missed"}.`,
+  );
+  return out.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------- effects
+
+/**
+ * How to run the launcher CLI (argv prefix); tests can point it elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { defaultLauncherCommand } from "./fidelity.ts";
+ * console.log(defaultLauncherCommand().at(-1)?.endsWith("launcher/cli.ts")); // true
+ * ```
+ */
+export function defaultLauncherCommand(): string[] {
+  return [Deno.execPath(), "run", "-A", `${ROOT}launcher/cli.ts`];
+}
+
+/** Options of {@link runLauncherBatch}. */
+export interface LauncherBatchOptions {
+  /** Profile name or path to a profile .json. */
+  profile: string;
+  accel: string;
+  /** Interval in ms; absent = back-to-back (unless `parallel`). */
+  intervalMs?: number;
+  /** Closed loop with this parallelism instead. */
+  parallel?: number;
+  /** Parent folder for the run folder. */
+  outDir: string;
+  /** argv prefix of the launcher CLI (default {@link defaultLauncherCommand}). */
+  command?: string[];
+}
+
+/** What one launcher run gave back. */
+export interface LauncherBatch {
+  runDir: string;
+  rows: Timing[];
+  /** run.json as written by the launcher. */
+  run: Record<string, unknown>;
+}
+
+/**
+ * Runs one launcher batch through its CLI and reads back `instances.csv` and
+ * `run.json` from the run folder it prints last.
+ *
+ * @example
+ * ```ts
+ * import { runLauncherBatch } from "./fidelity.ts";
+ * const b = await runLauncherBatch(16, { profile: "minkernel-microvm", accel: "tcg", outDir: "/tmp/fid" });
+ * console.log(b.rows.length); // 16
+ * ```
+ */
+export async function runLauncherBatch(
+  count: number,
+  options: LauncherBatchOptions,
+): Promise<LauncherBatch> {
+  const [cmd, ...pre] = options.command ?? defaultLauncherCommand();
+  const pattern = options.parallel
+    ? ["--parallel", String(options.parallel)]
+    : options.intervalMs
+    ? ["--interval", String(options.intervalMs)]
+    : ["--back-to-back"];
+  const args = [
+    ...pre,
+    "--image",
+    options.profile,
+    "--count",
+    String(count),
+    ...pattern,
+    "--accel",
+    options.accel,
+    "--out",
+    options.outDir,
+  ];
+  const r = await new Deno.Command(cmd, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(r.stdout).trim();
+  if (!r.success) {
+    const err = new TextDecoder().decode(r.stderr).trim();
+    throw new Error(
+      `Cannot run the launcher (${[cmd, ...args].join(" ")}): exit ${r.code}\n${
+        err.slice(-2000)
+      }`,
+    );
+  }
+  const lines = stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+  const last = (lines.at(-1) ?? "").replace(/\/$/, "");
+  const runDir = last.startsWith("/") ? last : `${ROOT}${last}`;
+  let csv: string;
+  try {
+    csv = await Deno.readTextFile(`${runDir}/instances.csv`);
+  } catch (e) {
+    throw new Error(
+      `Cannot read the launcher's run folder "${runDir}" (last stdout line): ${
+        (e as Error).message
+      }`,
+    );
+  }
+  const run = JSON.parse(await Deno.readTextFile(`${runDir}/run.json`));
+  return { runDir, rows: timingsFromCsv(csv), run };
+}
+
+async function hostInfo(): Promise<FidelityReport["host"]> {
+  let cpu = "unknown";
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    cpu = info.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? cpu;
+  } catch { /* not Linux */ }
+  return {
+    cpu_model: cpu,
+    cores: navigator.hardwareConcurrency,
+    kernel: Deno.osRelease(),
+    hostname: Deno.hostname(),
+  };
+}
+
+async function loadavg(): Promise<number[]> {
+  try {
+    return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function qemuVersion(bin: string): Promise<string | null> {
+  try {
+    const r = await new Deno.Command(bin, {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(r.stdout).split("\n")[0].trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function readyFromRun(
+  run: Record<string, unknown>,
+): Promise<HarnessReady> {
+  const profile = run.profile as { path?: string } | undefined;
+  const fallback: HarnessReady = { line: "Hello" };
+  if (!profile?.path) return fallback;
+  try {
+    const ready = JSON.parse(await Deno.readTextFile(profile.path)).ready;
+    return (ready as HarnessReady | undefined) ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function argvFromRun(run: Record<string, unknown>): string[] {
+  const argv = run.argv;
+  if (
+    !Array.isArray(argv) || argv.length === 0 ||
+    !argv.every((a) => typeof a === "string")
+  ) {
+    throw new Error(
+      `Cannot run the fidelity benchmark: the launcher's run.json has no "argv" array of strings`,
+    );
+  }
+  return argv;
+}
+
+type SideName = "launcher" | "c";
+
+/**
+ * Runs `repeats` A/B pairs, launcher first on even repeats and C first on odd
+ * ones, and collects each side's rows per repeat.
+ *
+ * @example
+ * ```ts
+ * import { alternate } from "./fidelity.ts";
+ * const runs = await alternate(2, async () => []);
+ * console.log(runs.launcher.length, runs.c.length); // 2 2
+ * ```
+ */
+export async function alternate(
+  repeats: number,
+  run: (side: SideName, repeat: number) => Promise<Timing[]>,
+): Promise<{ launcher: Timing[][]; c: Timing[][] }> {
+  const runs = { launcher: [] as Timing[][], c: [] as Timing[][] };
+  for (let r = 0; r < repeats; r++) {
+    const order: SideName[] = r % 2 === 0
+      ? ["launcher", "c"]
+      : ["c", "launcher"];
+    for (const side of order) runs[side].push(await run(side, r));
+  }
+  return runs;
+}
+
+/** A prepared pair of runners for one profile (see {@link prepareSides}). */
+export interface Sides {
+  /** argv as the launcher expanded it (run.json). */
+  argv: string[];
+  ready: HarnessReady;
+  launcher(
+    n: number,
+    pattern?: { intervalMs?: number; parallel?: number },
+  ): Promise<Timing[]>;
+  c(
+    n: number,
+    pattern?: { intervalMs?: number; parallel?: number },
+  ): Promise<Timing[]>;
+}
+
+/** Options of {@link prepareSides}. */
+export interface SidesOptions {
+  accel: string;
+  /** Folder for the launcher's run folders (each removed after reading). */
+  outDir: string;
+  /** C harness binary (default: build it). */
+  binary?: string;
+  /** Per-instance timeout of the C harness, ms (default 30000). */
+  timeoutMs?: number;
+  /** Launcher CLI argv prefix. */
+  launcherCommand?: string[];
+}
+
+/**
+ * Warms both sides up with one instance each and returns runners for them;
+ * the launcher's run.json gives the exact argv the C harness then runs.
+ *
+ * @example
+ * ```ts
+ * import { prepareSides } from "./fidelity.ts";
+ * const sides = await prepareSides("minkernel-microvm", { accel: "tcg", outDir: "/tmp/fid" });
+ * console.log((await sides.c(2)).length); // 2
+ * ```
+ */
+export async function prepareSides(
+  profile: string,
+  options: SidesOptions,
+): Promise<Sides> {
+  const binary = options.binary ?? await buildHarness();
+  const launcher = async (
+    n: number,
+    pattern: { intervalMs?: number; parallel?: number } = {},
+  ) => {
+    const b = await runLauncherBatch(n, {
+      profile,
+      accel: options.accel,
+      outDir: options.outDir,
+      command: options.launcherCommand,
+      ...pattern,
+    });
+    await Deno.remove(b.runDir, { recursive: true }).catch(() => {});
+    return b;
+  };
+  const warm = await launcher(1);
+  const argv = argvFromRun(warm.run);
+  const ready = await readyFromRun(warm.run);
+  const c = (
+    n: number,
+    pattern: { intervalMs?: number; parallel?: number } = {},
+  ) =>
+    runHarness(argv, {
+      count: n,
+      ready,
+      timeoutMs: options.timeoutMs ?? 30000,
+      binary,
+      ...pattern,
+    });
+  await c(1);
+  return {
+    argv,
+    ready,
+    launcher: async (n, pattern) => (await launcher(n, pattern)).rows,
+    c,
+  };
+}
+
+type Log = (message: string) => void;
+
+/**
+ * Back-to-back boot-time comparison for each N.
+ *
+ * @example
+ * ```ts
+ * import { measureBoot, prepareSides } from "./fidelity.ts";
+ * const sides = await prepareSides("minkernel-microvm", { accel: "tcg", outDir: "/tmp/fid" });
+ * const { comparisons } = await measureBoot(sides, { plan: [{ n: 1, repeats: 5 }] });
+ * console.log(comparisons[0].ratio);
+ * ```
+ */
+export async function measureBoot(
+  sides: Sides,
+  options: { plan: { n: number; repeats: number }[]; log?: Log },
+): Promise<{ comparisons: BootComparison[]; raw: Record<string, RawBoot> }> {
+  const log = options.log ?? (() => {});
+  const comparisons: BootComparison[] = [];
+  const raw: Record<string, RawBoot> = {};
+  for (const { n, repeats } of options.plan) {
+    const runs = await alternate(repeats, (side, r) => {
+      log(`fidelity: N=${n} back-to-back, repeat ${r + 1}/${repeats}, ${side}`);
+      return sides[side](n);
+    });
+    const cmp = compareBoot(n, runs);
+    log(
+      `fidelity: N=${n}: launcher ${fmt(cmp.launcher.median_ms)} ms, C ${
+        fmt(cmp.c.median_ms)
+      } ms, ratio ${fmt(cmp.ratio, 3)} (${fmtCi(cmp.ratio_ci95)})`,
+    );
+    comparisons.push(cmp);
+    raw[`n${n}`] = {
+      launcher: runs.launcher.flat().map((t) => t.boot_ms),
+      c: runs.c.flat().map((t) => t.boot_ms),
+    };
+  }
+  return { comparisons, raw };
+}
+
+/**
+ * T_s schedule-error comparison for each interval run.
+ *
+ * @example
+ * ```ts
+ * import { measureSchedule, prepareSides } from "./fidelity.ts";
+ * const sides = await prepareSides("minkernel-microvm", { accel: "tcg", outDir: "/tmp/fid" });
+ * const { comparisons } = await measureSchedule(sides, { plan: [{ n: 32, intervalMs: 5, repeats: 1 }] });
+ * console.log(comparisons[0].launcher.p99_ms);
+ * ```
+ */
+export async function measureSchedule(
+  sides: Sides,
+  options: {
+    plan: { n: number; intervalMs: number; repeats: number }[];
+    log?: Log;
+  },
+): Promise<{
+  comparisons: ScheduleComparison[];
+  raw: Record<string, { launcher: number[]; c: number[] }>;
+}> {
+  const log = options.log ?? (() => {});
+  const comparisons: ScheduleComparison[] = [];
+  const raw: Record<string, { launcher: number[]; c: number[] }> = {};
+  for (const { n, intervalMs, repeats } of options.plan) {
+    const runs = await alternate(repeats, (side, r) => {
+      log(
+        `fidelity: N=${n} every ${intervalMs} ms, repeat ${
+          r + 1
+        }/${repeats}, ${side}`,
+      );
+      return sides[side](n, { intervalMs });
+    });
+    const errs = {
+      launcher: runs.launcher.flatMap(scheduleErrors),
+      c: runs.c.flatMap(scheduleErrors),
+    };
+    const cmp = compareSchedule(errs, { n, intervalMs, repeats });
+    log(
+      `fidelity: ${n} × ${intervalMs} ms: p99 launcher ${
+        fmt(cmp.launcher.p99_ms, 3)
+      } ms, C ${fmt(cmp.c.p99_ms, 3)} ms`,
+    );
+    comparisons.push(cmp);
+    raw[`n${n}_i${intervalMs}`] = errs;
+  }
+  return { comparisons, raw };
+}
+
+/** A floor to time: a profile (name or path) and a label. */
+export interface FloorSpec {
+  name: string;
+  profile: string;
+}
+
+/**
+ * Writes the floor profiles into `dir` (the QEMU one needs a monitor input
+ * file holding `quit`) and returns them: fork+exec of `/bin/true`, QEMU
+ * start → exit with no guest (`-M none`, the monitor reads `quit` from a
+ * pipe chardev), and `bootProfile` booted one at a time.
+ *
+ * @example
+ * ```ts
+ * import { writeFloorProfiles } from "./fidelity.ts";
+ * const floors = await writeFloorProfiles(await Deno.makeTempDir(), { bootProfile: "minkernel-microvm" });
+ * console.log(floors.map((f) => f.name));
+ * ```
+ */
+export async function writeFloorProfiles(
+  dir: string,
+  options: { bootProfile: string },
+): Promise<FloorSpec[]> {
+  await Deno.writeTextFile(`${dir}/qemu-quit.in`, "quit\n");
+  await Deno.writeTextFile(`${dir}/qemu-quit.out`, "");
+  const profiles = {
+    "floor-true": {
+      name: "floor-true",
+      argv: ["/bin/true"],
+      ready: { exit: true },
+      timeoutMs: 10000,
+      teardown: "wait-exit",
+      description: "fork+exec of a trivial binary",
+    },
+    "floor-qemu-none": {
+      name: "floor-qemu-none",
+      argv: [
+        "qemu-system-x86_64",
+        "${accel}",
+        "-M",
+        "none",
+        "-display",
+        "none",
+        "-nodefaults",
+        "-no-user-config",
+        "-chardev",
+        `pipe,id=mon,path=${dir}/qemu-quit`,
+        "-mon",
+        "chardev=mon",
+      ],
+      ready: { exit: true },
+      timeoutMs: 10000,
+      teardown: "wait-exit",
+      description: "QEMU start → exit with no guest: the monitor reads `quit`",
+    },
+  };
+  const specs: FloorSpec[] = [];
+  for (const [file, p] of Object.entries(profiles)) {
+    await Deno.writeTextFile(`${dir}/${file}.json`, JSON.stringify(p, null, 2));
+  }
+  specs.push({
+    name: "fork+exec /bin/true",
+    profile: `${dir}/floor-true.json`,
+  });
+  specs.push({
+    name: "QEMU -M none start→exit",
+    profile: `${dir}/floor-qemu-none.json`,
+  });
+  specs.push({
+    name: `${options.bootProfile} boot`,
+    profile: options.bootProfile,
+  });
+  return specs;
+}
+
+/**
+ * Floors timed one at a time by both sides (launcher `--parallel 1`, C `-p 1`).
+ *
+ * @example
+ * ```ts
+ * import { measureFloors } from "./fidelity.ts";
+ * const { comparisons } = await measureFloors("minkernel-microvm", { accel: "tcg", outDir: "/tmp/fid", n: 10, repeats: 2 });
+ * console.log(comparisons.map((f) => [f.name, f.ratio]));
+ * ```
+ */
+export async function measureFloors(
+  bootProfile: string,
+  options: SidesOptions & { n: number; repeats: number; log?: Log },
+): Promise<{ comparisons: FloorComparison[]; raw: Record<string, RawBoot> }> {
+  const log = options.log ?? (() => {});
+  const dir = await Deno.makeTempDir({ prefix: "bootstorm-floor-" });
+  try {
+    const comparisons: FloorComparison[] = [];
+    const raw: Record<string, RawBoot> = {};
+    for (const spec of await writeFloorProfiles(dir, { bootProfile })) {
+      log(`fidelity: floor ${spec.name}: warm-up`);
+      const sides = await prepareSides(spec.profile, options);
+      const runs = await alternate(options.repeats, (side, r) => {
+        log(
+          `fidelity: floor ${spec.name}, repeat ${
+            r + 1
+          }/${options.repeats}, ${side}`,
+        );
+        return sides[side](options.n, { parallel: 1 });
+      });
+      const cmp = compareFloor(runs, {
+        name: spec.name,
+        argv: sides.argv,
+        n: options.n,
+      });
+      log(
+        `fidelity: floor ${spec.name}: launcher ${
+          fmt(cmp.launcher.median_ms, 2)
+        } ms, C ${fmt(cmp.c.median_ms, 2)} ms, ratio ${fmt(cmp.ratio, 2)}`,
+      );
+      comparisons.push(cmp);
+      raw[spec.name] = {
+        launcher: runs.launcher.flat().map((t) => t.boot_ms),
+        c: runs.c.flat().map((t) => t.boot_ms),
+      };
+    }
+    return { comparisons, raw };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Options of {@link runFidelity}. */
+export interface FidelityOptions {
+  /** Short run: N = 1 and 16 only, fewer repeats. */
+  quick?: boolean;
+  /** Profile name or path (default `minkernel-microvm`). */
+  profile?: string;
+  /** Accelerator passed to the launcher (default `tcg`). */
+  accel?: string;
+  /** Back-to-back Ns and repeats (default: {@link fidelityPlan}). */
+  boot?: { n: number; repeats: number }[];
+  /** Interval runs for the schedule error (default: {@link fidelityPlan}). */
+  schedule?: { n: number; intervalMs: number; repeats: number }[];
+  /** Floors: instances per run and repeats; null skips them. */
+  floor?: { n: number; repeats: number } | null;
+  /** Per-instance timeout for the C harness, ms (default 30000). */
+  timeoutMs?: number;
+  /** Launcher CLI argv prefix (default {@link defaultLauncherCommand}). */
+  launcherCommand?: string[];
+  /** Progress messages (default: stderr). */
+  log?: Log;
+  /** Command line recorded in the report. */
+  commandLine?: string;
+}
+
+/** The measurement plan of a full or quick run. */
+export interface FidelityPlan {
+  boot: { n: number; repeats: number }[];
+  schedule: { n: number; intervalMs: number; repeats: number }[];
+  floor: { n: number; repeats: number };
+}
+
+/**
+ * Default plan. Full: N = 1 (15 repeats: one boot varies by about ±6%, so 5
+ * are too few to resolve 3%), 16 (5) and 64 (3) back-to-back; 32 × 5 ms
+ * (3 repeats); floors 20 × 3. Quick: N = 1 (5), 16 (2); 32 × 5 ms once;
+ * floors 10 × 1.
+ *
+ * @example
+ * ```ts
+ * import { fidelityPlan } from "./fidelity.ts";
+ * console.log(fidelityPlan(false).boot.map((b) => b.n)); // [1, 16, 64]
+ * ```
+ */
+export function fidelityPlan(quick: boolean): FidelityPlan {
+  return quick
+    ? {
+      boot: [{ n: 1, repeats: 5 }, { n: 16, repeats: 2 }],
+      schedule: [{ n: 32, intervalMs: 5, repeats: 1 }],
+      floor: { n: 10, repeats: 1 },
+    }
+    : {
+      boot: [{ n: 1, repeats: 15 }, { n: 16, repeats: 5 }, {
+        n: 64,
+        repeats: 3,
+      }],
+      schedule: [{ n: 32, intervalMs: 5, repeats: 3 }],
+      floor: { n: 20, repeats: 3 },
+    };
+}
+
+/**
+ * Runs the whole comparison: warm-up, back-to-back boot ratios, schedule
+ * error, floors.
+ *
+ * @example
+ * ```ts
+ * import { renderFidelityMarkdown, runFidelity } from "./fidelity.ts";
+ * const report = await runFidelity({ quick: true });
+ * console.log(renderFidelityMarkdown(report));
+ * ```
+ */
+export async function runFidelity(
+  options: FidelityOptions = {},
+): Promise<FidelityReport> {
+  const log = options.log ?? ((m: string) => console.error(m));
+  const profile = options.profile ?? "minkernel-microvm";
+  const accel = options.accel ?? "tcg";
+  const plan = fidelityPlan(options.quick ?? false);
+  const floorPlan = options.floor === undefined ? plan.floor : options.floor;
+  const loadBefore = await loadavg();
+  const binary = await buildHarness();
+  const outDir = await Deno.makeTempDir({ prefix: "bootstorm-fidelity-" });
+  const sideOptions: SidesOptions = {
+    accel,
+    outDir,
+    binary,
+    timeoutMs: options.timeoutMs,
+    launcherCommand: options.launcherCommand,
+  };
+  try {
+    log(`fidelity: warm-up (launcher N=1, C N=1)`);
+    const sides = await prepareSides(profile, sideOptions);
+    const boot = await measureBoot(sides, {
+      plan: options.boot ?? plan.boot,
+      log,
+    });
+    const schedule = await measureSchedule(sides, {
+      plan: options.schedule ?? plan.schedule,
+      log,
+    });
+    const floor = floorPlan
+      ? await measureFloors(profile, { ...sideOptions, ...floorPlan, log })
+      : { comparisons: [], raw: {} };
+    return {
+      benchmark: "fidelity",
+      date: new Date().toISOString(),
+      command: options.commandLine ?? "deno task bench",
+      host: await hostInfo(),
+      qemu_version: await qemuVersion(sides.argv[0]),
+      deno_version: Deno.version.deno,
+      profile,
+      accel,
+      argv: sides.argv,
+      ready: sides.ready,
+      loadavg_before: loadBefore,
+      loadavg_after: await loadavg(),
+      boot: boot.comparisons,
+      schedule: schedule.comparisons,
+      floor: floor.comparisons,
+      raw: {
+        boot_ms: boot.raw,
+        schedule_error_ms: schedule.raw,
+        floor_ms: floor.raw,
+      },
+      pass: boot.comparisons.every((b) => b.pass) &&
+        schedule.comparisons.every((s) => s.pass),
+    };
+  } finally {
+    await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Writes the report to `bench/results/fidelity-<YYYY-MM-DD>.json` (with
+ * `-quick` for a quick run, or to `path`) and returns the path.
+ *
+ * @example
+ * ```ts
+ * import { runFidelity, writeFidelityJson } from "./fidelity.ts";
+ * console.log(await writeFidelityJson(await runFidelity({ quick: true })));
+ * ```
+ */
+export async function writeFidelityJson(
+  report: FidelityReport,
+  options: { path?: string } = {},
+): Promise<string> {
+  const quick = / --quick\b/.test(report.command) ? "-quick" : "";
+  const path = options.path ??
+    `${ROOT}bench/results/fidelity-${report.date.slice(0, 10)}${quick}.json`;
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || ".", {
+    recursive: true,
+  });
+  await Deno.writeTextFile(path, JSON.stringify(report, null, 2) + "\n");
+  return path;
+}
+
+const HELP =
+  `Usage: deno run -A bench/fidelity.ts [--quick] [--no-floor] [--profile NAME] [--accel tcg|kvm|auto] [--out FILE.json]
+
+Compares the bootstorm launcher with a plain C harness of the paper's
+Algorithm 1 (bench/c/harness.c, built by this script) on the same guest:
+median boot_ms ratio for N = 1, 16, 64 back-to-back (goal ≤ ${BOOT_RATIO_GOAL}),
+T_s schedule error at 5 ms for N = 32 (goal p99 ≤ ${SCHEDULE_P99_GOAL_MS} ms, not worse
+than C), and floors one at a time (/bin/true, QEMU -M none, a boot; no goal).
+Prints Markdown, writes JSON to bench/results/fidelity-<date>.json.
+  --quick      N = 1 and 16 only, fewer repeats (about 30 s)
+  --no-floor   skip the floors
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      quick: { type: "boolean", default: false },
+      "no-floor": { type: "boolean", default: false },
+      profile: { type: "string", default: "minkernel-microvm" },
+      accel: { type: "string", default: "tcg" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const commandLine = ["deno task bench", ...Deno.args].join(" ");
+  const report = await runFidelity({
+    quick: values.quick,
+    profile: values.profile,
+    accel: values.accel,
+    floor: values["no-floor"] ? null : undefined,
+    commandLine,
+  });
+  console.log(renderFidelityMarkdown(report));
+  const path = await writeFidelityJson(report, { path: values.out });
+  console.log(`Wrote ${path}`);
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,279 @@
+import assert from "node:assert/strict";
+import {
+  buildHarness,
+  harnessArgs,
+  parseHarnessCsv,
+  runHarness,
+} from "../bench/c_harness.ts";
+import {
+  alternate,
+  compareBoot,
+  compareSchedule,
+  parseCsv,
+  quantile,
+  scheduleErrors,
+  type Timing,
+  timingsFromCsv,
+} from "../bench/fidelity.ts";
+import { ensureMinkernel } from "../images/build.ts";
+
+Deno.test("harnessArgs() maps ready conditions and the interval to flags", () => {
+  assert.deepEqual(
+    harnessArgs(["q", "-x"], {
+      count: 4,
+      intervalMs: 5,
+      ready: { line: "Hello" },
+    }),
+    [
+      "-n",
+      "4",
+      "-i",
+      "5",
+      "-r",
+      "Hello",
+      "-t",
+      "30000",
+      "--",
+      "q",
+      "-x",
+    ],
+  );
+  assert.deepEqual(
+    harnessArgs(["q"], { ready: { exit: true }, timeoutMs: 100 }),
+    ["-n", "1", "-x", "-t", "100", "--", "q"],
+  );
+  assert.deepEqual(
+    harnessArgs(["q"], { ready: { firstOutput: true } }).slice(0, 3),
+    ["-n", "1", "-f"],
+  );
+  assert.deepEqual(harnessArgs(["q"], { ready: /He+llo/ }).slice(2, 4), [
+    "-r",
+    "He+llo",
+  ]);
+  assert.throws(() => harnessArgs([], { ready: "x" }), /empty argv/);
+  assert.throws(
+    () => harnessArgs(["q"], { count: 0, ready: "x" }),
+    /positive integer/,
+  );
+});
+
+Deno.test("parseHarnessCsv() turns empty cells into null and keeps extra columns", () => {
+  const rows = parseHarnessCsv(
+    "instance,scheduled_ms,t_s_ms,first_output_ms,ready_ms,boot_ms,first_output_boot_ms,outcome,exit_code\n" +
+      "0,0.000,0.061,1.5,2.25,2.189,1.439,ready,\n1,5.000,5.1,,,,,timeout,137\n",
+  );
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0].boot_ms, 2.189);
+  assert.equal(rows[0].exit_code, null);
+  assert.equal(rows[1].ready_ms, null);
+  assert.equal(rows[1].outcome, "timeout");
+  assert.equal(rows[1].exit_code, 137);
+  assert.throws(() => parseHarnessCsv(""), /empty/);
+  assert.throws(
+    () => parseHarnessCsv("instance,t_s_ms\n0,1\n"),
+    /column "boot_ms" missing/,
+  );
+});
+
+Deno.test("runHarness() times a real minkernel QEMU boot (N=2 back-to-back)", async () => {
+  await buildHarness();
+  const elf = await ensureMinkernel();
+  const argv = [
+    "qemu-system-x86_64",
+    "-accel",
+    "tcg",
+    "-M",
+    "microvm",
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-serial",
+    "stdio",
+    "-m",
+    "50",
+    "-kernel",
+    elf,
+  ];
+  const rows = await runHarness(argv, {
+    count: 2,
+    ready: { line: "Hello" },
+    timeoutMs: 30000,
+  });
+  assert.equal(rows.length, 2);
+  assert.deepEqual(rows.map((r) => r.instance), [0, 1]);
+  for (const r of rows) {
+    assert.equal(r.outcome, "ready");
+    assert.ok(r.boot_ms !== null && r.boot_ms > 0);
+    assert.equal(r.scheduled_ms, null);
+    assert.ok(r.first_output_ms !== null && r.ready_ms !== null);
+    assert.ok(r.first_output_ms <= r.ready_ms);
+    assert.ok(Math.abs(r.boot_ms - (r.ready_ms - r.t_s_ms)) < 0.002);
+    assert.equal(r.signal, 9); // kill-after-ready
+  }
+  assert.equal(rows[0].t_s_ms, 0);
+  assert.ok(rows[1].t_s_ms > rows[0].t_s_ms);
+});
+
+Deno.test("runHarness() times fork+exec of /bin/true in exit mode", async () => {
+  const rows = await runHarness(["/bin/true"], {
+    count: 3,
+    ready: { exit: true },
+  });
+  assert.equal(rows.length, 3);
+  for (const r of rows) {
+    assert.equal(r.outcome, "ready");
+    assert.equal(r.exit_code, 0);
+    assert.ok(r.boot_ms !== null && r.boot_ms > 0);
+    assert.equal(r.first_output_ms, null);
+  }
+});
+
+Deno.test("runHarness() follows the interval schedule and reports failures per instance", async () => {
+  const rows = await runHarness(["sh", "-c", "echo nope; exit 3"], {
+    count: 3,
+    intervalMs: 5,
+    ready: { line: "Hello" },
+  });
+  assert.deepEqual(rows.map((r) => r.scheduled_ms), [0, 5, 10]);
+  for (const r of rows) {
+    assert.ok(r.t_s_ms >= r.scheduled_ms!);
+    assert.equal(r.outcome, "exited_before_ready");
+    assert.equal(r.exit_code, 3);
+    assert.equal(r.boot_ms, null);
+  }
+  const slow = await runHarness(["sleep", "5"], {
+    ready: "Hello",
+    timeoutMs: 200,
+  });
+  assert.equal(slow[0].outcome, "timeout");
+  assert.equal(slow[0].signal, 9);
+});
+
+Deno.test("runHarness() refuses a missing binary with a clear error", async () => {
+  await assert.rejects(
+    () => runHarness(["/nonexistent/qemu"], { ready: "x" }),
+    /cannot run "\/nonexistent\/qemu": not found/,
+  );
+});
+
+Deno.test("runHarness() in closed loop starts the next instance after the previous ends", async () => {
+  const rows = await runHarness(["sh", "-c", "sleep 0.05"], {
+    count: 3,
+    parallel: 1,
+    ready: { exit: true },
+  });
+  for (let i = 1; i < rows.length; i++) {
+    assert.ok(rows[i].t_s_ms >= rows[i - 1].exit_ms!);
+  }
+  assert.throws(
+    () => harnessArgs(["q"], { ready: "x", parallel: 2, intervalMs: 5 }),
+    /without an interval/,
+  );
+});
+
+// The fidelity benchmark's pure summaries (bench/fidelity.ts).
+
+const t = (
+  boot_ms: number | null,
+  extra: Partial<Timing> = {},
+): Timing => ({
+  instance: 0,
+  scheduled_ms: null,
+  t_s_ms: 0,
+  boot_ms,
+  first_output_boot_ms: null,
+  outcome: boot_ms === null ? "timeout" : "ready",
+  ...extra,
+});
+
+Deno.test("quantile() interpolates like numpy's default", () => {
+  assert.equal(quantile([], 0.5), null);
+  assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
+  assert.ok(Math.abs(quantile([0, 10, 20, 30, 40], 0.99)! - 39.6) < 1e-9);
+});
+
+Deno.test("compareBoot() pools repeats and fails on a ratio over the goal or a lost launcher instance", () => {
+  const ok = compareBoot(2, {
+    launcher: [[t(101), t(103)], [t(102)]],
+    c: [[t(100)], [t(100), t(100)]],
+  });
+  assert.equal(ok.launcher.median_ms, 102);
+  assert.ok(Math.abs(ok.ratio! - 1.02) < 1e-9);
+  assert.ok(ok.pass);
+  assert.deepEqual(ok.launcher.repeat_medians_ms, [102, 102]);
+  assert.ok(ok.ratio_ci95![0] <= ok.ratio! && ok.ratio! <= ok.ratio_ci95![1]);
+  const slow = compareBoot(1, { launcher: [[t(110)]], c: [[t(100)]] });
+  assert.equal(slow.pass, false);
+  const lost = compareBoot(1, { launcher: [[t(100), t(null)]], c: [[t(100)]] });
+  assert.equal(lost.launcher.failed, 1);
+  assert.equal(lost.pass, false);
+});
+
+Deno.test("compareSchedule() requires p99 within the goal and not worse than C", () => {
+  const rows = [
+    t(1, { scheduled_ms: 0, t_s_ms: 0.1 }),
+    t(1, { scheduled_ms: 5, t_s_ms: 5.3 }),
+    t(1),
+  ];
+  assert.deepEqual(scheduleErrors(rows), [0.1, 0.3]);
+  assert.ok(
+    compareSchedule({ launcher: [0.1, 0.2], c: [0.1, 0.3] }, {
+      n: 2,
+      intervalMs: 5,
+    }).pass,
+  );
+  assert.equal(
+    compareSchedule({ launcher: [0.1, 0.4], c: [0.1, 0.3] }, {
+      n: 2,
+      intervalMs: 5,
+    }).pass,
+    false,
+  );
+  assert.equal(
+    compareSchedule({ launcher: [0.1, 0.9], c: [2, 3] }, {
+      n: 2,
+      intervalMs: 5,
+    }).pass,
+    false,
+  );
+});
+
+Deno.test("timingsFromCsv() reads the launcher's quoted CSV in instance order", () => {
+  const csv =
+    "instance,scheduled_ms,t_s_ms,boot_ms,first_output_boot_ms,outcome,error\n" +
+    '1,,3.1,31,30.5,ready,\n0,,0.01,47.5,47.2,timeout,"boom, ""really"""\n';
+  const rows = timingsFromCsv(csv);
+  assert.deepEqual(rows.map((r) => r.instance), [0, 1]);
+  assert.equal(rows[0].outcome, "timeout");
+  assert.equal(rows[1].scheduled_ms, null);
+  assert.deepEqual(parseCsv(csv)[1].error, 'boom, "really"');
+});
+
+Deno.test("alternate() flips the A/B order every repeat", async () => {
+  const order: string[] = [];
+  await alternate(3, (side) => {
+    order.push(side);
+    return Promise.resolve([]);
+  });
+  assert.deepEqual(order, ["launcher", "c", "c", "launcher", "launcher", "c"]);
+});
+
+Deno.test("compareBoot() refuses a ratio when the launcher spread its storm out", () => {
+  const storm = (span: number, boot: number) =>
+    [0, span].map((t_s_ms, i) => t(boot, { instance: i, t_s_ms }));
+  const spread = compareBoot(2, {
+    launcher: [storm(200, 900)],
+    c: [storm(1, 1000)],
+  });
+  assert.ok(spread.ratio! < 1);
+  assert.equal(spread.launcher.t_s_span_ms, 200);
+  assert.equal(spread.like_for_like, false);
+  assert.equal(spread.pass, false);
+  const fair = compareBoot(2, {
+    launcher: [storm(20, 1010)],
+    c: [storm(1, 1000)],
+  });
+  assert.equal(fair.like_for_like, true);
+  assert.equal(fair.pass, true);
+});
