@@ -92,7 +92,15 @@ async function main(args: string[]): Promise<number> {
     "-c",
     `from jupyter_client.kernelspec import KernelSpecManager as K; print(K().get_kernel_spec("${KERNEL}").argv[0])`,
   ]);
-  if (!spec.ok || spec.out.split("\n").pop() !== deno) {
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  // Compare real paths: npx may install the kernel through its .bin/deno link.
+  if (!spec.ok || real(spec.out.split("\n").pop() ?? "") !== real(deno)) {
     console.error(
       `Cannot use the kernel "${KERNEL}": Jupyter does not see it pointing at ${deno} (${spec.out}). ` +
         "Check JUPYTER_PATH / JUPYTER_DATA_DIR.",
