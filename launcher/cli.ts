@@ -33,6 +33,13 @@ import {
   preflightCell,
 } from "./sweep_plan.ts";
 import { availableKib } from "./sweep.ts";
+import { withoutProbes } from "../analysis/figures/dataset_figures.ts";
+import {
+  datasetName,
+  writeFigures,
+} from "../analysis/figures/write_figures.ts";
+import { loadRuns } from "../analysis/load.ts";
+import { reportHtml } from "../analysis/report.ts";
 
 export const HELP =
   `deno task sweep — boot storms of virtual machines and write datasets
@@ -626,9 +633,36 @@ async function runSweepCommand(
   state = await runSweep(state, dir, { signal, onEvent: progressReporter() });
   console.error("\n" + summaryText(state.cells.map(summarizeCell)));
   console.error(`summary: ${join(dir, "summary.md")}`);
+  if (!signal.aborted && state.cells.some((x) => x.run_dir)) {
+    await figuresAndReport(dir);
+  }
   console.log(dir);
   if (signal.aborted) return 130;
   return state.cells.some((x) => x.state === "failed") ? 1 : 0;
+}
+
+/** Draw every figure (SVG + PNG) and write report.html for a finished sweep. */
+async function figuresAndReport(dir: string): Promise<void> {
+  try {
+    const set = withoutProbes(await loadRuns(dir));
+    const written = await writeFigures(dir, { set });
+    const html = reportHtml(set, {
+      figures: written.figures,
+      title: `bootstorm report: ${datasetName(dir)}`,
+      source: dir,
+      generatedAt: new Date().toISOString(),
+    });
+    await Deno.writeTextFile(join(dir, "report.html"), html);
+    console.error(
+      `figures: ${written.out}\nreport: ${join(dir, "report.html")}`,
+    );
+  } catch (e) {
+    console.error(
+      `bootstorm: figures/report not written: ${
+        (e as Error).message
+      } (retry with deno task figures ${dir})`,
+    );
+  }
 }
 
 /** Entry point; returns the process exit code. */
