@@ -14,7 +14,7 @@ import { loadProfile, ProfileError } from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
 import type { InstanceRow } from "./schema.ts";
 import { progressReporter } from "./progress.ts";
-import { summaryText } from "./summary.ts";
+import { medianOrNull, summaryText } from "./summary.ts";
 import {
   knownCost,
   loadSweepState,
@@ -418,13 +418,6 @@ export function parseBatchArgs(args: string[]): BatchArgs | null {
   return c.batch;
 }
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 /** One line describing a finished batch. */
 export function batchLine(
   name: string,
@@ -433,7 +426,7 @@ export function batchLine(
 ): string {
   const ready = rows.filter((r) => r.outcome === "ready");
   const boots = ready.map((r) => r.boot_ms!);
-  const med = median(boots);
+  const med = medianOrNull(boots);
   const failed = rows.length - ready.length;
   const outcomes = [
     ...new Set(rows.filter((r) => r.outcome !== "ready").map((r) => r.outcome)),

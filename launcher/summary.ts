@@ -26,7 +26,16 @@ export interface CellSummary {
   run_id: string | null;
 }
 
-function median(xs: number[]): number | null {
+/**
+ * Median of numbers (mean of the middle two for an even count); null when empty.
+ *
+ * @example
+ * ```ts
+ * import { medianOrNull } from "./summary.ts";
+ * console.log(medianOrNull([3, 1, 2, 10])); // 2.5
+ * ```
+ */
+export function medianOrNull(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -83,13 +92,13 @@ export function summarizeRun(
     ready: ready.length,
     failed: instances.length - ready.length,
     boot_min_ms: boots.length ? Math.min(...boots) : null,
-    boot_median_ms: median(boots),
+    boot_median_ms: medianOrNull(boots),
     boot_max_ms: boots.length ? Math.max(...boots) : null,
     peak_used_mib: peak === null ? null : peak / 1024,
     peak_added_mib: peak === null || base === null
       ? null
       : (peak - base) / 1024,
-    rss_median_kib: median(rss),
+    rss_median_kib: medianOrNull(rss),
   };
 }
 
