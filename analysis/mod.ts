@@ -7,6 +7,8 @@
  * - `timelineSegments`, `bootingOverTime`, `memoryPeak` (Figs 3, 5, 7, 9, 11);
  * - `summarize`, `outliers`, `ecdf`;
  * - `correlate`, `bootMemoryCorrelation`, `compareMedians`;
+ * - phases (T_K, ΔT_R): `instancePhases`, `phasesOfRuns`, `phaseSummary`,
+ *   `phaseBins`, `phaseGrowth`;
  * - classification: `runFeatures`, `measureBaseline`, `buildReference`,
  *   `classify`, `looAccuracy` (see analysis/README.md for what it can and
  *   cannot tell);
@@ -26,6 +28,7 @@ export * from "./figures/mod.ts";
 export * from "./format.ts";
 export * from "./grouped.ts";
 export * from "./load.ts";
+export * from "./phases.ts";
 export * from "./prng.ts";
 export * from "./quantile.ts";
 export * from "./render.ts";

@@ -11,6 +11,13 @@ import "@uwdata/flechette";
 import type { NamedFigure } from "./figures/dataset_figures.ts";
 import { shortPattern } from "./figures/timeline_figure.ts";
 import type { RunSet } from "./load.ts";
+import {
+  hasPhaseData,
+  PHASE_INTERVALS,
+  PHASE_LABELS,
+  phasesOfRuns,
+  phaseSummary,
+} from "./phases.ts";
 import { summarize } from "./summary.ts";
 
 /** Options of {@link reportHtml}. */
@@ -147,6 +154,10 @@ export function reportHtml(set: RunSet, options: ReportOptions): string {
       }</a></li>`,
     );
   }
+  const phaseRuns = set.runs.filter((r) => hasPhaseData(r.instances));
+  if (phaseRuns.length) {
+    parts.push('<li><a href="#phases">Phases</a></li>');
+  }
   parts.push('<li><a href="#runs">Run records</a></li>', "</ul></nav>");
 
   parts.push('<h2 id="summary">Summary</h2>');
@@ -227,6 +238,8 @@ export function reportHtml(set: RunSet, options: ReportOptions): string {
     );
   }
 
+  if (phaseRuns.length) parts.push(...phasesSection(phaseRuns));
+
   parts.push("<h2>Figures</h2>");
   for (const f of options.figures) {
     parts.push(
@@ -251,4 +264,50 @@ export function reportHtml(set: RunSet, options: ReportOptions): string {
   }
   parts.push("</body>", "</html>");
   return parts.join("\n") + "\n";
+}
+
+/**
+ * The phases table of the report: per image (and phase mode), the median
+ * of each interval (ms), n in the title of each cell.
+ */
+function phasesSection(runs: RunSet["runs"]): string[] {
+  const rows = phaseSummary(phasesOfRuns(runs)).objects() as {
+    image: unknown;
+    phase_mode: boolean;
+    phase: string;
+    n: number;
+    median_ms: number | null;
+  }[];
+  const groups = [
+    ...new Set(rows.map((r) => `${r.image}${r.phase_mode ? "" : " (no T_K)"}`)),
+  ];
+  const cell = new Map(
+    rows.map((r) => [
+      `${r.image}${r.phase_mode ? "" : " (no T_K)"}\u0000${r.phase}`,
+      r,
+    ]),
+  );
+  const out = [
+    '<h2 id="phases">Phases</h2>',
+    "<p>Median of each interval in ms over ready instances (T_K from <code>--phases</code>; " +
+    "the first four add up to the boot; without T_K the firmware interval starts at T_s).</p>",
+    "<table><thead><tr>",
+    '<th class="t">image</th>',
+    ...PHASE_INTERVALS.map((p) => `<th>${escapeHtml(PHASE_LABELS[p])}</th>`),
+    "</tr></thead><tbody>",
+  ];
+  for (const g of groups) {
+    out.push("<tr>", `<td class="t">${escapeHtml(g)}</td>`);
+    for (const p of PHASE_INTERVALS) {
+      const r = cell.get(`${g}\u0000${p}`);
+      out.push(
+        r
+          ? `<td title="n=${r.n}">${escapeHtml(num(r.median_ms, 1))}</td>`
+          : "<td>–</td>",
+      );
+    }
+    out.push("</tr>");
+  }
+  out.push("</tbody></table>");
+  return out;
 }

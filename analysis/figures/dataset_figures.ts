@@ -16,12 +16,14 @@ import { concatTables, type Table } from "../columns.ts";
 import { bootMemoryCorrelation } from "../correlation.ts";
 import type { FeatureName } from "../features.ts";
 import { imageName, type RunSet } from "../load.ts";
+import { hasPhaseData, phasesOfRuns } from "../phases.ts";
 import { summarize } from "../summary.ts";
 import { concurrencyBinsFigure } from "./bins_figure.ts";
 import { bootMemoryFigure } from "./boot_memory_figure.ts";
 import { type DomDocument, FIGURE_WIDTH, svgDocument } from "./compose.ts";
 import { ecdfFigure } from "./ecdf_figure.ts";
 import { featurePoints, featureSpaceFigure } from "./feature_space_figure.ts";
+import { phasesFigure } from "./phases_figure.ts";
 import { shortPattern, timelineFigure } from "./timeline_figure.ts";
 
 /** One drawn figure. */
@@ -90,7 +92,8 @@ export function binWidthFor(count: number, cls?: string | null): number {
 /**
  * Draw every figure a dataset supports (probe runs left out): a timeline per run, the
  * concurrency bins of all runs (bin width per run by {@link binWidthFor}),
- * the ECDF of boot time per image, boot time against memory (with 3+ runs
+ * the ECDF of boot time per image, the phases (when a run has T_K or named
+ * marks: phasesFigure), boot time against memory (with 3+ runs
  * that have memory samples) and the classifier's feature space (with a
  * reference set, given or built from the runs, holding 2+ points). Figures
  * the data cannot support are left out.
@@ -147,6 +150,14 @@ export function datasetFigures(
       name: "ecdf",
       title: "Distribution of boot time",
       svg: ecdfFigure(set.instances, opts),
+    });
+  }
+  const phaseRuns = set.runs.filter((r) => hasPhaseData(r.instances));
+  if (phaseRuns.length) {
+    out.push({
+      name: "phases",
+      title: "Where the boot time goes (phases)",
+      svg: phasesFigure(phasesOfRuns(phaseRuns), opts),
     });
   }
   if (set.runs.length >= 3 && set.memory.numRows() > 0) {

@@ -9,6 +9,8 @@
  * - `bootMemoryFigure`: boot time against memory with the fit and ρ;
  * - `ecdfFigure`: ECDF of boot time per image;
  * - `featureSpaceFigure` (+ `featurePoints`): the classifier's feature space;
+ * - `phasesFigure`: where the boot time goes (QEMU start-up, firmware, kernel
+ *   marks, ready) per image and per concurrency bin;
  * - `datasetFigures`: all of them for a run or sweep; `writeFigures` writes
  *   them as SVG and PNG (see analysis/render.ts).
  *
@@ -20,5 +22,6 @@ export * from "./bins_figure.ts";
 export * from "./boot_memory_figure.ts";
 export * from "./ecdf_figure.ts";
 export * from "./feature_space_figure.ts";
+export * from "./phases_figure.ts";
 export * from "./dataset_figures.ts";
 export * from "./write_figures.ts";
