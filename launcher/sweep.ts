@@ -378,7 +378,10 @@ export async function runSweep(
         // A storm on few cores is slow but not hung: never time out before
         // three times the cell's estimated duration.
         timeoutMs: state.options.timeoutMs ??
-          Math.max(profile.timeoutMs, Math.ceil(3000 * (cell.estimate?.seconds ?? 0))),
+          Math.max(
+            profile.timeoutMs,
+            Math.ceil(3000 * (cell.estimate?.seconds ?? 0)),
+          ),
         outDir: join(dir, "runs"),
         signal: options.signal,
         extra: {

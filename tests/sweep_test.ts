@@ -38,7 +38,10 @@ Deno.test("cli --dry-run prints the paper's default plan with estimates and star
   assert.match(r.stdout, /Scaled to this host/);
   assert.match(r.stdout, /c01\s+minkernel-microvm\s+every 5 ms\s+256/);
   for (const n of ["64", "128", "256"]) {
-    assert.match(r.stdout, new RegExp(`minkernel-microvm\\s+back-to-back\\s+${n}\\s`));
+    assert.match(
+      r.stdout,
+      new RegExp(`minkernel-microvm\\s+back-to-back\\s+${n}\\s`),
+    );
   }
   assert.match(r.stdout, /Estimated total: .*Nothing was started/);
   assert.equal([...Deno.readDirSync(dir)].length, 0, "no sweep folder written");
