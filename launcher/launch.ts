@@ -10,7 +10,12 @@ import { setImmediate } from "node:timers";
 import { monotonicMs } from "./clock.ts";
 import { LineWatch } from "./line_watch.ts";
 import { type SamplerStats, startMemorySampler } from "./memory_sampler.ts";
-import { concurrencyAt, type Pattern, scheduledMs } from "./pattern.ts";
+import {
+  bootingCounter,
+  concurrencyAt,
+  type Pattern,
+  scheduledMs,
+} from "./pattern.ts";
 import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
 import { getOpenFilesLimit } from "./limits.ts";
@@ -220,9 +225,10 @@ export async function launch(
     if (!options.onMemory || out.length === 0) return;
     // Samples carry absolute clock times; `booting` at a past time t is final
     // (every instance started before t has ended, or is still booting now).
+    const bootingAt = bootingCounter(starts, ends);
     for (const r of out) {
       r.t_ms -= t0;
-      r.booting = concurrencyAt(r.t_ms, starts, ends, -1);
+      r.booting = bootingAt(r.t_ms);
     }
     options.onMemory(out);
   }

@@ -67,9 +67,45 @@ export function concurrencyAt(
   let n = 0;
   for (let j = 0; j < starts.length; j++) {
     const s = starts[j];
-    if (j === self || s === null || s > t || (s === t && j > self)) continue;
+    if (
+      j === self || s === null || s > t || (s === t && self >= 0 && j > self)
+    ) continue;
     const e = ends[j];
     if (e === null || e > t) n++;
   }
   return n;
+}
+
+function upperBound(sorted: Float64Array, t: number): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A fast `t → instances booting at t` for many moments at once: the same
+ * count as `concurrencyAt(t, starts, ends, -1)` in O(log N) per moment,
+ * #{start ≤ t} − #{end ≤ t} (an end never precedes its start).
+ *
+ * @example
+ * ```ts
+ * import { bootingCounter } from "./pattern.ts";
+ * const at = bootingCounter([0, 1, 5], [4, null, null]);
+ * console.log(at(0), at(4), at(5)); // 1 1 2
+ * ```
+ */
+export function bootingCounter(
+  starts: readonly (number | null)[],
+  ends: readonly (number | null)[],
+): (t: number) => number {
+  const s = Float64Array.from(starts.filter((x): x is number => x !== null))
+    .sort();
+  const e = Float64Array.from(
+    ends.filter((x, i): x is number => x !== null && starts[i] !== null),
+  ).sort();
+  return (t) => upperBound(s, t) - upperBound(e, t);
 }

@@ -9,7 +9,11 @@ import {
 import { parseCommand, UsageError } from "../launcher/cli.ts";
 import { csvHeader, csvLines } from "../launcher/csv_codec.ts";
 import { LineWatch } from "../launcher/line_watch.ts";
-import { concurrencyAt, scheduledMs } from "../launcher/pattern.ts";
+import {
+  bootingCounter,
+  concurrencyAt,
+  scheduledMs,
+} from "../launcher/pattern.ts";
 import {
   expandArgv,
   listProfileNames,
@@ -170,6 +174,22 @@ Deno.test("concurrencyAt() counts instances booting at a moment", () => {
   assert.equal(concurrencyAt(1.5, starts, ends, -1), 2);
   assert.equal(scheduledMs({ kind: "interval", intervalMs: 5 }, 4), 20);
   assert.equal(scheduledMs({ kind: "back-to-back" }, 4), null);
+});
+
+Deno.test("bootingCounter() agrees with concurrencyAt() on random intervals", () => {
+  let seed = 7;
+  const rnd = () =>
+    (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const starts: (number | null)[] = [], ends: (number | null)[] = [];
+  for (let i = 0; i < 200; i++) {
+    const s = rnd() < 0.05 ? null : Math.round(rnd() * 1000);
+    starts.push(s);
+    ends.push(s === null || rnd() < 0.2 ? null : s + Math.round(rnd() * 300));
+  }
+  const at = bootingCounter(starts, ends);
+  for (let t = -10; t < 1400; t += 7) {
+    assert.equal(at(t), concurrencyAt(t, starts, ends, -1), `t=${t}`);
+  }
 });
 
 Deno.test("parseCommand() refuses bad flags with a clear message", () => {
