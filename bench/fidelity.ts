@@ -540,80 +540,121 @@ export function renderFidelityMarkdown(report: FidelityReport): string {
       } on ${h.cores} cores): other work inflates and scatters every number below.`,
     );
   }
-  if (report.boot.length) {
-    out.push(
-      "",
-      "Median boot_ms (T_e − T_s) over all instances of all repeats, back-to-back, A/B alternating; " +
-        "95% interval by bootstrap over instances. T_s span: last − first T_s of a run (median over repeats); " +
-        "a side that starts its instances more slowly boots each under less contention. " +
-        "❌ spread: the launcher's span exceeds C's by more than 3% of C's median boot_ms, so the ratio is not like for like.",
-      "",
-      "| N | repeats | launcher median ms | C median ms | launcher / C | 95% interval | goal | launcher p10–p90 | C p10–p90 | T_s span ms (L/C) | not ready (L/C) | |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    );
-    for (const b of report.boot) {
-      out.push(
-        `| ${b.n} | ${b.repeats} | ${fmt(b.launcher.median_ms)} | ${
-          fmt(b.c.median_ms)
-        } | ${fmt(b.ratio, 3)} | ${fmtCi(b.ratio_ci95)} | ≤ ${b.goal} | ` +
-          `${fmt(b.launcher.p10_ms)}–${fmt(b.launcher.p90_ms)} | ${
-            fmt(b.c.p10_ms)
-          }–${fmt(b.c.p90_ms)} | ` +
-          `${fmt(b.launcher.t_s_span_ms)}/${fmt(b.c.t_s_span_ms)} | ` +
-          `${b.launcher.failed}/${b.c.failed} | ${
-            b.pass ? "✅" : b.like_for_like ? "❌" : "❌ spread"
-          } |`,
-      );
-    }
-  }
+  if (report.boot.length) out.push("", renderBootTable(report.boot));
   if (report.schedule.length) {
-    out.push(
-      "",
-      "T_s schedule error (t_s_ms − scheduled_ms), ms, all instances of all repeats.",
-      "",
-      "| N × interval | repeats | side | p50 | p99 | max | min | |",
-      "|---|---|---|---|---|---|---|---|",
-    );
-    for (const s of report.schedule) {
-      for (const [side, v] of [["launcher", s.launcher], ["C", s.c]] as const) {
-        out.push(
-          `| ${s.n} × ${s.interval_ms} ms | ${s.repeats} | ${side} | ${
-            fmt(v.p50_ms, 3)
-          } | ${fmt(v.p99_ms, 3)} | ` +
-            `${fmt(v.max_ms, 3)} | ${fmt(v.min_ms, 3)} | ${
-              side === "launcher" ? (s.pass ? "✅" : "❌") : ""
-            } |`,
-        );
-      }
-    }
-    out.push(
-      "",
-      `Goal: launcher p99 ≤ ${SCHEDULE_P99_GOAL_MS} ms and ≤ the C harness's p99.`,
-    );
+    out.push("", renderScheduleTable(report.schedule));
   }
-  if (report.floor.length) {
-    out.push(
-      "",
-      "Floors, one instance at a time (launcher `--parallel 1`, C `-p 1`): median boot_ms (no goal).",
-      "",
-      "| floor | N × repeats | launcher median ms | C median ms | launcher / C | 95% interval | launcher min | C min |",
-      "|---|---|---|---|---|---|---|---|",
-    );
-    for (const f of report.floor) {
-      out.push(
-        `| ${f.name} | ${f.n} × ${f.repeats} | ${
-          fmt(f.launcher.median_ms, 2)
-        } | ${fmt(f.c.median_ms, 2)} | ${fmt(f.ratio, 2)} | ${
-          fmtCi(f.ratio_ci95)
-        } | ${fmt(f.launcher.min_ms, 2)} | ${fmt(f.c.min_ms, 2)} |`,
-      );
-    }
-  }
+  if (report.floor.length) out.push("", renderFloorTable(report.floor));
   out.push(
     "",
     `Overall: ${report.pass ? "all goals met" : "some goals missed"}.`,
   );
   return out.join("\n") + "\n";
+}
+
+/**
+ * The back-to-back boot-ratio table (with its explanation) as Markdown.
+ *
+ * @example
+ * ```ts
+ * import { compareBoot, renderBootTable } from "./fidelity.ts";
+ * const row = (boot_ms: number) => ({ instance: 0, scheduled_ms: null, t_s_ms: 0, boot_ms, first_output_boot_ms: null, outcome: "ready" });
+ * console.log(renderBootTable([compareBoot(1, { launcher: [[row(102)]], c: [[row(100)]] })]).includes("1.020")); // true
+ * ```
+ */
+export function renderBootTable(boot: readonly BootComparison[]): string {
+  const out = [
+    "Median boot_ms (T_e − T_s) over all instances of all repeats, back-to-back, A/B alternating; " +
+    "95% interval by bootstrap over instances. T_s span: last − first T_s of a run (median over repeats); " +
+    "a side that starts its instances more slowly boots each under less contention. " +
+    "❌ spread: the launcher's span exceeds C's by more than 3% of C's median boot_ms, so the ratio is not like for like.",
+    "",
+    "| N | repeats | launcher median ms | C median ms | launcher / C | 95% interval | goal | launcher p10–p90 | C p10–p90 | T_s span ms (L/C) | not ready (L/C) | |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const b of boot) {
+    out.push(
+      `| ${b.n} | ${b.repeats} | ${fmt(b.launcher.median_ms)} | ${
+        fmt(b.c.median_ms)
+      } | ${fmt(b.ratio, 3)} | ${fmtCi(b.ratio_ci95)} | ≤ ${b.goal} | ` +
+        `${fmt(b.launcher.p10_ms)}–${fmt(b.launcher.p90_ms)} | ${
+          fmt(b.c.p10_ms)
+        }–${fmt(b.c.p90_ms)} | ` +
+        `${fmt(b.launcher.t_s_span_ms)}/${fmt(b.c.t_s_span_ms)} | ` +
+        `${b.launcher.failed}/${b.c.failed} | ${
+          b.pass ? "✅" : b.like_for_like ? "❌" : "❌ spread"
+        } |`,
+    );
+  }
+  return out.join("\n");
+}
+
+/**
+ * The T_s schedule-error table (p50 / p99 / max / min per side) as Markdown.
+ *
+ * @example
+ * ```ts
+ * import { compareSchedule, renderScheduleTable } from "./fidelity.ts";
+ * const c = compareSchedule({ launcher: [0.1, 0.2], c: [0.1, 0.4] }, { n: 32, intervalMs: 5 });
+ * console.log(renderScheduleTable([c]).includes("32 × 5 ms")); // true
+ * ```
+ */
+export function renderScheduleTable(
+  schedule: readonly ScheduleComparison[],
+): string {
+  const out = [
+    "T_s schedule error (t_s_ms − scheduled_ms), ms, all instances of all repeats.",
+    "",
+    "| N × interval | repeats | side | p50 | p99 | max | min | |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const s of schedule) {
+    for (const [side, v] of [["launcher", s.launcher], ["C", s.c]] as const) {
+      out.push(
+        `| ${s.n} × ${s.interval_ms} ms | ${s.repeats} | ${side} | ${
+          fmt(v.p50_ms, 3)
+        } | ${fmt(v.p99_ms, 3)} | ` +
+          `${fmt(v.max_ms, 3)} | ${fmt(v.min_ms, 3)} | ${
+            side === "launcher" ? (s.pass ? "✅" : "❌") : ""
+          } |`,
+      );
+    }
+  }
+  out.push(
+    "",
+    `Goal: launcher p99 ≤ ${SCHEDULE_P99_GOAL_MS} ms and ≤ the C harness's p99.`,
+  );
+  return out.join("\n");
+}
+
+/**
+ * The floors table (launcher vs C, one instance at a time) as Markdown.
+ *
+ * @example
+ * ```ts
+ * import { compareFloor, renderFloorTable } from "./fidelity.ts";
+ * const row = (boot_ms: number) => ({ instance: 0, scheduled_ms: null, t_s_ms: 0, boot_ms, first_output_boot_ms: null, outcome: "ready" });
+ * const f = compareFloor({ launcher: [[row(3)]], c: [[row(1)]] }, { name: "true", argv: ["/bin/true"], n: 1 });
+ * console.log(renderFloorTable([f]).includes("| true |")); // true
+ * ```
+ */
+export function renderFloorTable(floor: readonly FloorComparison[]): string {
+  const out = [
+    "Floors, one instance at a time (launcher `--parallel 1`, C `-p 1`): median boot_ms (no goal).",
+    "",
+    "| floor | N × repeats | launcher median ms | C median ms | launcher / C | 95% interval | launcher min | C min |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const f of floor) {
+    out.push(
+      `| ${f.name} | ${f.n} × ${f.repeats} | ${
+        fmt(f.launcher.median_ms, 2)
+      } | ${fmt(f.c.median_ms, 2)} | ${fmt(f.ratio, 2)} | ${
+        fmtCi(f.ratio_ci95)
+      } | ${fmt(f.launcher.min_ms, 2)} | ${fmt(f.c.min_ms, 2)} |`,
+    );
+  }
+  return out.join("\n");
 }
 
 // ---------------------------------------------------------------- effects
@@ -720,7 +761,16 @@ export async function runLauncherBatch(
   return { runDir, rows: timingsFromCsv(csv), run };
 }
 
-async function hostInfo(): Promise<FidelityReport["host"]> {
+/**
+ * CPU model, cores, kernel and host name, for a report.
+ *
+ * @example
+ * ```ts
+ * import { hostInfo } from "./fidelity.ts";
+ * console.log((await hostInfo()).cores > 0); // true
+ * ```
+ */
+export async function hostInfo(): Promise<FidelityReport["host"]> {
   let cpu = "unknown";
   try {
     const info = await Deno.readTextFile("/proc/cpuinfo");
@@ -734,7 +784,16 @@ async function hostInfo(): Promise<FidelityReport["host"]> {
   };
 }
 
-async function loadavg(): Promise<number[]> {
+/**
+ * The 1-, 5- and 15-minute load averages (empty when unknown).
+ *
+ * @example
+ * ```ts
+ * import { loadavg } from "./fidelity.ts";
+ * console.log((await loadavg()).length); // 3 on Linux
+ * ```
+ */
+export async function loadavg(): Promise<number[]> {
   try {
     return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3)
       .map(Number);
@@ -743,7 +802,16 @@ async function loadavg(): Promise<number[]> {
   }
 }
 
-async function qemuVersion(bin: string): Promise<string | null> {
+/**
+ * First line of `<bin> --version`, or null.
+ *
+ * @example
+ * ```ts
+ * import { qemuVersion } from "./fidelity.ts";
+ * console.log(await qemuVersion("qemu-system-x86_64"));
+ * ```
+ */
+export async function qemuVersion(bin: string): Promise<string | null> {
   try {
     const r = await new Deno.Command(bin, {
       args: ["--version"],

@@ -65,7 +65,7 @@ function packageHint(cmd: string): string {
   return "install it or fix the profile's argv[0]";
 }
 
-/** The launcher's own CPU time and peak RSS over a batch. */
+/** The launcher's own CPU time and peak RSS over a batch (CPU and wall from the same start). */
 function launcherCost(
   cpu0: { user: number; system: number },
   wallMs: number,
@@ -232,6 +232,7 @@ export async function runBatch(
   };
   const timer = setInterval(flush, 100);
   const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   let result: LaunchResult;
   try {
     result = await launch(profile, {
@@ -269,7 +270,7 @@ export async function runBatch(
       : null,
     memory_sampler: result.sampler,
     wall_ms: result.wallMs,
-    launcher: launcherCost(cpu0, result.wallMs),
+    launcher: launcherCost(cpu0, performance.now() - wall0),
     totals: { ready, failed: result.rows.length - ready },
   });
   if (writeError) {
