@@ -104,6 +104,7 @@ interface Inst {
   vmmReady: number | null;
   tK: number | null;
   qmpAbort: AbortController | null;
+  qmpDone: Promise<void> | null;
   timer: ReturnType<typeof setTimeout> | null;
   killTimer: ReturnType<typeof setTimeout> | null;
   exited: boolean;
@@ -188,6 +189,7 @@ export async function launch(
       vmmReady: null,
       tK: null,
       qmpAbort: null,
+      qmpDone: null,
       timer: null,
       killTimer: null,
       exited: false,
@@ -235,7 +237,8 @@ export async function launch(
 
   function endBoot(inst: Inst, outcome: Outcome, t: number): void {
     if (inst.outcome !== null) return;
-    inst.qmpAbort?.abort();
+    // A ready guest's `cont` acknowledgement may still be unread: keep it.
+    if (outcome !== "ready") inst.qmpAbort?.abort();
     inst.outcome = outcome;
     inst.end = t;
     ends[inst.i] = t;
@@ -320,11 +323,13 @@ export async function launch(
       inst.code = st.code;
       inst.signal = st.signal;
       if (inst.killTimer !== null) clearTimeout(inst.killTimer);
-      // The ready line may still sit in the pipe: read it before deciding.
+      // The ready line may still sit in the pipe (and the QMP answer in its
+      // socket): read them before deciding.
       await Promise.race([
-        Promise.all([out, err]),
+        Promise.all([out, err, inst.qmpDone]),
         new Promise((r) => setTimeout(r, 500)),
       ]);
+      inst.qmpAbort?.abort();
       if (inst.outcome === null) {
         if (inst.ts === null) inst.outcome = "interrupted"; // never released
         else if (
@@ -364,7 +369,7 @@ export async function launch(
     armTimeout(inst);
     if (sockDir) {
       inst.qmpAbort = new AbortController();
-      qmpStart(`${sockDir}/${inst.i}.sock`, {
+      inst.qmpDone = qmpStart(`${sockDir}/${inst.i}.sock`, {
         now,
         signal: inst.qmpAbort.signal,
       })
@@ -391,6 +396,11 @@ export async function launch(
     if (inst.emitted) return;
     inst.emitted = true;
     const ts = inst.ts ?? NaN;
+    // The guest runs from the moment QEMU handles `cont`; its first byte can
+    // reach us before the acknowledgement does: T_K is never after it.
+    const tK = inst.tK !== null && inst.first !== null
+      ? Math.min(inst.tK, inst.first)
+      : inst.tK;
     const row: InstanceRow & Record<string, unknown> = {
       instance: inst.i,
       scheduled_ms: inst.scheduled,
@@ -410,11 +420,13 @@ export async function launch(
       rss_peak_kib: inst.rss,
       output_bytes: inst.watch.bytes,
       pid: inst.proc?.pid ?? null,
-      vmm_ready_ms: inst.vmmReady,
-      t_k_ms: inst.tK,
-      vmm_init_ms: inst.tK !== null ? inst.tK - ts : null,
-      guest_boot_ms: inst.tK !== null && inst.ready !== null
-        ? inst.ready - inst.tK
+      vmm_ready_ms: inst.vmmReady !== null && tK !== null
+        ? Math.min(inst.vmmReady, tK)
+        : inst.vmmReady,
+      t_k_ms: tK,
+      vmm_init_ms: tK !== null ? tK - ts : null,
+      guest_boot_ms: tK !== null && inst.ready !== null
+        ? inst.ready - tK
         : null,
       error: inst.outcome === "ready"
         ? null

@@ -171,7 +171,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 2,
     doc:
-      "Phase mode only: T_K, when QEMU acknowledged `cont` and the guest started running, ms after T_0. Null otherwise. Since version 2.",
+      "Phase mode only: T_K, when the launcher read QEMU's acknowledgement of `cont` (the guest starts running), ms after T_0; never later than first_output_ms (the guest's first byte can arrive before the acknowledgement is read). Null otherwise. Since version 2.",
   },
   {
     name: "vmm_init_ms",

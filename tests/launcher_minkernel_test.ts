@@ -69,7 +69,8 @@ function checkBoots(rows: Row[]): void {
     assert.ok((r.first_output_boot_ms as number) > 0);
     assert.ok((r.first_output_ms as number) <= (r.ready_ms as number));
     assert.ok((r.rss_peak_kib as number) > 1024, "QEMU's peak RSS was read");
-    assert.ok((r.output_bytes as number) >= 6);
+    // "Hello" is enough; the newline may never come (killed right after ready).
+    assert.ok((r.output_bytes as number) >= 5);
     // concurrency_at_start agrees with the intervals actually recorded.
     const i = rows.indexOf(r);
     assert.equal(

@@ -96,7 +96,10 @@ Deno.test("cli sweep of two images × two counts writes a run folder per cell an
     assert.ok(
       c.boot_min_ms <= c.boot_median_ms && c.boot_median_ms <= c.boot_max_ms,
     );
-    assert.ok(c.rss_median_kib > 1024);
+    // Ready-on-exit instances may be gone before their VmHWM can be read.
+    if (!c.image.startsWith("minkernel-exit")) {
+      assert.ok(c.rss_median_kib > 1024);
+    }
   }
   assert.match(
     r.stderr,
