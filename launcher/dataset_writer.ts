@@ -189,7 +189,12 @@ export class DatasetWriter {
         err ??= e;
       }
     }
-    this.writeRecord(record);
+    // A table that could not be completed makes the run partial.
+    this.writeRecord(
+      err
+        ? { ...record, status: "partial", error: (err as Error).message }
+        : record,
+    );
     if (err) throw err;
   }
 }
