@@ -24,6 +24,7 @@ import {
   isStopped,
   type Proc,
   type ProcessRunner,
+  readAnonKib,
   readPeakRssKib,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
@@ -63,6 +64,11 @@ export interface LaunchOptions {
   /** Receives memory rows (with `booting`) as they are sampled. */
   onMemory?: (rows: MemoryRow[]) => void;
   onEvent?: (ev: LaunchEvent) => void;
+  /**
+   * Also read each instance's anonymous memory at ready (a probe: costs a walk
+   * of its mappings). Given to `onRows` as `anon_kib`, not a dataset column.
+   */
+  readAnonMemory?: boolean;
   /** Extra per-mark columns: mark name → regex. */
   marks?: Record<string, RegExp>;
   /**
@@ -105,6 +111,7 @@ interface Inst {
   tK: number | null;
   qmpAbort: AbortController | null;
   qmpDone: Promise<void> | null;
+  anonKib: number | null;
   timer: ReturnType<typeof setTimeout> | null;
   killTimer: ReturnType<typeof setTimeout> | null;
   exited: boolean;
@@ -190,6 +197,7 @@ export async function launch(
       tK: null,
       qmpAbort: null,
       qmpDone: null,
+      anonKib: null,
       timer: null,
       killTimer: null,
       exited: false,
@@ -268,6 +276,9 @@ export async function launch(
     if (inst.outcome !== null) return;
     inst.ready = t;
     endBoot(inst, "ready", t);
+    if (options.readAnonMemory && inst.proc && !inst.exited) {
+      inst.anonKib = readAnonKib(inst.proc.pid);
+    }
     const rss = inst.proc && !inst.exited
       ? readPeakRssKib(inst.proc.pid)
       : null;
@@ -432,6 +443,7 @@ export async function launch(
         ? null
         : inst.error ?? (lastLine(inst.stderrTail) || null),
     };
+    if (options.readAnonMemory) row.anon_kib = inst.anonKib;
     for (const name of Object.keys(options.marks ?? {})) {
       row[`${name}_ms`] = inst.marks[name] ?? null;
     }

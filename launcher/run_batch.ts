@@ -44,6 +44,8 @@ export interface BatchOptions {
   signal?: AbortSignal;
   runner?: ProcessRunner;
   onEvent?: (ev: LaunchEvent) => void;
+  /** Read each instance's anonymous memory at ready (probes). */
+  readAnonMemory?: boolean;
   /** Phase mode: start paused with a QMP socket per instance (QEMU only). */
   phases?: boolean;
   /** Extra fields for run.json (e.g. the sweep cell). */
@@ -245,6 +247,7 @@ export async function runBatch(
       sampleIntervalMs: options.sampleIntervalMs,
       runner: options.runner,
       phases: options.phases,
+      readAnonMemory: options.readAnonMemory,
       signal: inner.signal,
       onRows: (rows) => writer.pushInstances(rows),
       onMemory: (rows) => writer.pushMemory(rows),

@@ -174,7 +174,12 @@ function writeCache(c: Record<string, unknown>): void {
 export async function knownCost(cell: Cell): Promise<ImageCost> {
   const cached = readCache()[probeKey(cell.image, cell.params)];
   if (cached) {
-    return { bootMs: cached.bootMs, rssKib: cached.rssKib, source: "probe" };
+    return {
+      bootMs: cached.bootMs,
+      rssKib: cached.rssKib,
+      sharedKib: cached.sharedKib,
+      source: "probe",
+    };
   }
   const p = await loadProfile(cell.image);
   const mem = Number(
@@ -297,21 +302,37 @@ export async function runSweep(
         params: cell.params,
         outDir: join(dir, "probes"),
         sampleIntervalMs: 0,
+        readAnonMemory: true,
         signal: options.signal,
       });
-      const r = result.rows[0];
+      const r = result.rows[0] as (typeof result.rows)[0] & {
+        anon_kib?: number | null;
+      };
       if (r?.outcome === "ready" && r.boot_ms !== null) {
-        state.probes[key] = {
-          bootMs: r.boot_ms,
-          rssKib: r.rss_peak_kib ?? 0,
-          source: "probe",
-        };
+        const rss = r.rss_peak_kib ?? 0;
+        const priv = r.anon_kib ?? null;
+        // One more instance costs its anonymous memory (plus ~20% for page
+        // tables and kernel structures); the shared rest is counted once.
+        state.probes[key] = priv !== null && priv > 0 && priv <= rss
+          ? {
+            bootMs: r.boot_ms,
+            rssKib: Math.round(priv * 1.2),
+            sharedKib: rss - priv,
+            source: "probe",
+          }
+          : { bootMs: r.boot_ms, rssKib: rss, source: "probe" };
         cache[key] = state.probes[key];
         options.onEvent?.({
           type: "note",
           message: `probe ${key}: one boot ${
             r.boot_ms.toFixed(0)
-          } ms, peak RSS ${Math.round((r.rss_peak_kib ?? 0) / 1024)} MiB`,
+          } ms, peak RSS ${Math.round((r.rss_peak_kib ?? 0) / 1024)} MiB${
+            r.anon_kib
+              ? `, anonymous ${
+                Math.round(r.anon_kib / 1024)
+              } MiB (the cost of one more instance)`
+              : ""
+          }`,
         });
       }
     } catch (e) {

@@ -33,8 +33,13 @@ export interface Grid {
 export interface ImageCost {
   /** One boot alone, ms (≈ CPU cost of a boot under TCG). */
   bootMs: number;
-  /** Peak RSS of one instance, KiB (QEMU overhead + guest memory touched). */
+  /**
+   * Memory one more instance costs, KiB: its anonymous memory when the probe
+   * could read it (QEMU's heap + guest memory touched), else its peak RSS.
+   */
   rssKib: number;
+  /** Memory all instances share (QEMU's binary and libraries), counted once, KiB. */
+  sharedKib?: number;
   /** Where the numbers come from. */
   source: "probe" | "profile";
 }
@@ -45,6 +50,9 @@ export interface CellEstimate {
   peakKib: number;
   /** Instances alive at once in the worst case. */
   concurrency: number;
+  /** Memory per instance and shared by all, KiB (peakKib = concurrency × per + shared). */
+  perInstanceKib?: number;
+  sharedKib?: number;
 }
 
 function cartesian<T>(lists: T[][]): T[][] {
@@ -194,8 +202,10 @@ export function estimateCell(
   }
   return {
     seconds: seconds / 1000 + 0.5,
-    peakKib: concurrency * cost.rssKib,
+    peakKib: concurrency * cost.rssKib + (cost.sharedKib ?? 0),
     concurrency,
+    perInstanceKib: cost.rssKib,
+    sharedKib: cost.sharedKib ?? 0,
   };
 }
 
@@ -225,10 +235,12 @@ export function preflightCell(
   options: { availableKib: number },
 ): Preflight {
   const budget = options.availableKib * 0.9;
-  const perInstance = est.peakKib / Math.max(1, est.concurrency);
+  const shared = est.sharedKib ?? 0;
+  const perInstance = est.perInstanceKib ??
+    est.peakKib / Math.max(1, est.concurrency);
   const largestN = est.concurrency < cell.count
     ? cell.count
-    : Math.floor(budget / perInstance);
+    : Math.max(0, Math.floor((budget - shared) / perInstance));
   if (est.peakKib <= budget) {
     return {
       ok: true,
@@ -244,7 +256,7 @@ export function preflightCell(
       patternLabel(cell.pattern)
     }, N=${cell.count}) needs about ${mib(est.peakKib)} (${est.concurrency} × ${
       mib(perInstance)
-    } per instance) but ${
+    } per instance + ${mib(shared)} shared) but ${
       mib(options.availableKib)
     } is available (90% usable: ${
       mib(budget)
