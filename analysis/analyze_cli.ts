@@ -7,10 +7,11 @@
  */
 
 import { parseArgs } from "node:util";
+import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./cli_common.ts";
 import { concurrencyBins } from "./bins.ts";
 import { bootMemoryCorrelation } from "./correlation.ts";
 import { formatTable } from "./format.ts";
-import { ANALYSIS_COLUMNS, DatasetError, loadRuns } from "./load.ts";
+import { ANALYSIS_COLUMNS, loadRuns } from "./load.ts";
 import { summarize } from "./summary.ts";
 import { memoryPeak } from "./timeline.ts";
 
@@ -35,9 +36,7 @@ async function main(args: string[]): Promise<number> {
       width: { type: "string", default: "32" },
       value: { type: "string", default: "boot_ms" },
       seed: { type: "string", default: "1" },
-      csv: { type: "boolean", default: false },
-      salvage: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      ...DATASET_FLAGS,
     },
   });
   if (values.help) {
@@ -56,8 +55,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const set = await loadRuns(positionals[0], {
-    salvage: values.salvage,
-    prefer: values.csv ? "csv" : "arrow",
+    ...datasetLoadOptions(values),
     columns: ANALYSIS_COLUMNS,
   });
   for (const run of set.runs) {
@@ -95,14 +93,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    if (e instanceof DatasetError || e instanceof Error) {
-      console.error(e.message);
-      Deno.exit(1);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runCli(main);

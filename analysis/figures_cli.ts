@@ -6,8 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./cli_common.ts";
 import { defaultDataset, writeFigures } from "./figures/write_figures.ts";
-import { DatasetError } from "./load.ts";
 
 const USAGE = `Usage: deno task figures [run dir | sweep dir] [options]
 
@@ -37,9 +37,7 @@ async function main(args: string[]): Promise<number> {
       scale: { type: "string", default: "2" },
       "no-png": { type: "boolean", default: false },
       width: { type: "string", default: "720" },
-      csv: { type: "boolean", default: false },
-      salvage: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      ...DATASET_FLAGS,
     },
   });
   if (values.help) {
@@ -64,8 +62,7 @@ async function main(args: string[]): Promise<number> {
     png: !values["no-png"],
     scale,
     width,
-    salvage: values.salvage,
-    prefer: values.csv ? "csv" : "arrow",
+    ...datasetLoadOptions(values),
   });
   for (const f of files) console.error(`  ${f}`);
   console.error(`${files.length} files written`);
@@ -73,14 +70,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    if (e instanceof DatasetError || e instanceof Error) {
-      console.error((e as Error).message);
-      Deno.exit(1);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runCli(main);

@@ -396,6 +396,29 @@ function phaseGroups(p: Table, by: "image" | "run"): PhaseGroups {
   return { codes, keys, first };
 }
 
+/** Empty column arrays for an output table. */
+function emptyColumns(names: string[]): Record<string, unknown[]> {
+  return Object.fromEntries(names.map((c) => [c, [] as unknown[]]));
+}
+
+/** Append one output row: the group's key, extra cells, n and quartiles. */
+function pushQuartileRow(
+  cols: Record<string, unknown[]>,
+  by: "image" | "run",
+  key: PhaseGroups["keys"][number],
+  extra: Record<string, unknown>,
+  s: { n: number; q: number[] },
+): void {
+  if (by === "run") cols.run_id.push(key.run_id);
+  cols.image.push(key.image);
+  cols.phase_mode.push(key.phase_mode);
+  for (const [name, v] of Object.entries(extra)) cols[name].push(v);
+  cols.n.push(s.n);
+  cols.p25_ms.push(orNull(s.q[0]));
+  cols.median_ms.push(orNull(s.q[1]));
+  cols.p75_ms.push(orNull(s.q[2]));
+}
+
 function groupColumns(by: "image" | "run"): string[] {
   return by === "run"
     ? ["run_id", "image", "phase_mode"]
@@ -436,9 +459,7 @@ export function phaseSummary(
   const g = phaseGroups(p, by);
   const ready = equalsMask(p, "outcome", "ready");
   const names = [...groupColumns(by), ...PHASE_SUMMARY_COLUMNS.slice(2)];
-  const cols: Record<string, unknown[]> = Object.fromEntries(
-    names.map((c) => [c, [] as unknown[]]),
-  );
+  const cols = emptyColumns(names);
   const stats = PHASE_INTERVALS.map((phase) =>
     groupStats(numberColumn(p, `${phase}_ms`), {
       codes: g.codes,
@@ -449,14 +470,7 @@ export function phaseSummary(
     PHASE_INTERVALS.forEach((phase, pi) => {
       const s = stats[pi][gi];
       if (s.n === 0) return;
-      if (by === "run") cols.run_id.push(k.run_id);
-      cols.image.push(k.image);
-      cols.phase_mode.push(k.phase_mode);
-      cols.phase.push(phase);
-      cols.n.push(s.n);
-      cols.p25_ms.push(orNull(s.q[0]));
-      cols.median_ms.push(orNull(s.q[1]));
-      cols.p75_ms.push(orNull(s.q[2]));
+      pushQuartileRow(cols, by, k, { phase }, s);
     });
   });
   return aq.table(cols, names);
@@ -535,24 +549,16 @@ export function phaseBins(
     };
   });
   const names = [...groupColumns(by), ...PHASE_BIN_COLUMNS.slice(2)];
-  const cols: Record<string, unknown[]> = Object.fromEntries(
-    names.map((c) => [c, [] as unknown[]]),
-  );
+  const cols = emptyColumns(names);
   g.keys.forEach((k, gi) => {
     for (let b = 0; b <= maxBin[gi]; b++) {
       phases.forEach((phase, pi) => {
         if (stats[pi].any[gi].n === 0) return;
-        const s = stats[pi].bins[base[gi] + b];
-        if (by === "run") cols.run_id.push(k.run_id);
-        cols.image.push(k.image);
-        cols.phase_mode.push(k.phase_mode);
-        cols.bin_lo.push(b * width);
-        cols.bin_hi.push((b + 1) * width);
-        cols.phase.push(phase);
-        cols.n.push(s.n);
-        cols.p25_ms.push(orNull(s.q[0]));
-        cols.median_ms.push(orNull(s.q[1]));
-        cols.p75_ms.push(orNull(s.q[2]));
+        pushQuartileRow(cols, by, k, {
+          bin_lo: b * width,
+          bin_hi: (b + 1) * width,
+          phase,
+        }, stats[pi].bins[base[gi] + b]);
       });
     }
   });

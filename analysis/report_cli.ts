@@ -6,12 +6,11 @@
  * @module
  */
 
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { datasetFigures, withoutProbes } from "./figures/dataset_figures.ts";
-import { datasetName, defaultDataset } from "./figures/write_figures.ts";
+import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./cli_common.ts";
+import { withoutProbes } from "./figures/dataset_figures.ts";
+import { defaultDataset, writeReport } from "./figures/write_figures.ts";
 import { loadRuns } from "./load.ts";
-import { reportHtml } from "./report.ts";
 
 const USAGE = `Usage: deno task report [run dir | sweep dir] [options]
 
@@ -35,9 +34,7 @@ async function main(args: string[]): Promise<number> {
     options: {
       out: { type: "string" },
       title: { type: "string" },
-      csv: { type: "boolean", default: false },
-      salvage: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      ...DATASET_FLAGS,
     },
   });
   if (values.help) {
@@ -51,31 +48,17 @@ async function main(args: string[]): Promise<number> {
   const dir = positionals[0] ?? await defaultDataset();
   const set = withoutProbes(
     await loadRuns(dir, {
-      salvage: values.salvage,
-      prefer: values.csv ? "csv" : "arrow",
+      ...datasetLoadOptions(values),
     }),
   );
-  const html = reportHtml(set, {
-    figures: datasetFigures(set),
-    title: values.title ?? `bootstorm report: ${datasetName(dir)}`,
-    source: dir,
-    generatedAt: new Date().toISOString(),
+  const { out, bytes } = await writeReport(dir, {
+    set,
+    out: values.out,
+    title: values.title,
   });
-  const out = values.out ?? join(dir, "report.html");
-  await Deno.writeTextFile(out, html);
-  console.error(`report: ${(html.length / 1024).toFixed(0)} KiB`);
+  console.error(`report: ${(bytes / 1024).toFixed(0)} KiB`);
   console.log(out);
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    if (e instanceof Error) {
-      console.error(e.message);
-      Deno.exit(1);
-    }
-    throw e;
-  }
-}
+if (import.meta.main) await runCli(main);

@@ -23,18 +23,12 @@ export function mean(values: ArrayLike<number>): number {
   return values.length ? s / values.length : NaN;
 }
 
-/**
- * Pearson's product-moment correlation r of paired samples (two-pass, as
- * scipy.stats.pearsonr). NaN when n < 2 or either sample is constant.
- *
- * @example
- * ```ts
- * pearson([1, 2, 3], [2, 4, 7]); // 0.9933992677987828
- * ```
- */
-export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  const n = Math.min(x.length, y.length);
-  if (n < 2) return NaN;
+/** Means and centred sums of squares and products of the first n pairs. */
+function centredMoments(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  n: number,
+): { mx: number; my: number; sxy: number; sxx: number; syy: number } {
   let mx = 0;
   let my = 0;
   for (let i = 0; i < n; i++) {
@@ -53,6 +47,22 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
     sxx += dx * dx;
     syy += dy * dy;
   }
+  return { mx, my, sxy, sxx, syy };
+}
+
+/**
+ * Pearson's product-moment correlation r of paired samples (two-pass, as
+ * scipy.stats.pearsonr). NaN when n < 2 or either sample is constant.
+ *
+ * @example
+ * ```ts
+ * pearson([1, 2, 3], [2, 4, 7]); // 0.9933992677987828
+ * ```
+ */
+export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const n = Math.min(x.length, y.length);
+  if (n < 2) return NaN;
+  const { sxy, sxx, syy } = centredMoments(x, y, n);
   if (sxx === 0 || syy === 0) return NaN;
   const r = sxy / Math.sqrt(sxx * syy);
   return Math.max(-1, Math.min(1, r));
@@ -123,24 +133,7 @@ export function linearFit(
   y: ArrayLike<number>,
 ): LinearFit {
   const n = Math.min(x.length, y.length);
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = x[i] - mx;
-    const dy = y[i] - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
+  const { mx, my, sxy, sxx, syy } = centredMoments(x, y, n);
   if (n < 2 || sxx === 0) return { slope: NaN, intercept: NaN, r2: NaN, n };
   const slope = sxy / sxx;
   const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);

@@ -35,11 +35,10 @@ import {
 import { availableKib } from "./sweep.ts";
 import { withoutProbes } from "../analysis/figures/dataset_figures.ts";
 import {
-  datasetName,
   writeFigures,
+  writeReport,
 } from "../analysis/figures/write_figures.ts";
 import { loadRuns } from "../analysis/load.ts";
-import { reportHtml } from "../analysis/report.ts";
 
 export const HELP =
   `deno task sweep — boot storms of virtual machines and write datasets
@@ -639,16 +638,8 @@ async function figuresAndReport(dir: string): Promise<void> {
   try {
     const set = withoutProbes(await loadRuns(dir));
     const written = await writeFigures(dir, { set });
-    const html = reportHtml(set, {
-      figures: written.figures,
-      title: `bootstorm report: ${datasetName(dir)}`,
-      source: dir,
-      generatedAt: new Date().toISOString(),
-    });
-    await Deno.writeTextFile(join(dir, "report.html"), html);
-    console.error(
-      `figures: ${written.out}\nreport: ${join(dir, "report.html")}`,
-    );
+    const report = await writeReport(dir, { set, figures: written.figures });
+    console.error(`figures: ${written.out}\nreport: ${report.out}`);
   } catch (e) {
     console.error(
       `bootstorm: figures/report not written: ${

@@ -8,12 +8,27 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cpus, hostname, release, totalmem } from "node:os";
 
-/** Hex sha256 of a file. */
-export async function sha256File(path: string): Promise<string> {
-  const bytes = await Deno.readFile(path);
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
+/**
+ * Hex sha256 of bytes.
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./run_record.ts";
+ * console.log((await sha256Hex(new Uint8Array())).slice(0, 8)); // "e3b0c442"
+ * ```
+ */
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    data as Uint8Array<ArrayBuffer>,
+  );
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0"))
     .join("");
+}
+
+/** Hex sha256 of a file. */
+export async function sha256File(path: string): Promise<string> {
+  return await sha256Hex(await Deno.readFile(path));
 }
 
 /** Host facts for the record. */

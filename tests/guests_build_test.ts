@@ -4,6 +4,7 @@
  * command line, and every shipped profile is well-formed JSON with the keys
  * the launcher and `deno task images` rely on.
  */
+import { sha256File } from "../launcher/run_record.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildSynthetic } from "../images/synthetic/build.ts";
@@ -17,12 +18,6 @@ import {
 const ROOT = new URL("..", import.meta.url).pathname;
 const PROFILES = join(ROOT, "images/profiles");
 
-async function sha256(path: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
 Deno.test("buildSynthetic() gives the same sha256 twice", async () => {
   const a = await Deno.makeTempDir({ prefix: "bootstorm-synth-a-" });
   const b = await Deno.makeTempDir({ prefix: "bootstorm-synth-b-" });
@@ -30,7 +25,7 @@ Deno.test("buildSynthetic() gives the same sha256 twice", async () => {
     const one = await buildSynthetic({ out: a });
     const two = await buildSynthetic({ out: b });
     assert.equal(one.sha256, two.sha256);
-    assert.equal(one.sha256, await sha256(two.path));
+    assert.equal(one.sha256, await sha256File(two.path));
     const elf = await Deno.readFile(one.path);
     assert.deepEqual([...elf.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
     // The multiboot v1 magic must sit 4-aligned in the first 8 KiB.
@@ -175,8 +170,8 @@ Deno.test("buildLinuxGuest() gives the same initramfs sha256 twice", async () =>
     const one = await buildLinuxGuest({ out: a });
     const two = await buildLinuxGuest({ out: b });
     assert.equal(one.manifest.initramfs.sha256, two.manifest.initramfs.sha256);
-    assert.equal(await sha256(one.initrd), await sha256(two.initrd));
-    assert.equal(await sha256(one.vmlinuz), await sha256(two.vmlinuz));
+    assert.equal(await sha256File(one.initrd), await sha256File(two.initrd));
+    assert.equal(await sha256File(one.vmlinuz), await sha256File(two.vmlinuz));
     assert.equal(
       await Deno.readTextFile(join(a, "manifest.json")),
       await Deno.readTextFile(join(b, "manifest.json")),

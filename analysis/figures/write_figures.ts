@@ -15,6 +15,7 @@ import {
   type RunSet,
 } from "../load.ts";
 import { renderPng } from "../render.ts";
+import { reportHtml } from "../report.ts";
 import {
   datasetFigures,
   type DatasetFiguresOptions,
@@ -147,4 +148,33 @@ export function datasetName(dir: string): string {
   return ["sweeps", "runs"].includes(parent)
     ? `${parent}/${basename(clean)}`
     : basename(clean);
+}
+
+/**
+ * Write `report.html` for a loaded dataset (figures drawn unless given);
+ * returns its path and size.
+ *
+ * @example
+ * ```ts ignore
+ * const { out } = await writeReport("data/sweeps/x", { set: withoutProbes(await loadRuns("data/sweeps/x")) });
+ * ```
+ */
+export async function writeReport(
+  dir: string,
+  options: {
+    set: RunSet;
+    figures?: NamedFigure[];
+    out?: string;
+    title?: string;
+  },
+): Promise<{ out: string; bytes: number }> {
+  const html = reportHtml(options.set, {
+    figures: options.figures ?? datasetFigures(options.set),
+    title: options.title ?? `bootstorm report: ${datasetName(dir)}`,
+    source: dir,
+    generatedAt: new Date().toISOString(),
+  });
+  const out = options.out ?? join(dir, "report.html");
+  await Deno.writeTextFile(out, html);
+  return { out, bytes: html.length };
 }

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { sha256Hex } from "../../launcher/run_record.ts";
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
@@ -149,15 +150,6 @@ async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function sha256(data: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest(
-    "SHA-256",
-    data as Uint8Array<ArrayBuffer>,
-  );
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
 }
 
 function isRoot(): boolean {
@@ -518,24 +510,24 @@ export async function buildLinuxGuest(
     kernel: {
       package: kernelPackage,
       version: kernel.version,
-      deb_sha256: await sha256(await Deno.readFile(kernel.deb)),
+      deb_sha256: await sha256Hex(await Deno.readFile(kernel.deb)),
       release: kernelRelease,
       path: "vmlinuz",
       bytes: vmlinuz.length,
-      sha256: await sha256(vmlinuz),
+      sha256: await sha256Hex(vmlinuz),
     },
     busybox: {
       package: BUSYBOX_PACKAGE,
       version: busybox.version,
       from: busybox.source.startsWith("host") ? "host" : "deb",
-      sha256: await sha256(await Deno.readFile(busybox.path)),
+      sha256: await sha256Hex(await Deno.readFile(busybox.path)),
     },
     initramfs: {
       path: "vmlinuz.initrd",
       bytes: initrd.length,
-      sha256: await sha256(initrd),
+      sha256: await sha256Hex(initrd),
       cpio_bytes: cpio.length,
-      cpio_sha256: await sha256(cpio),
+      cpio_sha256: await sha256Hex(cpio),
       entries: entries.length,
       modules,
     },

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { sha256Hex } from "../../launcher/run_record.ts";
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,15 +74,6 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
   }
 }
 
-async function sha256(data: Uint8Array): Promise<string> {
-  const d = await crypto.subtle.digest(
-    "SHA-256",
-    data as Uint8Array<ArrayBuffer>,
-  );
-  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
 /**
  * Compile and link the synthetic guest into `<out>/synthetic.elf`
  * (default `build/synthetic/`). Throws naming the Debian package when gcc
@@ -128,7 +120,7 @@ export async function buildSynthetic(
     guestO,
   ], SRC);
   const data = await Deno.readFile(elf);
-  return { path: elf, bytes: data.length, sha256: await sha256(data) };
+  return { path: elf, bytes: data.length, sha256: await sha256Hex(data) };
 }
 
 if (import.meta.main) {
