@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { ensureDebianPackages } from "./deps.ts";
 import { ensureImage } from "./images.ts";
 import { type Pattern, patternLabel } from "./pattern.ts";
-import { loadProfile, ProfileError } from "./profile.ts";
+import { loadProfile, ProfileError, withImageFile } from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
 import type { InstanceRow } from "./schema.ts";
 import { progressReporter } from "./progress.ts";
@@ -56,6 +56,8 @@ Grid (each flag may repeat; every combination is one cell = one run folder):
   --interval MS       open loop: instance i released at T_0 + 2 ms + i·MS          [5 when no pattern]
   --back-to-back      start instances as fast as spawning allows
   --parallel P        closed loop: keep P instances booting
+  --image-file PATH   boot this image file with the profile's argv (your own build), instead of the
+                      profile's "image"; one --image only
   --param NAME=VALUE  profile param; the same NAME given again adds a value (a grid dimension)
   --repeat R          run every cell R times                                       [1]
 
@@ -74,6 +76,10 @@ Options:
   --spawn-mode MODE   direct | prestart (single batch only)                        [prestart for --interval]
   --phases            QEMU phase mode (single batch only): start paused (-S) with a QMP socket per
                       instance; records vmm_ready_ms, t_k_ms (T_K), vmm_init_ms, guest_boot_ms
+  --insns             boot work (QEMU under TCG only; batch and sweep): load the project's TCG plugin into
+                      every instance and record instructions to first output and to ready, firmware apart
+                      (insns_* columns). Built on first use from Debian's qemu source package (needs gcc,
+                      libglib2.0-dev). Refused with --accel kvm; auto then means TCG
   -h, --help          this text
 
 Output: progress on stderr; the run or sweep folder as the last line on stdout.
@@ -83,6 +89,7 @@ finalised and marked partial; resume with --resume.
 Examples:
   deno task sweep --image minkernel --count 64 --back-to-back
   deno task sweep --image minkernel --image synthetic --count 32 --count 64 --back-to-back --repeat 3
+  deno task sweep --image minkernel --count 8 --back-to-back --insns
 `;
 
 /** A command-line mistake, reported without a stack trace. */
@@ -100,6 +107,8 @@ export interface BatchArgs {
   graceMs?: number;
   spawnMode?: "direct" | "prestart";
   phases?: boolean;
+  insns?: boolean;
+  imageFile?: string;
 }
 
 /** Parsed command line. */
@@ -116,6 +125,8 @@ export type Command =
     dryRun: boolean;
     force: boolean;
     resume: string | null;
+    insns: boolean;
+    imageFile: string | null;
   };
 
 function positiveNumber(
@@ -157,6 +168,8 @@ function parseArgsStrict(args: string[]) {
       resume: { type: "string" },
       force: { type: "boolean" },
       phases: { type: "boolean" },
+      insns: { type: "boolean" },
+      "image-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -332,7 +345,19 @@ export function parseCommand(args: string[]): Command {
     out: values.out ?? null,
     dryRun: values["dry-run"] ?? false,
     force: values.force ?? false,
+    insns: values.insns ?? false,
+    imageFile: values["image-file"] ?? null,
   };
+  if (sweepOpts.imageFile !== null && (values.image ?? []).length > 1) {
+    throw new UsageError(
+      "--image-file gives one image file: use it with a single --image (the profile whose argv boots it)",
+    );
+  }
+  if (sweepOpts.insns && accel === "kvm") {
+    throw new UsageError(
+      "Cannot use --insns with --accel kvm: boot work is counted by a TCG plugin, which sees guest instructions only under TCG; use --accel tcg (or auto)",
+    );
+  }
   if (values.resume) {
     return {
       kind: "sweep",
@@ -397,6 +422,8 @@ export function parseCommand(args: string[]): Command {
         graceMs,
         spawnMode: spawnMode as BatchArgs["spawnMode"],
         phases: values.phases ?? false,
+        insns: sweepOpts.insns,
+        imageFile: sweepOpts.imageFile ?? undefined,
       },
     };
   }
@@ -443,8 +470,9 @@ export function batchLine(
   }`;
 }
 
-async function prepare(image: string): Promise<void> {
-  const profile = await loadProfile(image);
+async function prepare(image: string, imageFile?: string): Promise<void> {
+  const loaded = await loadProfile(image);
+  const profile = imageFile ? withImageFile(loaded, imageFile) : loaded;
   if (profile.argv[0].startsWith("qemu-system")) {
     await ensureDebianPackages(["qemu-system-x86"], {
       why: `boot "${profile.name}"`,
@@ -461,8 +489,11 @@ async function runOneBatch(
   args: BatchArgs,
   signal: AbortSignal,
 ): Promise<number> {
-  await prepare(args.image);
-  const profile = await loadProfile(args.image);
+  await prepare(args.image, args.imageFile);
+  const loaded = await loadProfile(args.image);
+  const profile = args.imageFile
+    ? withImageFile(loaded, args.imageFile)
+    : loaded;
   let started = 0, ended = 0;
   const tty = Deno.stderr.isTerminal();
   console.error(
@@ -480,6 +511,7 @@ async function runOneBatch(
     graceMs: args.graceMs,
     spawnMode: args.spawnMode,
     phases: args.phases,
+    insns: args.insns,
     signal,
     onEvent: (ev) => {
       if (ev.type === "started") started++;
@@ -596,6 +628,8 @@ async function runSweepCommand(
       timeoutMs: c.timeoutMs,
       force: c.force,
       note: c.note,
+      insns: c.insns,
+      imageFile: c.imageFile,
     });
     dir = resolve(c.out ?? "data/sweeps", state.sweep_id);
     console.error(`bootstorm: ${c.note}`);
@@ -605,7 +639,9 @@ async function runSweepCommand(
       state.cells.filter((x) => x.state !== "done").map((x) => x.image),
     )
   ) {
-    await loadProfile(image); // unknown images fail before anything starts
+    // Unknown images and absent image files fail before anything starts.
+    const p = await loadProfile(image);
+    if (state.options.imageFile) withImageFile(p, state.options.imageFile);
   }
   await prepare("minkernel");
   let total = 0;

@@ -28,6 +28,7 @@ import {
   readPeakRssKib,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
+import type { InsnsCounters, InsnsSlots } from "./insns/slots.ts";
 
 /** Progress events, for terminal output. */
 export type LaunchEvent =
@@ -76,6 +77,17 @@ export interface LaunchOptions {
    * of its own, record when QMP answers and when `cont` is acknowledged.
    */
   phases?: boolean;
+  /**
+   * Boot work (TCG only): load the boot-work plugin into every instance and
+   * read its counters at first output and at T_e (see `launcher/insns/`).
+   */
+  insns?: {
+    plugin: string;
+    slots: InsnsSlots;
+    mem?: boolean;
+    /** The guest's first instruction (see `guestEntry`); null: address rule. */
+    entry?: number | null;
+  };
 }
 
 /** The result of a batch. */
@@ -112,6 +124,8 @@ interface Inst {
   qmpAbort: AbortController | null;
   qmpDone: Promise<void> | null;
   anonKib: number | null;
+  insFirst: InsnsCounters | null;
+  insReady: InsnsCounters | null;
   timer: ReturnType<typeof setTimeout> | null;
   killTimer: ReturnType<typeof setTimeout> | null;
   exited: boolean;
@@ -155,10 +169,14 @@ export async function launch(
   const sockDir = options.phases
     ? Deno.makeTempDirSync({ prefix: "bootstorm-qmp-" })
     : null;
-  const argvOf = (i: number) =>
-    sockDir
-      ? [...options.argv, ...phaseArgs(`${sockDir}/${i}.sock`)]
-      : options.argv;
+  const insns = options.insns ?? null;
+  const argvOf = (i: number) => [
+    ...options.argv,
+    ...(sockDir ? phaseArgs(`${sockDir}/${i}.sock`) : []),
+    ...(insns
+      ? ["-plugin", insns.slots.pluginArg(insns.plugin, i, insns)]
+      : []),
+  ];
   const insts: Inst[] = [];
   const starts: (number | null)[] = new Array(n).fill(null);
   const ends: (number | null)[] = new Array(n).fill(null);
@@ -198,6 +216,8 @@ export async function launch(
       qmpAbort: null,
       qmpDone: null,
       anonKib: null,
+      insFirst: null,
+      insReady: null,
       timer: null,
       killTimer: null,
       exited: false,
@@ -274,6 +294,8 @@ export async function launch(
 
   function onReady(inst: Inst, t: number): void {
     if (inst.outcome !== null) return;
+    // The boot-work counters at T_e: read first, the guest keeps running.
+    if (insns) inst.insReady = insns.slots.read(inst.i);
     inst.ready = t;
     endBoot(inst, "ready", t);
     if (options.readAnonMemory && inst.proc && !inst.exited) {
@@ -296,6 +318,7 @@ export async function launch(
         const t = now();
         if (inst.first === null) {
           inst.first = t;
+          if (insns) inst.insFirst = insns.slots.read(inst.i);
           // Ready-on-exit: the process is gone at T_e, so read its peak now.
           if (readyOnExit) inst.rss = readPeakRssKib(p.pid);
         }
@@ -439,6 +462,7 @@ export async function launch(
       guest_boot_ms: tK !== null && inst.ready !== null
         ? inst.ready - tK
         : null,
+      ...insnsColumns(inst.insFirst, inst.insReady, insns?.mem !== false),
       error: inst.outcome === "ready"
         ? null
         : inst.error ?? (lastLine(inst.stderrTail) || null),
@@ -651,6 +675,40 @@ function prestartBudget(
     instances,
     message:
       `Too many open files: the open-files limit (${lim.soft}) leaves room for ${instances} pre-started instances (${per} descriptors each); raise it (ulimit -n) or lower --count`,
+  };
+}
+
+/** The boot-work columns of one instance (all null without --insns). */
+function insnsColumns(
+  first: InsnsCounters | null,
+  ready: InsnsCounters | null,
+  mem: boolean,
+): Pick<
+  InstanceRow,
+  | "insns_first_output"
+  | "insns_ready"
+  | "insns_guest_ready"
+  | "insns_before_guest"
+  | "insns_io_ready"
+  | "insns_system_ready"
+  | "mem_accesses_ready"
+  | "guest_code_pages_ready"
+  | "insns_ready_lag"
+  | "insns_guest_addr_ready"
+> {
+  return {
+    insns_first_output: first?.total ?? null,
+    insns_ready: ready?.total ?? null,
+    insns_guest_ready: ready?.guest ?? null,
+    insns_before_guest: ready?.beforeGuest ?? first?.beforeGuest ?? null,
+    insns_io_ready: ready?.io ?? null,
+    insns_system_ready: ready?.system ?? null,
+    mem_accesses_ready: ready && mem ? ready.mem : null,
+    guest_code_pages_ready: ready?.codePages ?? null,
+    insns_ready_lag: ready
+      ? Math.max(0, ready.total - ready.lastOutTotal)
+      : null,
+    insns_guest_addr_ready: ready?.guestAddr ?? null,
   };
 }
 

@@ -332,7 +332,8 @@ export async function listProfileNames(
 }
 
 /**
- * Substitute `${image}`, `${accel}` (0+ arguments) and `${param}` in argv.
+ * Substitute `${image}`, `${image_dir}` (the image's folder), `${accel}` (0+
+ * arguments) and `${param}` in argv.
  * Unknown placeholders are an error naming the profile.
  *
  * @example
@@ -362,6 +363,14 @@ export function expandArgv(
         }
         return profile.image;
       }
+      if (key === "image_dir") {
+        if (profile.image === null) {
+          throw new ProfileError(
+            `Profile "${profile.name}" uses \${image_dir} but has no "image" key`,
+          );
+        }
+        return dirname(profile.image);
+      }
       if (key === "accel") {
         throw new ProfileError(
           `Profile "${profile.name}": \${accel} must be a whole argv element`,
@@ -376,6 +385,26 @@ export function expandArgv(
     }));
   }
   return out;
+}
+
+/**
+ * The same profile booting another image file (`--image-file PATH`): the
+ * path resolves against the current folder; `${image_dir}` follows it.
+ *
+ * @example
+ * ```ts
+ * import { parseProfile, withImageFile } from "./profile.ts";
+ * const p = parseProfile({ name: "t", image: "a.elf", argv: ["qemu", "-kernel", "${image}"], ready: { exit: true } });
+ * console.log(withImageFile(p, "/tmp/b.elf").image); // "/tmp/b.elf"
+ * ```
+ */
+export function withImageFile(profile: Profile, path: string): Profile {
+  if (!profile.argv.some((a) => /\$\{image(_dir)?\}/.test(a))) {
+    throw new ProfileError(
+      `Cannot use --image-file with "${profile.name}": its argv has no \${image}`,
+    );
+  }
+  return { ...profile, image: resolve(path) };
 }
 
 /** Merge `--param k=v` overrides; unknown names are refused. */

@@ -28,6 +28,14 @@ import {
 import { which } from "./runner.ts";
 import type { ProcessRunner } from "./runner.ts";
 import { type ColumnSpec, INSTANCE_COLUMNS, SCHEMA_VERSION } from "./schema.ts";
+import {
+  ensureInsnsPlugin,
+  InsnsError,
+  type InsnsPluginInfo,
+  InsnsSlots,
+  selfTestPlugin,
+} from "./insns/mod.ts";
+import { guestEntry } from "./insns/entry.ts";
 
 /** Options of one batch. */
 export interface BatchOptions {
@@ -48,6 +56,12 @@ export interface BatchOptions {
   readAnonMemory?: boolean;
   /** Phase mode: start paused with a QMP socket per instance (QEMU only). */
   phases?: boolean;
+  /**
+   * Boot work (QEMU under TCG only): load the boot-work plugin into every
+   * instance and record the `insns_*` columns. `{ mem: false }` skips the
+   * memory-access counter.
+   */
+  insns?: boolean | { mem?: boolean };
   /** Extra fields for run.json (e.g. the sweep cell). */
   extra?: Record<string, unknown>;
 }
@@ -93,9 +107,20 @@ async function extraFiles(
   argv: string[],
   image: string,
 ): Promise<{ path: string; sha256: string; bytes: number }[]> {
-  const out = [];
+  // Files the argv names besides the image: whole arguments (an initrd) and
+  // `file=`/`initrd=` values of QEMU options (a disk next to a kernel).
+  const paths = new Set<string>();
   for (const a of argv) {
-    if (a === image || !a.startsWith(image)) continue;
+    paths.add(a);
+    for (const part of a.split(",")) {
+      const m = /^(?:file|initrd|kernel)=(.+)$/.exec(part);
+      if (m) paths.add(m[1]);
+    }
+  }
+  paths.delete(image);
+  const out = [];
+  for (const a of paths) {
+    if (!a.startsWith("/")) continue;
     try {
       const st = await Deno.stat(a);
       if (st.isFile) {
@@ -151,14 +176,33 @@ export async function runBatch(
       `Cannot use --phases with "${profile.name}": phase mode needs a QEMU profile (argv[0] is "${argv0}")`,
     );
   }
+  if (options.insns && !argv0.includes("qemu-system")) {
+    throw new ProfileError(
+      `Cannot use --insns with "${profile.name}": boot work is counted by a QEMU TCG plugin, and argv[0] is "${argv0}"`,
+    );
+  }
+  const minkernel = resolve(
+    new URL("../build/minkernel/minkernel.elf", import.meta.url).pathname,
+  );
+  const wantAccel = typeof options.accel === "object"
+    ? options.accel.kind
+    : options.accel ?? "auto";
+  if (options.insns && wantAccel === "kvm") {
+    throw new InsnsError(
+      `Cannot use --insns with KVM: TCG plugins see guest instructions only when QEMU translates them (TCG); run with --accel tcg (or auto, which then picks TCG)`,
+    );
+  }
   const accel: Accelerator = typeof options.accel === "object"
     ? options.accel
+    : options.insns && usesAccel
+    ? {
+      ...(await chooseAccelerator("tcg")),
+      reason: "--insns counts instructions with a TCG plugin: TCG",
+    }
     : usesAccel
     ? await chooseAccelerator(options.accel ?? "auto", {
       qemu: resolved,
-      kernel: resolve(
-        new URL("../build/minkernel/minkernel.elf", import.meta.url).pathname,
-      ),
+      kernel: minkernel,
     })
     : {
       kind: "tcg",
@@ -167,6 +211,20 @@ export async function runBatch(
       probe: null,
     };
   const argv = expandArgv(profile, { accel: accel.args, params });
+  let plugin: InsnsPluginInfo | null = null;
+  let selfTest = null;
+  if (options.insns) {
+    plugin = await ensureInsnsPlugin({ qemu: resolved });
+    selfTest = await selfTestPlugin(resolved, plugin.path, {
+      kernel: minkernel,
+      api: plugin.plugin_api_version,
+      headerFrom: plugin.header_from,
+    });
+  }
+  const entry = plugin ? await guestEntry(argv) : null;
+  const insnsMem = typeof options.insns === "object"
+    ? options.insns.mem !== false
+    : true;
   const runId = newRunId();
   const runDir = resolve(options.outDir ?? "data/runs", runId);
   const timeoutMs = options.timeoutMs ?? profile.timeoutMs;
@@ -207,6 +265,17 @@ export async function runBatch(
     marks: profile.marks,
     spawn_mode: null,
     phases: options.phases ?? false,
+    insns: plugin
+      ? {
+        plugin,
+        self_test_minkernel_microvm: selfTest,
+        mem_accesses: insnsMem,
+        entry: entry?.entry ?? null,
+        entry_rule: entry?.rule ?? null,
+        firmware:
+          "before the hand-over (first execution of entry): all; after it: 0xc0000 <= vaddr < 0x100000 and 0xfffc0000 <= vaddr < 0x100000000 (BIOS area and alias). Address rule (insns_guest_addr_ready, and insns_guest_ready when entry is null): vaddr < 0x100000 or in the alias",
+      }
+      : null,
     clock: clockSource,
     toolkit: await toolkitInfo(),
     deno: { version: Deno.version.deno },
@@ -233,6 +302,7 @@ export async function runBatch(
     }
   };
   const timer = setInterval(flush, 100);
+  const slots = plugin ? InsnsSlots.create(options.count) : null;
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   let result: LaunchResult;
@@ -247,6 +317,9 @@ export async function runBatch(
       sampleIntervalMs: options.sampleIntervalMs,
       runner: options.runner,
       phases: options.phases,
+      insns: plugin && slots
+        ? { plugin: plugin.path, slots, mem: insnsMem, entry: entry?.entry }
+        : undefined,
       readAnonMemory: options.readAnonMemory,
       signal: inner.signal,
       onRows: (rows) => writer.pushInstances(rows),
@@ -258,6 +331,7 @@ export async function runBatch(
     });
   } finally {
     clearInterval(timer);
+    slots?.close();
     options.signal?.removeEventListener("abort", onOuterAbort);
   }
   const ready = result.rows.filter((r) => r.outcome === "ready").length;

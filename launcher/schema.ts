@@ -7,7 +7,7 @@
  */
 
 /** Version of the dataset layout written into every `run.json`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Oldest dataset version the analysis still reads. */
 export const OLDEST_SCHEMA_VERSION = 1;
@@ -190,6 +190,86 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
       "Phase mode only: ready_ms − t_k_ms, ms: the guest's part of the boot (firmware, kernel, application). Null unless ready in phase mode. Since version 2.",
   },
   {
+    name: "insns_first_output",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work (--insns, TCG only): guest instructions executed from reset (firmware included) until the launcher saw the first byte on stdout, instructions. Read live from the boot-work plugin at that moment. Null without --insns or when nothing was printed. Since version 3.",
+  },
+  {
+    name: "insns_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: instructions executed from reset (firmware included) until T_e, read live at T_e, instructions. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "insns_guest_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: the guest's own part of insns_ready, instructions: everything after the hand-over (the first execution of the guest's entry, read from the image; 0x7c00 for a disk boot) outside the BIOS area 0xc0000–0xfffff and the BIOS alias below 4 GiB. When no entry is known (run.json insns.entry_rule), the address rule of insns_guest_addr_ready. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "insns_before_guest",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: instructions executed before the first guest instruction (the firmware's part up to the hand-over), instructions. insns_ready − insns_guest_ready − insns_before_guest is firmware code run after the hand-over (BIOS calls, real-mode setup code below 1 MiB). Null without --insns or when the guest never ran. Since version 3.",
+  },
+  {
+    name: "insns_io_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: port I/O instructions (in, out, ins, outs) executed until T_e, firmware included, instructions. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "insns_system_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: system instructions (hlt, cli, sti, int, iret, lgdt/lidt and the rest of 0F 00/0F 01, mov to/from control and debug registers, rdmsr, wrmsr, rdtsc, cpuid, syscall, sysenter and their returns) executed until T_e, firmware included, instructions. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "mem_accesses_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: guest memory accesses (loads and stores, firmware included) until T_e, accesses. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "guest_code_pages_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: distinct 4 KiB pages (by guest virtual address) of guest code translated until T_e, pages. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "insns_guest_addr_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: guest instructions until T_e by the address rule alone (blocks at or above 1 MiB and outside the BIOS alias), instructions; differs from insns_guest_ready where firmware runs above 1 MiB (SeaBIOS's relocated init code) or the guest below it (a boot sector, Linux's setup code). Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "insns_ready_lag",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: instructions the guest executed between its last port output before T_e (normally the last byte of the ready line) and T_e, instructions: the uncertainty of insns_ready. Null without --insns or unless ready. Since version 3.",
+  },
+  {
     name: "error",
     type: "utf8",
     nullable: true,
@@ -244,6 +324,16 @@ export interface InstanceRow {
   t_k_ms: number | null;
   vmm_init_ms: number | null;
   guest_boot_ms: number | null;
+  insns_first_output: number | null;
+  insns_ready: number | null;
+  insns_guest_ready: number | null;
+  insns_before_guest: number | null;
+  insns_io_ready: number | null;
+  insns_system_ready: number | null;
+  mem_accesses_ready: number | null;
+  guest_code_pages_ready: number | null;
+  insns_ready_lag: number | null;
+  insns_guest_addr_ready: number | null;
   error: string | null;
 }
 

@@ -12,7 +12,7 @@ import { type Accelerator, chooseAccelerator } from "./accel.ts";
 import { ensureImage } from "./images.ts";
 import { ensureOpenFiles } from "./limits.ts";
 import { patternLabel } from "./pattern.ts";
-import { loadProfile } from "./profile.ts";
+import { loadProfile, type Profile, withImageFile } from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
 import { newRunId } from "./run_record.ts";
 import { type CellSummary, summarizeRun, summaryMarkdown } from "./summary.ts";
@@ -55,6 +55,10 @@ export interface SweepState {
     accel: "auto" | "kvm" | "tcg";
     timeoutMs: number | null;
     force: boolean;
+    /** Boot work (--insns) in every cell; TCG only. */
+    insns?: boolean;
+    /** Every cell boots this image file instead of its profile's (--image-file). */
+    imageFile?: string | null;
   };
   accelerator: Accelerator | null;
   probes: Record<string, ImageCost>;
@@ -96,6 +100,17 @@ export function probeKey(
   return p ? `${image}?${p}` : image;
 }
 
+/** The profile a cell boots (with the sweep's --image-file, if any). */
+export async function cellProfile(
+  state: SweepState,
+  image: string,
+): Promise<Profile> {
+  const p = await loadProfile(image);
+  return state.options.imageFile
+    ? withImageFile(p, state.options.imageFile)
+    : p;
+}
+
 /** A new sweep state from cells. */
 export function newSweep(
   cells: Cell[],
@@ -110,6 +125,8 @@ export function newSweep(
       accel: options.accel,
       timeoutMs: options.timeoutMs,
       force: options.force,
+      insns: options.insns ?? false,
+      imageFile: options.imageFile ?? null,
     },
     accelerator: null,
     probes: {},
@@ -274,6 +291,21 @@ export async function runSweep(
   saveSweep(dir, state);
   const todo = state.cells.filter((c) => c.state !== "done");
   // Accelerator once for the whole sweep.
+  if (!state.accelerator && state.options.insns) {
+    if (state.options.accel === "kvm") {
+      throw new Error(
+        "Cannot use --insns with --accel kvm: boot work is counted by a TCG plugin; use --accel tcg",
+      );
+    }
+    state.accelerator = {
+      ...(await chooseAccelerator("tcg")),
+      reason: "--insns counts instructions with a TCG plugin: TCG",
+    };
+    options.onEvent?.({
+      type: "note",
+      message: `accelerator: tcg (${state.accelerator.reason})`,
+    });
+  }
   if (!state.accelerator) {
     state.accelerator = await chooseAccelerator(state.options.accel, {
       qemu: "qemu-system-x86_64",
@@ -293,7 +325,7 @@ export async function runSweep(
     const key = probeKey(cell.image, cell.params);
     if (state.probes[key] || options.signal?.aborted) continue;
     try {
-      const profile = await loadProfile(cell.image);
+      const profile = await cellProfile(state, cell.image);
       await ensureImage(profile);
       const { result } = await runBatch(profile, {
         count: 1,
@@ -389,7 +421,7 @@ export async function runSweep(
     saveSweep(dir, state);
     let started = 0, ready = 0, failed = 0;
     try {
-      const profile = await loadProfile(cell.image);
+      const profile = await cellProfile(state, cell.image);
       await ensureImage(profile);
       const { runDir, record, result } = await runBatch(profile, {
         count: cell.count,
@@ -405,6 +437,7 @@ export async function runSweep(
           ),
         outDir: join(dir, "runs"),
         signal: options.signal,
+        insns: state.options.insns ?? false,
         extra: {
           sweep: {
             sweep_id: state.sweep_id,

@@ -1,0 +1,203 @@
+/**
+ * The boot-work counters of a batch: one 128-byte slot per instance in a
+ * file on tmpfs, written live by the plugin inside each QEMU (through its own
+ * shared mapping) and read by the launcher at first output and at T_e. The
+ * launcher maps the file too (mmap through FFI), so a read is a few memory
+ * loads, no system call, on the hot path of the ready line.
+ *
+ * @module
+ */
+
+/** Bytes per instance; must match SLOT_BYTES in insns_plugin.c. */
+export const SLOT_BYTES = 128;
+/** "bootstorm" as the plugin writes it once loaded. */
+const SLOT_MAGIC = 0x6d726f7473746f62n;
+
+/** The counters of one instance at one moment (see insns_plugin.c). */
+export interface InsnsCounters {
+  /** Instructions executed from reset, firmware included. */
+  total: number;
+  /** Instructions outside the firmware address ranges. */
+  guest: number;
+  /** `total` at the first guest instruction; null before the hand-over. */
+  beforeGuest: number | null;
+  /** Port I/O instructions executed. */
+  io: number;
+  /** System instructions executed. */
+  system: number;
+  /** Guest memory accesses. */
+  mem: number;
+  /** Distinct 4 KiB guest code pages translated. */
+  codePages: number;
+  /** `total` at the most recent port output instruction. */
+  lastOutTotal: number;
+  /** Guest instructions by the address rule alone (above 1 MiB, outside the alias). */
+  guestAddr: number;
+}
+
+type Libc = {
+  symbols: {
+    open: (path: BufferSource, flags: number, mode: number) => number;
+    close: (fd: number) => number;
+    mmap: (
+      addr: Deno.PointerValue,
+      len: number | bigint,
+      prot: number,
+      flags: number,
+      fd: number,
+      off: number | bigint,
+    ) => Deno.PointerValue;
+    munmap: (addr: Deno.PointerValue, len: number | bigint) => number;
+  };
+  close(): void;
+};
+
+function openLibc(): Libc | null {
+  try {
+    return Deno.dlopen("libc.so.6", {
+      open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+      close: { parameters: ["i32"], result: "i32" },
+      mmap: {
+        parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"],
+        result: "pointer",
+      },
+      munmap: { parameters: ["pointer", "usize"], result: "i32" },
+    }) as unknown as Libc;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A slot file for `count` instances.
+ *
+ * @example
+ * ```ts
+ * import { InsnsSlots } from "./slots.ts";
+ * const slots = InsnsSlots.create(2);
+ * console.log(slots.read(0)); // null: no plugin has written slot 0
+ * slots.close();
+ * ```
+ */
+export class InsnsSlots {
+  /** The file each plugin instance maps (`out=` argument). */
+  readonly path: string;
+  readonly count: number;
+  #libc: Libc | null;
+  #view: Deno.UnsafePointerView | null = null;
+  #ptr: Deno.PointerValue = null;
+  #len: number;
+  #file: Deno.FsFile | null = null;
+  #buf = new Uint8Array(SLOT_BYTES);
+
+  private constructor(path: string, count: number) {
+    this.path = path;
+    this.count = count;
+    this.#len = Math.max(4096, Math.ceil((count * SLOT_BYTES) / 4096) * 4096);
+    Deno.writeFileSync(path, new Uint8Array(this.#len), { mode: 0o600 });
+    this.#libc = openLibc();
+    if (this.#libc) {
+      const O_RDONLY = 0, PROT_READ = 1, MAP_SHARED = 1;
+      const fd = this.#libc.symbols.open(
+        new TextEncoder().encode(path + "\0"),
+        O_RDONLY,
+        0,
+      );
+      if (fd >= 0) {
+        const p = this.#libc.symbols.mmap(
+          null,
+          BigInt(this.#len),
+          PROT_READ,
+          MAP_SHARED,
+          fd,
+          0n,
+        );
+        this.#libc.symbols.close(fd);
+        // MAP_FAILED is (void *)-1.
+        if (p !== null && Deno.UnsafePointer.value(p) !== 0xffffffffffffffffn) {
+          this.#ptr = p;
+          this.#view = new Deno.UnsafePointerView(p);
+        }
+      }
+    }
+    if (!this.#view) this.#file = Deno.openSync(path, { read: true });
+  }
+
+  /** Create the slot file on tmpfs (`/dev/shm` when present). */
+  static create(count: number, options: { dir?: string } = {}): InsnsSlots {
+    let dir = options.dir;
+    if (!dir) {
+      try {
+        dir = Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
+      } catch {
+        dir = undefined;
+      }
+    }
+    const path = `${
+      dir ?? Deno.env.get("TMPDIR") ?? "/tmp"
+    }/bootstorm-insns-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    return new InsnsSlots(path, count);
+  }
+
+  /** How the launcher reads the slots: `mmap` (no syscall) or `pread`. */
+  get access(): "mmap" | "pread" {
+    return this.#view ? "mmap" : "pread";
+  }
+
+  /** The `-plugin` argument of instance `i`. */
+  pluginArg(
+    pluginPath: string,
+    i: number,
+    options: { mem?: boolean; entry?: number | null } = {},
+  ): string {
+    return `${pluginPath},out=${this.path},slot=${i}${
+      options.entry != null ? `,entry=0x${options.entry.toString(16)}` : ""
+    }${options.mem === false ? ",mem=off" : ""}`;
+  }
+
+  /** The counters of instance `i` now; null when its plugin never loaded. */
+  read(i: number): InsnsCounters | null {
+    const off = i * SLOT_BYTES;
+    let u: (k: number) => bigint;
+    if (this.#view) {
+      const v = this.#view;
+      u = (k) => v.getBigUint64(off + 8 * k);
+    } else {
+      this.#file!.seekSync(off, Deno.SeekMode.Start);
+      this.#file!.readSync(this.#buf);
+      const dv = new DataView(this.#buf.buffer);
+      u = (k) => dv.getBigUint64(8 * k, true);
+    }
+    if (u(0) !== SLOT_MAGIC) return null;
+    const before = u(4);
+    return {
+      total: Number(u(2)),
+      guest: Number(u(3)),
+      beforeGuest: before === 0xffffffffffffffffn ? null : Number(before),
+      io: Number(u(5)),
+      system: Number(u(6)),
+      mem: Number(u(7)),
+      codePages: Number(u(8)),
+      lastOutTotal: Number(u(9)),
+      guestAddr: Number(u(12)),
+    };
+  }
+
+  /** Unmap and remove the file. */
+  close(): void {
+    if (this.#ptr && this.#libc) {
+      this.#libc.symbols.munmap(this.#ptr, BigInt(this.#len));
+    }
+    this.#view = null;
+    this.#ptr = null;
+    this.#libc?.close();
+    this.#libc = null;
+    this.#file?.close();
+    this.#file = null;
+    try {
+      Deno.removeSync(this.path);
+    } catch {
+      // already gone
+    }
+  }
+}
