@@ -13,6 +13,7 @@ import { bootMemoryCorrelation } from "./correlation.ts";
 import { formatTable } from "./format.ts";
 import { ANALYSIS_COLUMNS, loadRuns } from "./load.ts";
 import { summarize } from "./summary.ts";
+import { bootWorkSummary, hasBootWork } from "./boot_work.ts";
 import { memoryPeak } from "./timeline.ts";
 
 const USAGE = `Usage: deno task analyze <run dir | sweep dir> [options]
@@ -77,6 +78,12 @@ async function main(args: string[]): Promise<number> {
       formatTable(
         summarize(set.instances, { by: "image", memory: set.memory }),
       ),
+    );
+  }
+  if (hasBootWork(set.instances)) {
+    section(
+      "Boot work per image (--insns; instructions to ready, the guest's own apart from the firmware; cv = sd / mean)",
+      formatTable(bootWorkSummary(set.instances)),
     );
   }
   section(

@@ -134,6 +134,17 @@ export const ANALYSIS_COLUMNS: readonly string[] = [
   "concurrency_at_start",
   "outcome",
   "rss_peak_kib",
+  // boot work (--insns), null in other runs
+  "insns_first_output",
+  "insns_ready",
+  "insns_guest_ready",
+  "insns_before_guest",
+  "insns_io_ready",
+  "insns_system_ready",
+  "mem_accesses_ready",
+  "guest_code_pages_ready",
+  "insns_ready_lag",
+  "insns_guest_addr_ready",
 ];
 
 const PROJECT_MIN_BYTES = 32 * 1024 * 1024;

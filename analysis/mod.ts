@@ -19,6 +19,7 @@
  */
 export * from "./arrow_stream.ts";
 export * from "./bins.ts";
+export * from "./boot_work.ts";
 export * from "./classify.ts";
 export * from "./columns.ts";
 export * from "./compare.ts";

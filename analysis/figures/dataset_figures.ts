@@ -5,6 +5,8 @@
  * @module
  */
 
+import { hasBootWork } from "../boot_work.ts";
+import { bootWorkFigure } from "./boot_work_figure.ts";
 import "@uwdata/flechette";
 import { concurrencyBins } from "../bins.ts";
 import {
@@ -150,6 +152,13 @@ export function datasetFigures(
       name: "ecdf",
       title: "Distribution of boot time",
       svg: ecdfFigure(set.instances, opts),
+    });
+  }
+  if (hasBootWork(set.instances)) {
+    out.push({
+      name: "boot-work",
+      title: "Boot time and boot work per system",
+      svg: bootWorkFigure(set.instances, opts),
     });
   }
   const phaseRuns = set.runs.filter((r) => hasPhaseData(r.instances));
