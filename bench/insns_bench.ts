@@ -130,8 +130,8 @@ if (only === "all" || only === "repeat") {
   lines.push(
     `## Repeatability: ${nAlone} boots alone vs one storm of ${nStorm} back-to-back (TCG)`,
     "",
-    "| system | alone: boot_ms median (cv) | storm: boot_ms median (cv) | boot moved | alone: guest insns median (cv) | storm: guest insns median (cv) | insns moved | total insns (storm) | firmware before hand-over | lag share max |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| system | alone: boot_ms median (cv) | storm: boot_ms median (cv) | boot moved | alone: guest insns median (cv) | storm: guest insns median (cv) | insns moved | footprint alone → storm (cv storm) | total insns (storm) | firmware before hand-over | guest by address rule (storm) | lag at T_e, max share |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const c of cases) {
     const alone: InstanceRow[] = [];
@@ -152,6 +152,14 @@ if (only === "all" || only === "repeat") {
       storm_total_median: median(g(storm, "insns_ready")),
       storm_before_guest_median: median(g(storm, "insns_before_guest")),
       storm_guest_addr_median: median(g(storm, "insns_guest_addr_ready")),
+      alone_footprint_median: median(g(alone, "guest_code_insns_ready")),
+      storm_footprint_median: median(g(storm, "guest_code_insns_ready")),
+      storm_footprint_cv: cv(g(storm, "guest_code_insns_ready")),
+      alone_blocks_median: median(g(alone, "guest_blocks_ready")),
+      storm_io_median: median(g(storm, "insns_io_ready")),
+      storm_system_median: median(g(storm, "insns_system_ready")),
+      storm_mem_median: median(g(storm, "mem_accesses_ready")),
+      storm_pages_median: median(g(storm, "guest_code_pages_ready")),
       lag_share_max: Math.max(
         ...[...alone, ...storm].map((x) =>
           (x.insns_ready_lag ?? 0) / (x.insns_ready ?? 1)
@@ -172,8 +180,12 @@ if (only === "all" || only === "repeat") {
       } (${r.alone_guest_cv.toFixed(4)}) | ${fmt(r.storm_guest_median)} (${
         r.storm_guest_cv.toFixed(4)
       }) | ${moved(r.alone_guest_median, r.storm_guest_median)} | ${
-        fmt(r.storm_total_median)
-      } | ${fmt(r.storm_before_guest_median)} | ${
+        fmt(r.alone_footprint_median)
+      } → ${fmt(r.storm_footprint_median)} (${
+        r.storm_footprint_cv.toFixed(4)
+      }) | ${fmt(r.storm_total_median)} | ${
+        fmt(r.storm_before_guest_median)
+      } | ${fmt(r.storm_guest_addr_median)} | ${
         r.lag_share_max.toExponential(1)
       } |`,
     );

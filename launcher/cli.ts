@@ -39,6 +39,9 @@ import {
   writeReport,
 } from "../analysis/figures/write_figures.ts";
 import { loadRuns } from "../analysis/load.ts";
+import { fileURLToPath } from "node:url";
+import { ensureInsnsPlugin, InsnsError, selfTestPlugin } from "./insns/mod.ts";
+import { which } from "./runner.ts";
 
 export const HELP =
   `deno task sweep — boot storms of virtual machines and write datasets
@@ -644,6 +647,10 @@ async function runSweepCommand(
     if (state.options.imageFile) withImageFile(p, state.options.imageFile);
   }
   await prepare("minkernel");
+  if (state.options.insns) {
+    // Refuse a sweep that cannot count before its first cell runs.
+    await checkInsns();
+  }
   let total = 0;
   for (const cell of state.cells) {
     if (cell.state === "done") continue;
@@ -667,6 +674,19 @@ async function runSweepCommand(
   console.log(dir);
   if (signal.aborted) return 130;
   return state.cells.some((x) => x.state === "failed") ? 1 : 0;
+}
+
+/** Build and self-test the boot-work plugin (throws InsnsError with the fix). */
+async function checkInsns(): Promise<void> {
+  const qemu = which("qemu-system-x86_64") ?? "qemu-system-x86_64";
+  const plugin = await ensureInsnsPlugin({ qemu });
+  await selfTestPlugin(qemu, plugin.path, {
+    kernel: fileURLToPath(
+      new URL("../build/minkernel/minkernel.elf", import.meta.url),
+    ),
+    api: plugin.plugin_api_version,
+    headerFrom: plugin.header_from,
+  });
 }
 
 /** Draw every figure (SVG + PNG) and write report.html for a finished sweep. */
@@ -715,7 +735,10 @@ export async function main(argv: string[]): Promise<number> {
       : await runSweepCommand(cmd, ctl.signal);
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
-    return e instanceof ProfileError || e instanceof UsageError ? 2 : 1;
+    return e instanceof ProfileError || e instanceof UsageError ||
+        e instanceof InsnsError
+      ? 2
+      : 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);

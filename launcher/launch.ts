@@ -28,7 +28,11 @@ import {
   readPeakRssKib,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
-import type { InsnsCounters, InsnsSlots } from "./insns/slots.ts";
+import type {
+  InsnsCounters,
+  InsnsSlots,
+  OutputCounts,
+} from "./insns/slots.ts";
 
 /** Progress events, for terminal output. */
 export type LaunchEvent =
@@ -84,6 +88,8 @@ export interface LaunchOptions {
   insns?: {
     plugin: string;
     slots: InsnsSlots;
+    /** The output shim (LD_PRELOAD) that records the counts at each stdout write. */
+    shim?: string;
     mem?: boolean;
     /** The guest's first instruction (see `guestEntry`); null: address rule. */
     entry?: number | null;
@@ -126,6 +132,8 @@ interface Inst {
   anonKib: number | null;
   insFirst: InsnsCounters | null;
   insReady: InsnsCounters | null;
+  outFirst: OutputCounts | null;
+  outReady: OutputCounts | null;
   timer: ReturnType<typeof setTimeout> | null;
   killTimer: ReturnType<typeof setTimeout> | null;
   exited: boolean;
@@ -177,6 +185,8 @@ export async function launch(
       ? ["-plugin", insns.slots.pluginArg(insns.plugin, i, insns)]
       : []),
   ];
+  const envOf = (i: number) =>
+    insns?.shim ? { env: insns.slots.shimEnv(insns.shim, i) } : undefined;
   const insts: Inst[] = [];
   const starts: (number | null)[] = new Array(n).fill(null);
   const ends: (number | null)[] = new Array(n).fill(null);
@@ -218,6 +228,8 @@ export async function launch(
       anonKib: null,
       insFirst: null,
       insReady: null,
+      outFirst: null,
+      outReady: null,
       timer: null,
       killTimer: null,
       exited: false,
@@ -294,8 +306,15 @@ export async function launch(
 
   function onReady(inst: Inst, t: number): void {
     if (inst.outcome !== null) return;
-    // The boot-work counters at T_e: read first, the guest keeps running.
-    if (insns) inst.insReady = insns.slots.read(inst.i);
+    // The boot-work counters at T_e: read first, the guest keeps running;
+    // then the counts at the byte that completed the ready condition.
+    if (insns) {
+      inst.insReady = insns.slots.read(inst.i);
+      const byte = readyOnFirst ? 0 : inst.watch.readyByte;
+      if (byte !== null && !readyOnExit) {
+        inst.outReady = insns.slots.atByte(inst.i, byte);
+      }
+    }
     inst.ready = t;
     endBoot(inst, "ready", t);
     if (options.readAnonMemory && inst.proc && !inst.exited) {
@@ -318,7 +337,10 @@ export async function launch(
         const t = now();
         if (inst.first === null) {
           inst.first = t;
-          if (insns) inst.insFirst = insns.slots.read(inst.i);
+          if (insns) {
+            inst.insFirst = insns.slots.read(inst.i);
+            inst.outFirst = insns.slots.atByte(inst.i, 0);
+          }
           // Ready-on-exit: the process is gone at T_e, so read its peak now.
           if (readyOnExit) inst.rss = readPeakRssKib(p.pid);
         }
@@ -462,7 +484,7 @@ export async function launch(
       guest_boot_ms: tK !== null && inst.ready !== null
         ? inst.ready - tK
         : null,
-      ...insnsColumns(inst.insFirst, inst.insReady, insns?.mem !== false),
+      ...insnsColumns(inst, insns?.mem !== false),
       error: inst.outcome === "ready"
         ? null
         : inst.error ?? (lastLine(inst.stderrTail) || null),
@@ -512,7 +534,7 @@ export async function launch(
         if (interrupted) break;
         const ts = now();
         try {
-          const p = runner.spawn(argvOf(inst.i));
+          const p = runner.spawn(argvOf(inst.i), envOf(inst.i));
           markStarted(inst, ts);
           watchInstance(inst, p);
         } catch (e) {
@@ -588,7 +610,7 @@ export async function launch(
           continue;
         }
         try {
-          const p = runner.prestart(argvOf(inst.i));
+          const p = runner.prestart(argvOf(inst.i), envOf(inst.i));
           inst.proc = p;
           pids.push(p.pid);
           held.push(inst);
@@ -678,10 +700,15 @@ function prestartBudget(
   };
 }
 
-/** The boot-work columns of one instance (all null without --insns). */
+/**
+ * The boot-work columns of one instance (all null without --insns). The
+ * instruction counts are those at the stdout write that carried the byte
+ * completing the first output / the ready match (the output shim's ring);
+ * the class counts and footprint are read at T_e. Without a ring entry the
+ * counts at T_e stand in and `insns_ready_lag` is null.
+ */
 function insnsColumns(
-  first: InsnsCounters | null,
-  ready: InsnsCounters | null,
+  inst: Pick<Inst, "insFirst" | "insReady" | "outFirst" | "outReady">,
   mem: boolean,
 ): Pick<
   InstanceRow,
@@ -693,20 +720,25 @@ function insnsColumns(
   | "insns_system_ready"
   | "mem_accesses_ready"
   | "guest_code_pages_ready"
+  | "guest_blocks_ready"
+  | "guest_code_insns_ready"
   | "insns_ready_lag"
   | "insns_guest_addr_ready"
 > {
+  const { insFirst: first, insReady: ready, outFirst, outReady } = inst;
   return {
-    insns_first_output: first?.total ?? null,
-    insns_ready: ready?.total ?? null,
-    insns_guest_ready: ready?.guest ?? null,
+    insns_first_output: outFirst?.total ?? first?.total ?? null,
+    insns_ready: ready ? outReady?.total ?? ready.total : null,
+    insns_guest_ready: ready ? outReady?.guest ?? ready.guest : null,
     insns_before_guest: ready?.beforeGuest ?? first?.beforeGuest ?? null,
     insns_io_ready: ready?.io ?? null,
     insns_system_ready: ready?.system ?? null,
     mem_accesses_ready: ready && mem ? ready.mem : null,
     guest_code_pages_ready: ready?.codePages ?? null,
-    insns_ready_lag: ready
-      ? Math.max(0, ready.total - ready.lastOutTotal)
+    guest_blocks_ready: ready?.blocks ?? null,
+    guest_code_insns_ready: ready?.blockInsns ?? null,
+    insns_ready_lag: ready && outReady
+      ? Math.max(0, ready.total - outReady.total)
       : null,
     insns_guest_addr_ready: ready?.guestAddr ?? null,
   };

@@ -38,11 +38,21 @@ export class LineWatch {
   bytes = 0;
   /** Whether the ready regex has matched. */
   matched = false;
+  /**
+   * 0-based index in the output stream of the byte that completed the ready
+   * match (its last byte), or null before the match.
+   */
+  readyByte: number | null = null;
   /** Marks seen so far: name → true. */
   readonly seen: Set<string> = new Set();
   #ready: RegExp | null;
   #marks: [string, RegExp][];
   #line = "";
+  /** Stream byte offset where the current line began. */
+  #lineStart = 0;
+  /** Raw text of the current line (with `\r`), to map match ends to bytes. */
+  #raw = "";
+  #enc = new TextEncoder();
   #head: Uint8Array[] = [];
   #headBytes = 0;
   #decoder = new TextDecoder();
@@ -56,6 +66,7 @@ export class LineWatch {
 
   /** Feed one chunk; returns what it revealed. */
   push(chunk: Uint8Array): WatchEvent {
+    const chunkStart = this.bytes;
     this.bytes += chunk.length;
     if (this.#headBytes < OUTPUT_HEAD_BYTES) {
       const take = chunk.subarray(0, OUTPUT_HEAD_BYTES - this.#headBytes);
@@ -68,16 +79,24 @@ export class LineWatch {
     }
     const text = this.#decoder.decode(chunk, { stream: true });
     let start = 0;
+    let consumed = chunkStart; // stream bytes before text[start]
     while (true) {
       const nl = text.indexOf("\n", start);
       const piece = nl < 0 ? text.slice(start) : text.slice(start, nl);
       this.#line += piece.replaceAll("\r", "");
+      if (!this.matched && this.#ready) this.#raw += piece;
       if (this.#line.length > MAX_LINE_CHARS) {
-        this.#line = this.#line.slice(-MAX_LINE_CHARS);
+        const cut = this.#line.length - MAX_LINE_CHARS;
+        this.#line = this.#line.slice(cut);
+        this.#raw = "";
+        this.#lineStart = -1; // offsets unknown for this line
       }
       this.#match(event);
       if (nl < 0) break;
+      consumed += this.#enc.encode(piece).length + 1;
       this.#line = "";
+      this.#raw = "";
+      this.#lineStart = consumed;
       start = nl + 1;
     }
     return event;
@@ -85,9 +104,13 @@ export class LineWatch {
 
   #match(event: WatchEvent): void {
     if (this.#line === "") return;
-    if (!this.matched && this.#ready && this.#ready.test(this.#line)) {
-      this.matched = true;
-      event.ready = true;
+    if (!this.matched && this.#ready) {
+      const m = this.#ready.exec(this.#line);
+      if (m) {
+        this.matched = true;
+        event.ready = true;
+        this.readyByte = this.#byteOfLineChar(m.index + m[0].length - 1);
+      }
     }
     for (const [name, re] of this.#marks) {
       if (!this.seen.has(name) && re.test(this.#line)) {
@@ -95,6 +118,23 @@ export class LineWatch {
         event.marks.push(name);
       }
     }
+  }
+
+  /** Stream byte index of the last byte of `#line[c]`, or null. */
+  #byteOfLineChar(c: number): number | null {
+    if (this.#lineStart < 0 || c < 0) return null;
+    // Walk the raw line (with \r) to the c-th kept character.
+    let kept = 0, i = 0;
+    for (; i < this.#raw.length; i++) {
+      if (this.#raw[i] === "\r") continue;
+      if (kept === c) break;
+      kept++;
+    }
+    if (i >= this.#raw.length) return null;
+    const ch = this.#raw.codePointAt(i)!;
+    const width = ch > 0xffff ? 2 : 1;
+    return this.#lineStart +
+      this.#enc.encode(this.#raw.slice(0, i + width)).length - 1;
   }
 
   /** The first bytes of output, decoded (lossy). */

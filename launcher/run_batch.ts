@@ -318,7 +318,13 @@ export async function runBatch(
       runner: options.runner,
       phases: options.phases,
       insns: plugin && slots
-        ? { plugin: plugin.path, slots, mem: insnsMem, entry: entry?.entry }
+        ? {
+          plugin: plugin.path,
+          shim: plugin.shim_path,
+          slots,
+          mem: insnsMem,
+          entry: entry?.entry,
+        }
         : undefined,
       readAnonMemory: options.readAnonMemory,
       signal: inner.signal,

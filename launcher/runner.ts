@@ -21,16 +21,22 @@ export interface Proc {
   kill(signal: Deno.Signal): void;
 }
 
+/** Options of one spawn. */
+export interface SpawnOptions {
+  /** Extra environment variables (added to the launcher's). */
+  env?: Record<string, string>;
+}
+
 /** Spawns processes. `spawn` throws when the process cannot be started. */
 export interface ProcessRunner {
   /** Start `argv` now: stdin /dev/null, stdout and stderr piped. */
-  spawn(argv: string[]): Proc;
+  spawn(argv: string[], options?: SpawnOptions): Proc;
   /**
    * Start `argv` stopped, ready to be released by `SIGCONT` to its pid: the
    * fork and the shell are paid ahead of time, the exec of `argv[0]` at
    * release.
    */
-  prestart(argv: string[]): Proc;
+  prestart(argv: string[], options?: SpawnOptions): Proc;
 }
 
 function wrap(child: Deno.ChildProcess): Proc {
@@ -68,20 +74,22 @@ export const PRESTART_SCRIPT = 'kill -STOP $$; exec "$@"';
  * ```
  */
 export const denoRunner: ProcessRunner = {
-  spawn(argv) {
+  spawn(argv, options) {
     return wrap(
       new Deno.Command(argv[0], {
         args: argv.slice(1),
+        env: options?.env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
       }).spawn(),
     );
   },
-  prestart(argv) {
+  prestart(argv, options) {
     return wrap(
       new Deno.Command("/bin/sh", {
         args: ["-c", PRESTART_SCRIPT, "bootstorm-starter", ...argv],
+        env: options?.env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",

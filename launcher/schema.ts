@@ -195,7 +195,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work (--insns, TCG only): guest instructions executed from reset (firmware included) until the launcher saw the first byte on stdout, instructions. Read live from the boot-work plugin at that moment. Null without --insns or when nothing was printed. Since version 3.",
+      "Boot work (--insns, TCG only): instructions executed from reset (firmware included) until QEMU wrote the first byte to stdout, instructions (recorded at that write by the output shim; if it could not, read when the launcher saw the byte). Null without --insns or when nothing was printed. Since version 3.",
   },
   {
     name: "insns_ready",
@@ -203,7 +203,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work: instructions executed from reset (firmware included) until T_e, read live at T_e, instructions. Null without --insns or unless ready. Since version 3.",
+      "Boot work: instructions executed from reset (firmware included) until QEMU wrote the byte that completed the ready condition, instructions (the count at that stdout write, however late the launcher read it; for ready-on-exit, at T_e). Null without --insns or unless ready. Since version 3.",
   },
   {
     name: "insns_guest_ready",
@@ -227,7 +227,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work: port I/O instructions (in, out, ins, outs) executed until T_e, firmware included, instructions. Null without --insns or unless ready. Since version 3.",
+      "Boot work: port I/O instructions (in, out, ins, outs) executed until T_e (read then), firmware included, instructions. Null without --insns or unless ready. Since version 3.",
   },
   {
     name: "insns_system_ready",
@@ -254,6 +254,22 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
       "Boot work: distinct 4 KiB pages (by guest virtual address) of guest code translated until T_e, pages. Null without --insns or unless ready. Since version 3.",
   },
   {
+    name: "guest_blocks_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work, footprint: distinct guest translation blocks (by start address) translated until T_e, blocks. Unlike the dynamic counts it does not grow when the guest busy-waits on a timer. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "guest_code_insns_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work, footprint: instructions in those distinct guest blocks (each block once), instructions: how much distinct code the guest ran until T_e, independent of loops and of the host's speed. Null without --insns or unless ready. Since version 3.",
+  },
+  {
     name: "insns_guest_addr_ready",
     type: "float64",
     nullable: true,
@@ -267,7 +283,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work: instructions the guest executed between its last port output before T_e (normally the last byte of the ready line) and T_e, instructions: the uncertainty of insns_ready. Null without --insns or unless ready. Since version 3.",
+      "Boot work: instructions executed between the write of the ready byte and T_e (when the launcher had read it), instructions: what a count read at T_e would have added (it grows with the host's load). Null without --insns, unless ready, or when the write was not recorded (then insns_ready and insns_guest_ready are the counts at T_e). Since version 3.",
   },
   {
     name: "error",
@@ -334,6 +350,8 @@ export interface InstanceRow {
   guest_code_pages_ready: number | null;
   insns_ready_lag: number | null;
   insns_guest_addr_ready: number | null;
+  guest_blocks_ready: number | null;
+  guest_code_insns_ready: number | null;
   error: string | null;
 }
 

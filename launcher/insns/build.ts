@@ -16,6 +16,9 @@ import { sha256File, sha256Hex } from "../run_record.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./insns_plugin.c", import.meta.url));
+const SHIM_SOURCE = fileURLToPath(
+  new URL("./output_shim.c", import.meta.url),
+);
 
 /** The plugin cannot be built or loaded; the message names the fix. */
 export class InsnsError extends Error {}
@@ -35,6 +38,9 @@ export interface InsnsPluginInfo {
   plugin_api_version: number;
   /** Debian source version of the QEMU binary (null when not from dpkg). */
   qemu_source_version: string | null;
+  /** The output shim (LD_PRELOAD): counts at each stdout write. */
+  shim_path: string;
+  shim_sha256: string;
 }
 
 /** Options of `ensureInsnsPlugin`. */
@@ -51,6 +57,8 @@ export interface EnsurePluginOptions {
   headerDir?: string;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+  /** The build tools (default `pkg-config` and `gcc` on PATH). */
+  tools?: { pkgConfig?: string; gcc?: string };
 }
 
 async function run(
@@ -380,12 +388,16 @@ export async function ensureInsnsPlugin(
     );
   }
   const sourceSha = await sha256File(SOURCE);
+  const shimSha = await sha256File(SHIM_SOURCE);
   const headerSha = await sha256Hex(new TextEncoder().encode(headerText));
   const key = (await sha256Hex(
-    new TextEncoder().encode(`${sourceSha}\n${headerSha}\n${headerFrom}`),
+    new TextEncoder().encode(
+      `${sourceSha}\n${shimSha}\n${headerSha}\n${headerFrom}`,
+    ),
   )).slice(0, 16);
   const so = join(buildDir, `bootstorm_insns-${key}.so`);
-  const info = (sha: string): InsnsPluginInfo => ({
+  const shim = join(buildDir, `bootstorm_output_shim-${key}.so`);
+  const info = async (sha: string): Promise<InsnsPluginInfo> => ({
     path: so,
     sha256: sha,
     source_sha256: sourceSha,
@@ -393,9 +405,15 @@ export async function ensureInsnsPlugin(
     header_from: headerFrom,
     plugin_api_version: api,
     qemu_source_version: source?.version ?? null,
+    shim_path: shim,
+    shim_sha256: await sha256File(shim),
   });
-  if (await exists(so)) return info(await sha256File(so));
-  const cflags = await run("pkg-config", ["--cflags", "glib-2.0"]);
+  if ((await exists(so)) && (await exists(shim))) {
+    return await info(await sha256File(so));
+  }
+  const pkgConfig = options.tools?.pkgConfig ?? "pkg-config";
+  const gcc = options.tools?.gcc ?? "gcc";
+  const cflags = await run(pkgConfig, ["--cflags", "glib-2.0"]);
   if (!cflags.ok) {
     throw new InsnsError(
       `Cannot build the boot-work plugin: glib's development files are missing (pkg-config --cflags glib-2.0: ${
@@ -403,7 +421,7 @@ export async function ensureInsnsPlugin(
       }); install them with: apt-get install -y --no-install-recommends libglib2.0-dev pkg-config`,
     );
   }
-  if (!(await run("gcc", ["--version"])).ok) {
+  if (!(await run(gcc, ["--version"])).ok) {
     throw new InsnsError(
       "Cannot build the boot-work plugin: gcc not found; install it with: apt-get install -y --no-install-recommends gcc libc6-dev",
     );
@@ -417,7 +435,7 @@ export async function ensureInsnsPlugin(
   );
   await Deno.mkdir(dirname(so), { recursive: true });
   const tmp = `${so}.tmp`;
-  const cc = await run("gcc", [
+  const cc = await run(gcc, [
     "-shared",
     "-fPIC",
     "-O2",
@@ -436,8 +454,25 @@ export async function ensureInsnsPlugin(
       }`,
     );
   }
+  const sh = await run(gcc, [
+    "-shared",
+    "-fPIC",
+    "-O2",
+    "-Wall",
+    "-o",
+    `${shim}.tmp`,
+    SHIM_SOURCE,
+    "-ldl",
+    "-lpthread",
+  ]);
+  if (!sh.ok) {
+    throw new InsnsError(
+      `Cannot build the output shim: gcc failed: ${firstLines(sh.stderr, 6)}`,
+    );
+  }
+  await Deno.rename(`${shim}.tmp`, shim);
   await Deno.rename(tmp, so);
-  return info(await sha256File(so));
+  return await info(await sha256File(so));
 }
 
 /**

@@ -30,6 +30,12 @@
  * address rule applies: below 1 MiB or in the alias is firmware. `guest_addr`
  * always holds the address rule's count, for comparison.
  *
+ * The counts at the guest's own output: QEMU writes each serial byte to
+ * stdout with write()/writev() from inside the `out` instruction, and
+ * output_shim.c (LD_PRELOAD) records this slot's counters at every such
+ * write, so the launcher reads the count at the exact byte that completed
+ * the ready line, however late it reads the pipe.
+ *
  * Counting is per translation block (one inline add of the block's length
  * when it starts), as QEMU's own bb example does: a block left early by an
  * exception still counts whole. Inline adds are not atomic: with -smp > 1 the
@@ -52,9 +58,9 @@
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
-#define SLOT_BYTES 128
+#define SLOT_BYTES 4096
 #define SLOT_MAGIC 0x6d726f7473746f62ULL /* "bootstorm" little-endian, 8 bytes */
-#define SLOT_LAYOUT 2
+#define SLOT_LAYOUT 3
 
 /* One instance's counters; every field is a little-endian u64 (the launcher
  * reads them with the same offsets: launcher/insns/counters.ts). */
@@ -73,6 +79,9 @@ struct slot {
     uint64_t translated;     /* 88: translation blocks translated */
     uint64_t guest_addr;     /* 96: guest instructions by the address rule alone */
     uint64_t entry;          /* 104: the entry address given, UINT64_MAX when none */
+    uint64_t blocks;         /* 112: distinct guest translation blocks (by start address) */
+    uint64_t block_insns;    /* 120: instructions in those distinct blocks: the guest's code footprint */
+    /* 128-255: written by output_shim.c (stdout writes), see there. */
 };
 
 static struct slot *s;
@@ -81,6 +90,7 @@ static bool have_entry;
 static uint64_t entry;
 static bool handed_over;
 static GHashTable *pages;
+static GHashTable *blocks;
 static GMutex lock;
 
 /* The BIOS alias in the last 256 KiB below 4 GiB. */
@@ -183,10 +193,18 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         qemu_plugin_register_vcpu_tb_exec_inline(
             tb, QEMU_PLUGIN_INLINE_ADD_U64, &s->guest, n);
         g_mutex_lock(&lock);
-        gpointer page = GUINT_TO_POINTER((guint)(vaddr >> 12) + 1);
+        gpointer page = GSIZE_TO_POINTER((gsize)(vaddr >> 12) + 1);
         if (!g_hash_table_contains(pages, page)) {
             g_hash_table_add(pages, page);
             s->code_pages++;
+        }
+        /* The footprint: a block retranslated (after a flush) counts once.
+         * Unlike the dynamic counts it does not grow with a busy-wait. */
+        gpointer block = GSIZE_TO_POINTER((gsize)vaddr + 1);
+        if (!g_hash_table_contains(blocks, block)) {
+            g_hash_table_add(blocks, block);
+            s->blocks++;
+            s->block_insns += n;
         }
         g_mutex_unlock(&lock);
     }
@@ -263,11 +281,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         return -1;
     }
     s = (struct slot *)((char *)map + (off - base));
+    /* Only the plugin's part: the shim may already have written its own. */
     memset(s, 0, sizeof(*s));
     s->before_guest = UINT64_MAX;
     s->layout = SLOT_LAYOUT;
     s->entry = have_entry ? entry : UINT64_MAX;
     pages = g_hash_table_new(g_direct_hash, g_direct_equal);
+    blocks = g_hash_table_new(g_direct_hash, g_direct_equal);
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_tb_trans);
     __atomic_store_n(&s->magic, SLOT_MAGIC, __ATOMIC_RELEASE);
     return 0;

@@ -1,15 +1,19 @@
 /**
- * The boot-work counters of a batch: one 128-byte slot per instance in a
- * file on tmpfs, written live by the plugin inside each QEMU (through its own
- * shared mapping) and read by the launcher at first output and at T_e. The
+ * The boot-work counters of a batch: one 4 KiB slot per instance in a file
+ * on tmpfs, written live by the plugin inside each QEMU (through its own
+ * shared mapping), plus a ring that the output shim appends to at every
+ * stdout write of QEMU: the counters at each byte the guest printed. The
  * launcher maps the file too (mmap through FFI), so a read is a few memory
  * loads, no system call, on the hot path of the ready line.
  *
  * @module
  */
 
-/** Bytes per instance; must match SLOT_BYTES in insns_plugin.c. */
-export const SLOT_BYTES = 128;
+/** Bytes per instance; must match SLOT_BYTES in insns_plugin.c and output_shim.c. */
+export const SLOT_BYTES = 4096;
+/** Where output_shim.c's ring of stdout writes starts, and its length. */
+const RING_OFFSET = 256;
+const RING = Math.floor((SLOT_BYTES - RING_OFFSET) / 24);
 /** "bootstorm" as the plugin writes it once loaded. */
 const SLOT_MAGIC = 0x6d726f7473746f62n;
 
@@ -33,6 +37,18 @@ export interface InsnsCounters {
   lastOutTotal: number;
   /** Guest instructions by the address rule alone (above 1 MiB, outside the alias). */
   guestAddr: number;
+  /** Distinct guest translation blocks. */
+  blocks: number;
+  /** Instructions in the distinct guest blocks: the guest's code footprint. */
+  blockInsns: number;
+}
+
+/** The counters at one stdout write (from the output shim's ring). */
+export interface OutputCounts {
+  /** Total instructions when the write happened. */
+  total: number;
+  /** Guest instructions when the write happened. */
+  guest: number;
 }
 
 type Libc = {
@@ -144,6 +160,11 @@ export class InsnsSlots {
     return this.#view ? "mmap" : "pread";
   }
 
+  /** The environment of instance `i`: the output shim and its slot. */
+  shimEnv(shimPath: string, i: number): Record<string, string> {
+    return { LD_PRELOAD: shimPath, BOOTSTORM_INSNS_SLOT: `${this.path}:${i}` };
+  }
+
   /** The `-plugin` argument of instance `i`. */
   pluginArg(
     pluginPath: string,
@@ -180,7 +201,50 @@ export class InsnsSlots {
       codePages: Number(u(8)),
       lastOutTotal: Number(u(9)),
       guestAddr: Number(u(12)),
+      blocks: Number(u(14)),
+      blockInsns: Number(u(15)),
     };
+  }
+
+  #u64(i: number, k: number): bigint {
+    const off = i * SLOT_BYTES + 8 * k;
+    if (this.#view) return this.#view.getBigUint64(off);
+    const b = new Uint8Array(8);
+    this.#file!.seekSync(off, Deno.SeekMode.Start);
+    this.#file!.readSync(b);
+    return new DataView(b.buffer).getBigUint64(0, true);
+  }
+
+  /**
+   * The counters at the stdout write that carried byte `byte` (0-based) of
+   * instance `i`'s output, from the output shim's ring; null when the shim
+   * recorded nothing or that write has left the ring.
+   */
+  atByte(i: number, byte: number): OutputCounts | null {
+    if (this.#u64(i, 0) !== SLOT_MAGIC) return null;
+    if (byte === 0) {
+      if (this.#u64(i, 16) === 0n) return null;
+      return {
+        total: Number(this.#u64(i, 18)),
+        guest: Number(this.#u64(i, 19)),
+      };
+    }
+    const writes = Number(this.#u64(i, 16));
+    const target = BigInt(byte);
+    for (let w = Math.max(0, writes - RING); w < writes; w++) {
+      const k = RING_OFFSET / 8 + (w % RING) * 3;
+      if (this.#u64(i, k) > target) {
+        // The first write whose end passes the byte carried it, unless it
+        // is the oldest one left in a ring that has wrapped (the byte may
+        // belong to a write already overwritten).
+        if (writes > RING && w === writes - RING) return null;
+        return {
+          total: Number(this.#u64(i, k + 1)),
+          guest: Number(this.#u64(i, k + 2)),
+        };
+      }
+    }
+    return null;
   }
 
   /** Unmap and remove the file. */
