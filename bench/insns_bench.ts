@@ -76,7 +76,8 @@ const cases = ALL.filter((c) =>
   (!quick || ["minkernel-microvm", "synthetic"].includes(c.image)) &&
   (!c.shared || sharedPresent)
 );
-const out = values.out ?? await Deno.makeTempDir({ prefix: "bootstorm-insns-" });
+const out = values.out ??
+  await Deno.makeTempDir({ prefix: "bootstorm-insns-" });
 
 async function batch(
   c: Case,
@@ -197,7 +198,7 @@ if (only === "all" || only === "repeat") {
 
 if (only === "all" || only === "cost") {
   // Alternating rounds, order flipped every round: N=1 without, with
-  // --insns, and with --insns but no memory-access counter.
+  // --insns, and with --insns-mem (the memory-access counter too).
   const costCases = cases.filter((c) =>
     ["minkernel-microvm", "unikraft", "osv", "synthetic"].includes(c.image) &&
     !c.params?.spin_ms?.startsWith("5")
@@ -206,11 +207,15 @@ if (only === "all" || only === "cost") {
   lines.push(
     `## Cost of --insns: median boot_ms, N=1, ${rounds} alternating rounds`,
     "",
-    "| system | without | --insns | difference (p) | --insns, mem=off | difference (p) |",
+    "| system | without | --insns | difference (p) | --insns-mem | difference (p) |",
     "|---|---|---|---|---|---|",
   );
   for (const c of costCases) {
-    const arms = { plain: [] as number[], insns: [] as number[], nomem: [] as number[] };
+    const arms = {
+      plain: [] as number[],
+      insns: [] as number[],
+      nomem: [] as number[],
+    };
     for (let i = 0; i < rounds; i++) {
       const order = i % 2 === 0
         ? (["plain", "insns", "nomem"] as const)
@@ -219,7 +224,7 @@ if (only === "all" || only === "cost") {
         const rs = await batch(
           c,
           1,
-          arm === "plain" ? false : arm === "insns" ? true : { mem: false },
+          arm === "plain" ? false : arm === "insns" ? true : { mem: true },
         );
         arms[arm].push(...rs.map((r) => r.boot_ms!));
       }

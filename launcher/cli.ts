@@ -83,6 +83,7 @@ Options:
                       every instance and record instructions to first output and to ready, firmware apart
                       (insns_* columns). Built on first use from Debian's qemu source package (needs gcc,
                       libglib2.0-dev). Refused with --accel kvm; auto then means TCG
+  --insns-mem         --insns and also count guest memory accesses (mem_accesses_ready; slower)
   -h, --help          this text
 
 Output: progress on stderr; the run or sweep folder as the last line on stdout.
@@ -110,7 +111,7 @@ export interface BatchArgs {
   graceMs?: number;
   spawnMode?: "direct" | "prestart";
   phases?: boolean;
-  insns?: boolean;
+  insns?: boolean | { mem: boolean };
   imageFile?: string;
 }
 
@@ -128,7 +129,7 @@ export type Command =
     dryRun: boolean;
     force: boolean;
     resume: string | null;
-    insns: boolean;
+    insns: boolean | { mem: boolean };
     imageFile: string | null;
   };
 
@@ -172,6 +173,7 @@ function parseArgsStrict(args: string[]) {
       force: { type: "boolean" },
       phases: { type: "boolean" },
       insns: { type: "boolean" },
+      "insns-mem": { type: "boolean" },
       "image-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -348,7 +350,9 @@ export function parseCommand(args: string[]): Command {
     out: values.out ?? null,
     dryRun: values["dry-run"] ?? false,
     force: values.force ?? false,
-    insns: values.insns ?? false,
+    insns: values["insns-mem"]
+      ? { mem: true }
+      : values.insns ?? false as boolean | { mem: boolean },
     imageFile: values["image-file"] ?? null,
   };
   if (sweepOpts.imageFile !== null && (values.image ?? []).length > 1) {

@@ -96,4 +96,9 @@ export const PROJECT_PACKAGES: readonly string[] = [
   "binutils",
   "busybox-static",
   "cpio",
+  // the synthetic guest, the C harness and the boot-work plugin (--insns)
+  "gcc",
+  "libc6-dev",
+  "libglib2.0-dev",
+  "pkg-config",
 ];

@@ -28,11 +28,7 @@ import {
   readPeakRssKib,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
-import type {
-  InsnsCounters,
-  InsnsSlots,
-  OutputCounts,
-} from "./insns/slots.ts";
+import type { InsnsCounters, InsnsSlots, OutputCounts } from "./insns/slots.ts";
 
 /** Progress events, for terminal output. */
 export type LaunchEvent =
@@ -484,7 +480,7 @@ export async function launch(
       guest_boot_ms: tK !== null && inst.ready !== null
         ? inst.ready - tK
         : null,
-      ...insnsColumns(inst, insns?.mem !== false),
+      ...insnsColumns(inst, insns?.mem === true),
       error: inst.outcome === "ready"
         ? null
         : inst.error ?? (lastLine(inst.stderrTail) || null),
@@ -704,8 +700,9 @@ function prestartBudget(
  * The boot-work columns of one instance (all null without --insns). The
  * instruction counts are those at the stdout write that carried the byte
  * completing the first output / the ready match (the output shim's ring);
- * the class counts and footprint are read at T_e. Without a ring entry the
- * counts at T_e stand in and `insns_ready_lag` is null.
+ * so are the class counts and the footprint (code pages are read at T_e).
+ * Without a ring entry the counts at T_e stand in and `insns_ready_lag` is
+ * null.
  */
 function insnsColumns(
   inst: Pick<Inst, "insFirst" | "insReady" | "outFirst" | "outReady">,
@@ -731,12 +728,14 @@ function insnsColumns(
     insns_ready: ready ? outReady?.total ?? ready.total : null,
     insns_guest_ready: ready ? outReady?.guest ?? ready.guest : null,
     insns_before_guest: ready?.beforeGuest ?? first?.beforeGuest ?? null,
-    insns_io_ready: ready?.io ?? null,
-    insns_system_ready: ready?.system ?? null,
-    mem_accesses_ready: ready && mem ? ready.mem : null,
+    insns_io_ready: ready ? outReady?.io ?? ready.io : null,
+    insns_system_ready: ready ? outReady?.system ?? ready.system : null,
+    mem_accesses_ready: ready && mem ? outReady?.mem ?? ready.mem : null,
     guest_code_pages_ready: ready?.codePages ?? null,
-    guest_blocks_ready: ready?.blocks ?? null,
-    guest_code_insns_ready: ready?.blockInsns ?? null,
+    guest_blocks_ready: ready ? outReady?.blocks ?? ready.blocks : null,
+    guest_code_insns_ready: ready
+      ? outReady?.blockInsns ?? ready.blockInsns
+      : null,
     insns_ready_lag: ready && outReady
       ? Math.max(0, ready.total - outReady.total)
       : null,

@@ -58,8 +58,8 @@ export interface BatchOptions {
   phases?: boolean;
   /**
    * Boot work (QEMU under TCG only): load the boot-work plugin into every
-   * instance and record the `insns_*` columns. `{ mem: false }` skips the
-   * memory-access counter.
+   * instance and record the `insns_*` columns. `{ mem: true }` also counts
+   * memory accesses (slower).
    */
   insns?: boolean | { mem?: boolean };
   /** Extra fields for run.json (e.g. the sweep cell). */
@@ -223,8 +223,8 @@ export async function runBatch(
   }
   const entry = plugin ? await guestEntry(argv) : null;
   const insnsMem = typeof options.insns === "object"
-    ? options.insns.mem !== false
-    : true;
+    ? options.insns.mem === true
+    : false;
   const runId = newRunId();
   const runDir = resolve(options.outDir ?? "data/runs", runId);
   const timeoutMs = options.timeoutMs ?? profile.timeoutMs;

@@ -227,7 +227,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work: port I/O instructions (in, out, ins, outs) executed until T_e (read then), firmware included, instructions. Null without --insns or unless ready. Since version 3.",
+      "Boot work: port I/O instructions (in, out, ins, outs) executed until the ready byte was written, firmware included, instructions. Null without --insns or unless ready. Since version 3.",
   },
   {
     name: "insns_system_ready",
@@ -235,7 +235,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work: system instructions (hlt, cli, sti, int, iret, lgdt/lidt and the rest of 0F 00/0F 01, mov to/from control and debug registers, rdmsr, wrmsr, rdtsc, cpuid, syscall, sysenter and their returns) executed until T_e, firmware included, instructions. Null without --insns or unless ready. Since version 3.",
+      "Boot work: system instructions (hlt, cli, sti, int, iret, lgdt/lidt and the rest of 0F 00/0F 01, mov to/from control and debug registers, rdmsr, wrmsr, rdtsc, cpuid, syscall, sysenter and their returns) executed until the ready byte was written, firmware included, instructions. Null without --insns or unless ready. Since version 3.",
   },
   {
     name: "mem_accesses_ready",
@@ -243,7 +243,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work: guest memory accesses (loads and stores, firmware included) until T_e, accesses. Null without --insns or unless ready. Since version 3.",
+      "Boot work: guest memory accesses (loads and stores, firmware included) until the ready byte was written, accesses. Null without --insns-mem (the counter slows guests further) or unless ready. Since version 3.",
   },
   {
     name: "guest_code_pages_ready",
@@ -259,7 +259,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work, footprint: distinct guest translation blocks (by start address) translated until T_e, blocks. Unlike the dynamic counts it does not grow when the guest busy-waits on a timer. Null without --insns or unless ready. Since version 3.",
+      "Boot work, footprint: distinct guest translation blocks (by start address) translated until the ready byte was written, blocks. Unlike the dynamic counts it does not grow when the guest busy-waits on a timer. Null without --insns or unless ready. Since version 3.",
   },
   {
     name: "guest_code_insns_ready",
@@ -267,7 +267,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     nullable: true,
     since: 3,
     doc:
-      "Boot work, footprint: instructions in those distinct guest blocks (each block once), instructions: how much distinct code the guest ran until T_e, independent of loops and of the host's speed. Null without --insns or unless ready. Since version 3.",
+      "Boot work, footprint: instructions in those distinct guest blocks (each block once), instructions: how much distinct code the guest ran until the ready byte was written, independent of loops and of the host's speed. Null without --insns or unless ready. Since version 3.",
   },
   {
     name: "insns_guest_addr_ready",

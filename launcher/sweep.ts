@@ -55,8 +55,8 @@ export interface SweepState {
     accel: "auto" | "kvm" | "tcg";
     timeoutMs: number | null;
     force: boolean;
-    /** Boot work (--insns) in every cell; TCG only. */
-    insns?: boolean;
+    /** Boot work (--insns, `{ mem: true }` for --insns-mem) in every cell; TCG only. */
+    insns?: boolean | { mem: boolean };
     /** Every cell boots this image file instead of its profile's (--image-file). */
     imageFile?: string | null;
   };

@@ -83,7 +83,7 @@ Deno.test("the synthetic guest's touch_mib shows up in QEMU's peak RSS", async (
 });
 
 Deno.test("an absent image fails with the profile, the path and how to get it", async () => {
-  const profile = await loadProfile("osv");
+  const profile = await loadProfile("nanos");
   await assert.rejects(
     () =>
       runBatch(profile, {
@@ -94,12 +94,12 @@ Deno.test("an absent image fails with the profile, the path and how to get it", 
       }),
     (e: Error) =>
       e instanceof ProfileError &&
-      /Cannot boot "osv": image not found at .*build\/external\/osv\.img/.test(
+      /Cannot boot "nanos": image not found at .*build\/external\/nanos\.img/.test(
         e.message,
       ) &&
-      /How to get it: .*OSv/.test(e.message),
+      /How to get it: .*ops.*--image-file/.test(e.message),
   );
-  const st = (await imageStatuses()).find((s) => s.profile === "osv")!;
+  const st = (await imageStatuses()).find((s) => s.profile === "nanos")!;
   assert.equal(st.present, false);
   const mk = (await imageStatuses()).find((s) => s.profile === "minkernel")!;
   assert.ok(mk.present && /^[0-9a-f]{64}$/.test(mk.sha256!));

@@ -4,8 +4,8 @@
  * QEMU writes every byte the guest sends to its serial console to stdout
  * with write() or writev(), from inside the guest's `out` instruction. This
  * shim wraps both: after each successful write to fd 1 it appends
- * (stdout bytes so far, total instructions, guest instructions) to a ring in
- * the instance's slot, reading the counters the plugin keeps in the same
+ * (stdout bytes so far, and the plugin's counters) to a ring in the
+ * instance's slot, reading the counters the plugin keeps in the same
  * shared mapping. The launcher then takes the counts at the exact byte that
  * completed the first output and the ready line, independent of how late it
  * got to read the pipe.
@@ -19,7 +19,9 @@
  *   136 bytes        stdout bytes written so far
  *   144 first_total  total instructions at the first write
  *   152 first_guest  guest instructions at the first write
- *   256..4095        ring of RING entries {bytes_end, total, guest}
+ *   256..16383       ring of RING entries {bytes_end, total, guest, io,
+ *                    system, mem, blocks, block_insns}: the plugin's
+ *                    counters (slot words 2, 3, 5, 6, 7, 14, 15) at the write
  *
  * Build: gcc -shared -fPIC -O2 -o output_shim.so output_shim.c -ldl
  */
@@ -34,9 +36,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define SLOT_BYTES 4096
+#define SLOT_BYTES 16384
 #define RING_OFFSET 256
-#define RING ((SLOT_BYTES - RING_OFFSET) / 24)
+#define FIELDS 8
+#define RING ((SLOT_BYTES - RING_OFFSET) / (8 * FIELDS))
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
@@ -94,10 +97,15 @@ static void record(ssize_t n)
             slot[18] = total;
             slot[19] = guest;
         }
-        volatile uint64_t *e = slot + RING_OFFSET / 8 + (w % RING) * 3;
+        volatile uint64_t *e = slot + RING_OFFSET / 8 + (w % RING) * FIELDS;
         e[0] = bytes;
         e[1] = total;
         e[2] = guest;
+        e[3] = slot[5];
+        e[4] = slot[6];
+        e[5] = slot[7];
+        e[6] = slot[14];
+        e[7] = slot[15];
         slot[17] = bytes;
         __atomic_store_n(&slot[16], w + 1, __ATOMIC_RELEASE);
     }

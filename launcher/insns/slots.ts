@@ -1,5 +1,5 @@
 /**
- * The boot-work counters of a batch: one 4 KiB slot per instance in a file
+ * The boot-work counters of a batch: one 16 KiB slot per instance in a file
  * on tmpfs, written live by the plugin inside each QEMU (through its own
  * shared mapping), plus a ring that the output shim appends to at every
  * stdout write of QEMU: the counters at each byte the guest printed. The
@@ -10,10 +10,11 @@
  */
 
 /** Bytes per instance; must match SLOT_BYTES in insns_plugin.c and output_shim.c. */
-export const SLOT_BYTES = 4096;
-/** Where output_shim.c's ring of stdout writes starts, and its length. */
+export const SLOT_BYTES = 16384;
+/** Where output_shim.c's ring of stdout writes starts, its entry size and length. */
 const RING_OFFSET = 256;
-const RING = Math.floor((SLOT_BYTES - RING_OFFSET) / 24);
+const FIELDS = 8;
+const RING = Math.floor((SLOT_BYTES - RING_OFFSET) / (8 * FIELDS));
 /** "bootstorm" as the plugin writes it once loaded. */
 const SLOT_MAGIC = 0x6d726f7473746f62n;
 
@@ -49,6 +50,12 @@ export interface OutputCounts {
   total: number;
   /** Guest instructions when the write happened. */
   guest: number;
+  /** The other counters then; absent for the first write (kept apart). */
+  io?: number;
+  system?: number;
+  mem?: number;
+  blocks?: number;
+  blockInsns?: number;
 }
 
 type Libc = {
@@ -173,7 +180,7 @@ export class InsnsSlots {
   ): string {
     return `${pluginPath},out=${this.path},slot=${i}${
       options.entry != null ? `,entry=0x${options.entry.toString(16)}` : ""
-    }${options.mem === false ? ",mem=off" : ""}`;
+    }${options.mem ? ",mem=on" : ""}`;
   }
 
   /** The counters of instance `i` now; null when its plugin never loaded. */
@@ -232,15 +239,21 @@ export class InsnsSlots {
     const writes = Number(this.#u64(i, 16));
     const target = BigInt(byte);
     for (let w = Math.max(0, writes - RING); w < writes; w++) {
-      const k = RING_OFFSET / 8 + (w % RING) * 3;
+      const k = RING_OFFSET / 8 + (w % RING) * FIELDS;
       if (this.#u64(i, k) > target) {
         // The first write whose end passes the byte carried it, unless it
         // is the oldest one left in a ring that has wrapped (the byte may
         // belong to a write already overwritten).
         if (writes > RING && w === writes - RING) return null;
+        const n = (j: number) => Number(this.#u64(i, k + j));
         return {
-          total: Number(this.#u64(i, k + 1)),
-          guest: Number(this.#u64(i, k + 2)),
+          total: n(1),
+          guest: n(2),
+          io: n(3),
+          system: n(4),
+          mem: n(5),
+          blocks: n(6),
+          blockInsns: n(7),
         };
       }
     }
