@@ -23,6 +23,10 @@ export const BOOT_WORK_COLUMNS: readonly string[] = [
   "guest_code_pages_ready",
   "insns_ready_lag",
   "insns_guest_addr_ready",
+  "guest_blocks_ready",
+  "guest_code_insns_ready",
+  "cr3_writes_ready",
+  "syscalls_ready",
 ];
 
 /** Whether a table has boot-work counts (a `--insns` run with a ready instance). */

@@ -145,6 +145,10 @@ export const ANALYSIS_COLUMNS: readonly string[] = [
   "guest_code_pages_ready",
   "insns_ready_lag",
   "insns_guest_addr_ready",
+  "guest_blocks_ready",
+  "guest_code_insns_ready",
+  "cr3_writes_ready",
+  "syscalls_ready",
 ];
 
 const PROJECT_MIN_BYTES = 32 * 1024 * 1024;

@@ -719,6 +719,8 @@ function insnsColumns(
   | "guest_code_pages_ready"
   | "guest_blocks_ready"
   | "guest_code_insns_ready"
+  | "cr3_writes_ready"
+  | "syscalls_ready"
   | "insns_ready_lag"
   | "insns_guest_addr_ready"
 > {
@@ -736,6 +738,8 @@ function insnsColumns(
     guest_code_insns_ready: ready
       ? outReady?.blockInsns ?? ready.blockInsns
       : null,
+    cr3_writes_ready: ready ? outReady?.cr3Writes ?? ready.cr3Writes : null,
+    syscalls_ready: ready ? outReady?.syscalls ?? ready.syscalls : null,
     insns_ready_lag: ready && outReady
       ? Math.max(0, ready.total - outReady.total)
       : null,

@@ -270,6 +270,22 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
       "Boot work, footprint: instructions in those distinct guest blocks (each block once), instructions: how much distinct code the guest ran until the ready byte was written, independent of loops and of the host's speed. Null without --insns or unless ready. Since version 3.",
   },
   {
+    name: "cr3_writes_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: writes to CR3 (mov to cr3: address-space switches; a general-purpose OS switches between processes, a single-address-space library OS sets it once or a few times) until the ready byte was written, firmware included, instructions. Null without --insns or unless ready. Since version 3.",
+  },
+  {
+    name: "syscalls_ready",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Boot work: system-call instructions (syscall, sysenter, int 0x80) executed until the ready byte was written, instructions: user programs calling a kernel. Null without --insns or unless ready. Since version 3.",
+  },
+  {
     name: "insns_guest_addr_ready",
     type: "float64",
     nullable: true,
@@ -352,6 +368,8 @@ export interface InstanceRow {
   insns_guest_addr_ready: number | null;
   guest_blocks_ready: number | null;
   guest_code_insns_ready: number | null;
+  cr3_writes_ready: number | null;
+  syscalls_ready: number | null;
   error: string | null;
 }
 

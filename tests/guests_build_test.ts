@@ -233,7 +233,8 @@ Deno.test("every profile in images/profiles parses as JSON and has the required 
     for (const a of p.argv as string[]) {
       for (const [, key] of a.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
         assert.ok(
-          key === "image" || key === "image_dir" || key === "accel" || key in params,
+          key === "image" || key === "image_dir" || key === "accel" ||
+            key in params,
           `${where}: \${${key}} not declared in params`,
         );
       }

@@ -94,9 +94,10 @@ Deno.test("an absent image fails with the profile, the path and how to get it", 
       }),
     (e: Error) =>
       e instanceof ProfileError &&
-      /Cannot boot "nanos": image not found at .*build\/external\/nanos\.img/.test(
-        e.message,
-      ) &&
+      /Cannot boot "nanos": image not found at .*build\/external\/nanos\.img/
+        .test(
+          e.message,
+        ) &&
       /How to get it: .*ops.*--image-file/.test(e.message),
   );
   const st = (await imageStatuses()).find((s) => s.profile === "nanos")!;

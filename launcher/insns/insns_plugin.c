@@ -61,7 +61,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
 #define SLOT_BYTES 16384
 #define SLOT_MAGIC 0x6d726f7473746f62ULL /* "bootstorm" little-endian, 8 bytes */
-#define SLOT_LAYOUT 4
+#define SLOT_LAYOUT 5
 
 /* One instance's counters; every field is a little-endian u64 (the launcher
  * reads them with the same offsets: launcher/insns/counters.ts). */
@@ -82,7 +82,10 @@ struct slot {
     uint64_t entry;          /* 104: the entry address given, UINT64_MAX when none */
     uint64_t blocks;         /* 112: distinct guest translation blocks (by start address) */
     uint64_t block_insns;    /* 120: instructions in those distinct blocks: the guest's code footprint */
-    /* 128-255: written by output_shim.c (stdout writes), see there. */
+    uint64_t cr3_writes;     /* 128: mov to CR3 executed: address-space switches */
+    uint64_t syscalls;       /* 136: syscall, sysenter and int 0x80 executed: system calls */
+    uint64_t reserved[6];    /* 144-191 */
+    /* 192-255: written by output_shim.c (stdout writes), see there. */
 };
 
 static struct slot *s;
@@ -113,7 +116,7 @@ static bool firmware_by_address(uint64_t vaddr)
     return vaddr < 0x100000ULL || in_alias(vaddr);
 }
 
-enum kind { K_OTHER, K_IO_IN, K_IO_OUT, K_SYSTEM };
+enum kind { K_OTHER, K_IO_IN, K_IO_OUT, K_SYSTEM, K_CR3, K_SYSCALL };
 
 /* Classify one x86 instruction from its bytes (QEMU hands over exactly one
  * instruction, so skipping prefix-like bytes cannot run into the next one). */
@@ -136,16 +139,22 @@ static enum kind classify(const uint8_t *b, size_t n)
         return K_IO_IN;
     case 0xe6: case 0xe7: case 0xee: case 0xef: case 0x6e: case 0x6f:
         return K_IO_OUT;
-    case 0xf4: case 0xfa: case 0xfb: case 0xcf: case 0xcd: case 0xcc:
+    case 0xcd:
+        return (i + 1 < n && b[i + 1] == 0x80) ? K_SYSCALL : K_SYSTEM;
+    case 0xf4: case 0xfa: case 0xfb: case 0xcf: case 0xcc:
         return K_SYSTEM;
     case 0x0f:
         if (i + 1 >= n) {
             return K_OTHER;
         }
         switch (b[i + 1]) {
-        case 0x00: case 0x01: case 0x05: case 0x06: case 0x07: case 0x08:
-        case 0x09: case 0x20: case 0x21: case 0x22: case 0x23: case 0x30:
-        case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0xa2:
+        case 0x05: case 0x34:
+            return K_SYSCALL;
+        case 0x22: /* mov to a control register: the reg field names it */
+            return (i + 2 < n && ((b[i + 2] >> 3) & 7) == 3) ? K_CR3 : K_SYSTEM;
+        case 0x00: case 0x01: case 0x06: case 0x07: case 0x08:
+        case 0x09: case 0x20: case 0x21: case 0x23: case 0x30:
+        case 0x31: case 0x32: case 0x33: case 0x35: case 0xa2:
         case 0xaa:
             return K_SYSTEM;
         }
@@ -216,9 +225,16 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         if (k == K_IO_IN || k == K_IO_OUT) {
             qemu_plugin_register_vcpu_insn_exec_inline(
                 insn, QEMU_PLUGIN_INLINE_ADD_U64, &s->io, 1);
-        } else if (k == K_SYSTEM) {
+        } else if (k == K_SYSTEM || k == K_CR3 || k == K_SYSCALL) {
             qemu_plugin_register_vcpu_insn_exec_inline(
                 insn, QEMU_PLUGIN_INLINE_ADD_U64, &s->system, 1);
+        }
+        if (k == K_CR3) {
+            qemu_plugin_register_vcpu_insn_exec_inline(
+                insn, QEMU_PLUGIN_INLINE_ADD_U64, &s->cr3_writes, 1);
+        } else if (k == K_SYSCALL) {
+            qemu_plugin_register_vcpu_insn_exec_inline(
+                insn, QEMU_PLUGIN_INLINE_ADD_U64, &s->syscalls, 1);
         }
         if (k == K_IO_OUT) {
             qemu_plugin_register_vcpu_insn_exec_cb(

@@ -14,14 +14,15 @@
  * launcher). Without it, or when the file cannot be mapped, it only passes
  * the calls through.
  *
- * Slot layout from byte 128 (u64 little-endian; launcher/insns/slots.ts):
- *   128 writes       number of ring entries appended (release-ordered)
- *   136 bytes        stdout bytes written so far
- *   144 first_total  total instructions at the first write
- *   152 first_guest  guest instructions at the first write
+ * Slot layout from byte 192 (u64 little-endian; launcher/insns/slots.ts):
+ *   192 writes       number of ring entries appended (release-ordered)
+ *   200 bytes        stdout bytes written so far
+ *   208 first_total  total instructions at the first write
+ *   216 first_guest  guest instructions at the first write
  *   256..16383       ring of RING entries {bytes_end, total, guest, io,
- *                    system, mem, blocks, block_insns}: the plugin's
- *                    counters (slot words 2, 3, 5, 6, 7, 14, 15) at the write
+ *                    system, mem, blocks, block_insns, cr3_writes, syscalls}:
+ *                    the plugin's counters (slot words 2, 3, 5, 6, 7, 14,
+ *                    15, 16, 17) at the write
  *
  * Build: gcc -shared -fPIC -O2 -o output_shim.so output_shim.c -ldl
  */
@@ -38,7 +39,7 @@
 
 #define SLOT_BYTES 16384
 #define RING_OFFSET 256
-#define FIELDS 8
+#define FIELDS 10
 #define RING ((SLOT_BYTES - RING_OFFSET) / (8 * FIELDS))
 
 static ssize_t (*real_write)(int, const void *, size_t);
@@ -91,11 +92,11 @@ static void record(ssize_t n)
     }
     if (state == 1) {
         uint64_t total = slot[2], guest = slot[3];
-        uint64_t w = slot[16];
-        uint64_t bytes = slot[17] + (uint64_t)n;
+        uint64_t w = slot[24];
+        uint64_t bytes = slot[25] + (uint64_t)n;
         if (w == 0) {
-            slot[18] = total;
-            slot[19] = guest;
+            slot[26] = total;
+            slot[27] = guest;
         }
         volatile uint64_t *e = slot + RING_OFFSET / 8 + (w % RING) * FIELDS;
         e[0] = bytes;
@@ -106,8 +107,10 @@ static void record(ssize_t n)
         e[5] = slot[7];
         e[6] = slot[14];
         e[7] = slot[15];
-        slot[17] = bytes;
-        __atomic_store_n(&slot[16], w + 1, __ATOMIC_RELEASE);
+        e[8] = slot[16];
+        e[9] = slot[17];
+        slot[25] = bytes;
+        __atomic_store_n(&slot[24], w + 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&lock);
 }

@@ -13,7 +13,7 @@
 export const SLOT_BYTES = 16384;
 /** Where output_shim.c's ring of stdout writes starts, its entry size and length. */
 const RING_OFFSET = 256;
-const FIELDS = 8;
+const FIELDS = 10;
 const RING = Math.floor((SLOT_BYTES - RING_OFFSET) / (8 * FIELDS));
 /** "bootstorm" as the plugin writes it once loaded. */
 const SLOT_MAGIC = 0x6d726f7473746f62n;
@@ -42,6 +42,10 @@ export interface InsnsCounters {
   blocks: number;
   /** Instructions in the distinct guest blocks: the guest's code footprint. */
   blockInsns: number;
+  /** Writes to CR3 (address-space switches). */
+  cr3Writes: number;
+  /** System calls (syscall, sysenter, int 0x80). */
+  syscalls: number;
 }
 
 /** The counters at one stdout write (from the output shim's ring). */
@@ -56,6 +60,8 @@ export interface OutputCounts {
   mem?: number;
   blocks?: number;
   blockInsns?: number;
+  cr3Writes?: number;
+  syscalls?: number;
 }
 
 type Libc = {
@@ -210,6 +216,8 @@ export class InsnsSlots {
       guestAddr: Number(u(12)),
       blocks: Number(u(14)),
       blockInsns: Number(u(15)),
+      cr3Writes: Number(u(16)),
+      syscalls: Number(u(17)),
     };
   }
 
@@ -230,13 +238,13 @@ export class InsnsSlots {
   atByte(i: number, byte: number): OutputCounts | null {
     if (this.#u64(i, 0) !== SLOT_MAGIC) return null;
     if (byte === 0) {
-      if (this.#u64(i, 16) === 0n) return null;
+      if (this.#u64(i, 24) === 0n) return null;
       return {
-        total: Number(this.#u64(i, 18)),
-        guest: Number(this.#u64(i, 19)),
+        total: Number(this.#u64(i, 26)),
+        guest: Number(this.#u64(i, 27)),
       };
     }
-    const writes = Number(this.#u64(i, 16));
+    const writes = Number(this.#u64(i, 24));
     const target = BigInt(byte);
     for (let w = Math.max(0, writes - RING); w < writes; w++) {
       const k = RING_OFFSET / 8 + (w % RING) * FIELDS;
@@ -254,6 +262,8 @@ export class InsnsSlots {
           mem: n(5),
           blocks: n(6),
           blockInsns: n(7),
+          cr3Writes: n(8),
+          syscalls: n(9),
         };
       }
     }
