@@ -134,6 +134,7 @@ export const ANALYSIS_COLUMNS: readonly string[] = [
   "concurrency_at_start",
   "outcome",
   "rss_peak_kib",
+  "cpu_ready_ms",
   // boot work (--insns), null in other runs
   "insns_first_output",
   "insns_ready",

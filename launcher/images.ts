@@ -15,6 +15,7 @@ export const BUILDERS: Record<string, string> = {
   "/build/minkernel/": "images/build.ts",
   "/build/synthetic/": "images/synthetic/build.ts",
   "/build/linux/": "images/linux/build.ts",
+  "/build/linux-generic/": "images/linux/build_generic.ts",
 };
 
 /** The build script that makes a profile's image, or null. */

@@ -25,6 +25,7 @@ import {
   type Proc,
   type ProcessRunner,
   readAnonKib,
+  readCpuMs,
   readPeakRssKib,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
@@ -116,6 +117,7 @@ interface Inst {
   code: number | null;
   signal: string | null;
   rss: number | null;
+  cpu: number | null;
   error: string | null;
   stderrTail: string;
   proc: Proc | null;
@@ -209,6 +211,7 @@ export async function launch(
       code: null,
       signal: null,
       rss: null,
+      cpu: null,
       error: null,
       stderrTail: "",
       proc: null,
@@ -320,6 +323,7 @@ export async function launch(
       ? readPeakRssKib(inst.proc.pid)
       : null;
     if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
+    if (inst.proc && !inst.exited) inst.cpu = readCpuMs(inst.proc.pid);
     if (profile.teardown === "kill-after-ready") kill(inst);
     else if (profile.teardown === "hold-until-all-ready") {
       allBootEnded.then(() => kill(inst));
@@ -470,6 +474,7 @@ export async function launch(
       exit_code: inst.code,
       signal: inst.signal,
       rss_peak_kib: inst.rss,
+      cpu_ready_ms: inst.outcome === "ready" ? inst.cpu : null,
       output_bytes: inst.watch.bytes,
       pid: inst.proc?.pid ?? null,
       vmm_ready_ms: inst.vmmReady !== null && tK !== null

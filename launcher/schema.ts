@@ -145,6 +145,14 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
       "Peak resident set size (VmHWM of /proc/<pid>/status) of the instance's process, KiB, read at ready and again just before it is killed. Null when it could not be read (process already gone).",
   },
   {
+    name: "cpu_ready_ms",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "CPU time the instance's process had used at T_e (all its threads, from /proc/<pid>/task/*/schedstat), ms: what the boot cost in CPU, which, unlike boot_ms, hardly grows when instances share the cores. Null unless ready while the process was alive (ready-on-exit has none). Since version 3.",
+  },
+  {
     name: "output_bytes",
     type: "float64",
     nullable: false,
@@ -350,6 +358,7 @@ export interface InstanceRow {
   exit_code: number | null;
   signal: string | null;
   rss_peak_kib: number | null;
+  cpu_ready_ms: number | null;
   output_bytes: number;
   pid: number | null;
   vmm_ready_ms: number | null;

@@ -46,6 +46,8 @@ interface Options {
   out: string;
   cache: string;
   kernelPackage?: string;
+  /** The meta-package that names the kernel (default linux-image-cloud-amd64). */
+  meta?: string;
 }
 
 /** What {@link buildLinuxGuest} built (also written to `manifest.json`). */
@@ -281,12 +283,15 @@ async function resolveKernelPackage(
   apt: AptLookup,
 ): Promise<string> {
   if (opts.kernelPackage) return opts.kernelPackage;
-  const meta = await apt.record(KERNEL_META);
-  const m = meta?.depends.match(/(linux-image-[0-9][^\s,]*-cloud-amd64)\b/);
+  const meta = await apt.record(opts.meta ?? KERNEL_META);
+  const flavour = opts.meta ? opts.meta.replace(/^linux-image-/, "") : "cloud-amd64";
+  const m = meta?.depends.match(
+    new RegExp(`(linux-image-[0-9][^\\s,]*-${flavour})\\b`),
+  );
   if (m) return m[1];
   const cached = await cachedDebs(
     opts.cache,
-    /^linux-image-[0-9].*-cloud-amd64_.*_amd64\.deb$/,
+    new RegExp(`^linux-image-[0-9][^_]*-${flavour}_.*_amd64\\.deb$`),
   );
   if (cached.length > 0) return cached[cached.length - 1].split("_")[0];
   throw new Error(
@@ -469,13 +474,14 @@ export async function buildLinuxGuest(
     out: options.out ?? join(ROOT, "build/linux"),
     cache: options.cache ?? join(ROOT, "build/linux/cache"),
     kernelPackage: options.kernelPackage,
+    meta: options.meta,
   };
   requireTools();
   const apt = new AptLookup();
   await apt.prefetch(
     opts.kernelPackage
       ? [opts.kernelPackage, BUSYBOX_PACKAGE]
-      : [KERNEL_META, BUSYBOX_PACKAGE],
+      : [opts.meta ?? KERNEL_META, BUSYBOX_PACKAGE],
   );
   const kernelPackage = await resolveKernelPackage(opts, apt);
   const kernel = await fetchDeb(kernelPackage, { cache: opts.cache, apt });
