@@ -1,20 +1,19 @@
 /**
  * Classification of a run as `baseline` (minkernel-like), `libos` or `linux`
- * by its boot-time and memory features, against a small labelled reference
- * set (data/reference/), with a refusal (`unknown`) when the run is far from
- * everything known.
+ * against a labelled reference set of measured systems (data/reference/),
+ * with `unknown` for a run far from every known system.
  *
- * Method: each feature (see runFeatures) is divided by its scale
- * (DEFAULT_SCALES); the distance between two runs is the root mean square of
- * the scaled differences over the features both have (RMS, so runs with
- * fewer features, such as the paper's points, stay comparable); a reference
- * point sharing fewer than `minShared` (default 2) features with the run is
- * ignored (one feature alone, e.g. memory, does not separate the classes;
- * this leaves out the paper's memory-only Rumprun and Alpine points). A class's
- * distance is that of its nearest reference point; probabilities are a
- * Gaussian kernel of width `bandwidth` (default 0.5) on those distances,
- * normalised over the classes present; the class is the nearest one unless
- * that distance exceeds `unknownDistance` (default 1.5), then `unknown`.
+ * Method, per feature set (`work`: boot work, TCG with --insns; `timing`:
+ * what a KVM host gets; see features.ts): the distance between two runs is
+ * the root mean square of (a − b) / scale over the set's features both have;
+ * a class's distance is that of its nearest reference run; probabilities are
+ * exp(−d² / 2T²) normalised over the classes, with the temperature T fitted
+ * on leave-one-system-out (LOSO) predictions (every run of a system held out
+ * at once, classified against the other systems); the class is the nearest
+ * unless that distance exceeds the unknown threshold, also fitted on LOSO
+ * (1.5 × the farthest a held-out known system was from its nearest class).
+ * The evaluation (accuracy, confusion matrix, Brier score, expected
+ * calibration error, reliability table) is of those LOSO predictions.
  *
  * @module
  */
@@ -26,25 +25,32 @@ import {
   type Baseline,
   CLASSES,
   DEFAULT_SCALES,
+  FEATURE_LABELS,
+  FEATURE_SETS,
   type FeatureName,
   type FeatureOptions,
   FEATURES,
+  type FeatureSet,
+  featureSetOf,
   type FeatureVector,
   hostKey,
   measureBaseline,
   pickBaselineRuns,
+  readyCount,
   runFeatures,
   type RunLike,
   type SystemClass,
 } from "./features.ts";
 import { DatasetError, imageName } from "./load.ts";
 
-/** One labelled point of the reference set. */
+/** One labelled point of the reference set: a run. */
 export interface ReferencePoint {
   /** Run id, or `paper:<guest>`. */
   id: string;
-  /** System name (profile name). */
+  /** Profile name of the run. */
   image: string;
+  /** The system it belongs to (one OS build, whichever machine or boot path; see systemOf). */
+  system: string;
   class: SystemClass;
   /** Measured by this toolkit, or taken from the paper's figures. */
   source: "measured" | "paper";
@@ -57,18 +63,82 @@ export interface ReferencePoint {
   features: FeatureVector;
 }
 
+/** A feature set's fitted constants. */
+export interface Calibration {
+  /** Temperature of the class probabilities (scaled units). */
+  temperature: number;
+  /** Nearest-class distance beyond which the answer is `unknown`. */
+  unknownDistance: number;
+}
+
+/** One leave-one-system-out prediction. */
+export interface LosoPrediction {
+  id: string;
+  system: string;
+  class: SystemClass;
+  predicted: SystemClass | "unknown";
+  probabilities: Record<SystemClass, number>;
+  distance: number;
+}
+
+/** How well a feature set does on held-out systems. */
+export interface Evaluation {
+  set: FeatureSet;
+  /** Systems with runs that have this set's features. */
+  systems: string[];
+  /** Runs evaluated. */
+  n: number;
+  /** Fraction of runs right (unknown counts as wrong). */
+  accuracy: number;
+  /** Systems whose runs were all right. */
+  systemsRight: string[];
+  /** true class → predicted class → runs. */
+  confusion: Record<SystemClass, Record<SystemClass | "unknown", number>>;
+  /** Mean over runs of Σ_c (p_c − [c = true])². */
+  brier: number;
+  /** Expected calibration error of the top probability (5 bins). */
+  ece: number;
+  /** Reliability table: per confidence bin, runs, mean confidence, accuracy. */
+  reliability: {
+    bin: string;
+    n: number;
+    confidence: number;
+    accuracy: number;
+  }[];
+  predictions: LosoPrediction[];
+}
+
 /** The reference set as stored in data/reference/reference.json. */
 export interface Reference {
-  version: 1;
+  version: 2;
   /** When it was built (ISO), or null. */
   built_at: string | null;
   /** One minkernel baseline per host (and accelerator) the points were measured on. */
   baselines: Baseline[];
   /** Feature scales used for distances. */
   scales: Record<FeatureName, number>;
+  /** Fitted per feature set (absent when the set has too few systems). */
+  calibration: Partial<Record<FeatureSet, Calibration>>;
+  /** LOSO evaluation per feature set. */
+  evaluation: Partial<Record<FeatureSet, Evaluation>>;
   points: ReferencePoint[];
   /** How it was built, caveats. */
   notes: string[];
+}
+
+/**
+ * The system a profile belongs to: one OS build, whatever machine type or
+ * boot path it is run with (`minkernel-microvm` → `minkernel`, `osv-disk` →
+ * `osv`, `alpine-linux-quiet` → `alpine-linux`).
+ *
+ * @example
+ * ```ts
+ * import { systemOf } from "./classify.ts";
+ * console.log(systemOf("minkernel-microvm")); // "minkernel"
+ * ```
+ */
+export function systemOf(image: string): string {
+  return image.replace(/-(microvm|disk|direct|quiet|exit|pc)$/, "");
 }
 
 /** Options of {@link buildReference}. */
@@ -84,17 +154,14 @@ function emptyFeatures(): FeatureVector {
 }
 
 /**
- * Reference points from the paper's figures (paper-results.csv): per guest,
- * `log_boot_ratio` = ln(geometric mean of its boot-time range / minkernel's)
- * when the paper gives a range, and `log_mem_ratio` = ln(peak system memory /
- * minkernel's) in the 256 × 5 ms runs. Approximations: the paper's times are
- * under KVM at up to 256 concurrent instances, not at low concurrency, and
- * its peak includes the host's own memory (so the ratio is understated).
- * Guests with fewer than two figures (Rumprun and Alpine Linux have no boot
- * time in the paper's text) are left out: one feature cannot place them.
+ * Reference points from the paper's figures (paper-results.csv), marked
+ * `source: "paper"`: per guest `log_boot_ratio` = ln(geometric mean of its
+ * boot-time range / minkernel's) and `log_mem_ratio` = ln(peak system
+ * memory / minkernel's) in the 256 × 5 ms runs (KVM). Neither feature set
+ * uses them (their features are the paper's two); figures show them.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * paperPoints(await Deno.readTextFile("../shared/paper/paper-results.csv"));
  * ```
  */
@@ -126,6 +193,7 @@ export function paperPoints(csv: string): ReferencePoint[] {
       return {
         id: `paper:${r.guest}`,
         image: String(r.guest),
+        system: `${r.guest} (paper)`,
         class: r.class as SystemClass,
         source: "paper" as const,
         host_key: null,
@@ -134,20 +202,442 @@ export function paperPoints(csv: string): ReferencePoint[] {
         features: f,
       };
     },
-  ).filter((p) => FEATURES.filter((f) => p.features[f] !== null).length >= 2);
+  ).filter((p) =>
+    p.features.log_boot_ratio !== null || p.features.log_mem_ratio !== null
+  );
+}
+
+/** Result of {@link featureDistance}. */
+export interface Distance {
+  /** RMS of the scaled differences over shared features (Infinity when none). */
+  distance: number;
+  /** Number of features both vectors have. */
+  shared: number;
+  /** Scaled squared difference per shared feature. */
+  terms: Partial<Record<FeatureName, number>>;
+}
+
+/**
+ * Distance between two feature vectors over `features`: the root mean
+ * square of (a − b) / scale over the features both have.
+ *
+ * @example
+ * ```ts
+ * import { featureDistance } from "./classify.ts";
+ * import { DEFAULT_SCALES, WORK_FEATURES } from "./features.ts";
+ * const a = { log_code_insns: 2, log_guest_insns: 3 } as never;
+ * const b = { log_code_insns: 3, log_guest_insns: 3 } as never;
+ * console.log(featureDistance(a, b, WORK_FEATURES, DEFAULT_SCALES).distance.toFixed(3)); // "1.414"
+ * ```
+ */
+export function featureDistance(
+  a: FeatureVector,
+  b: FeatureVector,
+  features: readonly FeatureName[],
+  scales: Readonly<Record<FeatureName, number>> = DEFAULT_SCALES,
+): Distance {
+  let sum = 0;
+  let shared = 0;
+  const terms: Partial<Record<FeatureName, number>> = {};
+  for (const f of features) {
+    const x = a[f];
+    const y = b[f];
+    if (x === null || x === undefined || y === null || y === undefined) {
+      continue;
+    }
+    const d = (x - y) / scales[f];
+    terms[f] = d * d;
+    sum += d * d;
+    shared++;
+  }
+  return {
+    distance: shared ? Math.sqrt(sum / shared) : Infinity,
+    shared,
+    terms,
+  };
+}
+
+/** A known system near the classified run. */
+export interface Neighbour {
+  system: string;
+  class: SystemClass;
+  /** The system's reference run nearest to the classified run. */
+  id: string;
+  distance: number;
+}
+
+/** The class distances of one feature vector against reference points. */
+interface ClassDistances {
+  byClass: Map<
+    SystemClass,
+    { distance: number; point: ReferencePoint; terms: Distance["terms"] }
+  >;
+  nearest: Neighbour[];
+}
+
+function classDistances(
+  features: FeatureVector,
+  points: readonly ReferencePoint[],
+  set: FeatureSet,
+  scales: Readonly<Record<FeatureName, number>>,
+): ClassDistances {
+  const fs = FEATURE_SETS[set];
+  const need = set === "work" ? fs.length : 2;
+  const byClass: ClassDistances["byClass"] = new Map();
+  const bySystem = new Map<string, Neighbour>();
+  for (const p of points) {
+    const d = featureDistance(features, p.features, fs, scales);
+    if (!Number.isFinite(d.distance) || d.shared < need) continue;
+    if (d.distance < (byClass.get(p.class)?.distance ?? Infinity)) {
+      byClass.set(p.class, { distance: d.distance, point: p, terms: d.terms });
+    }
+    if (d.distance < (bySystem.get(p.system)?.distance ?? Infinity)) {
+      bySystem.set(p.system, {
+        system: p.system,
+        class: p.class,
+        id: p.id,
+        distance: d.distance,
+      });
+    }
+  }
+  return {
+    byClass,
+    nearest: [...bySystem.values()].sort((a, b) => a.distance - b.distance),
+  };
+}
+
+function probabilities(
+  byClass: ClassDistances["byClass"],
+  temperature: number,
+): {
+  probabilities: Record<SystemClass, number>;
+  best: SystemClass | null;
+  bestD: number;
+} {
+  const p = Object.fromEntries(CLASSES.map((c) => [c, 0])) as Record<
+    SystemClass,
+    number
+  >;
+  let best: SystemClass | null = null;
+  let bestD = Infinity;
+  for (const [c, { distance }] of byClass) {
+    if (distance < bestD) {
+      bestD = distance;
+      best = c;
+    }
+  }
+  if (best === null) return { probabilities: p, best, bestD };
+  let total = 0;
+  for (const [c, { distance }] of byClass) {
+    p[c] = Math.exp(
+      -(distance * distance - bestD * bestD) / (2 * temperature * temperature),
+    );
+    total += p[c];
+  }
+  for (const c of CLASSES) p[c] /= total;
+  return { probabilities: p, best, bestD };
+}
+
+/** What decided a verdict, feature by feature. */
+export interface Reason {
+  feature: FeatureName;
+  /** The run's value. */
+  value: number | null;
+  /** The nearest reference run of the chosen class: its value and scaled squared difference. */
+  chosen: { id: string; system: string; value: number | null; term: number };
+  /** The nearest reference run of the runner-up class (null when there is none). */
+  other: {
+    id: string;
+    system: string;
+    class: SystemClass;
+    value: number | null;
+    term: number;
+  } | null;
+}
+
+/** The verdict on one feature vector. */
+export interface Verdict {
+  class: SystemClass | "unknown";
+  /** The feature set used. */
+  set: FeatureSet;
+  /** Probability per class (0 for classes absent from the reference). */
+  probabilities: Record<SystemClass, number>;
+  /** Nearest known systems, nearest first. */
+  nearest: Neighbour[];
+  /** Distance to the nearest reference run (Infinity when none shares the set's features). */
+  distance: number;
+  /** Threshold of `unknown` that was applied. */
+  unknownDistance: number;
+  /** Per feature, the run against the nearest run of the chosen and the runner-up class, most decisive first. */
+  reasons: Reason[];
+}
+
+/** Options of {@link classifyFeatures}. */
+export interface ClassifyOptions extends FeatureOptions {
+  /** Feature set (default: work when the run has boot work, else timing). */
+  set?: FeatureSet;
+  /** Override the fitted temperature. */
+  temperature?: number;
+  /** Override the fitted unknown threshold. */
+  unknownDistance?: number;
+}
+
+const DEFAULT_CALIBRATION: Calibration = {
+  temperature: 0.5,
+  unknownDistance: 1.5,
+};
+
+/**
+ * Classify a feature vector against reference points with one feature set.
+ *
+ * @example
+ * ```ts ignore
+ * classifyFeatures(features, reference.points, { set: "work" }, reference.calibration.work).class;
+ * ```
+ */
+export function classifyFeatures(
+  features: FeatureVector,
+  points: readonly ReferencePoint[],
+  options: ClassifyOptions & {
+    scales?: Readonly<Record<FeatureName, number>>;
+  } = {},
+  calibration: Calibration = DEFAULT_CALIBRATION,
+): Verdict {
+  const set = options.set ?? featureSetOf(features) ?? "timing";
+  const scales = options.scales ?? DEFAULT_SCALES;
+  const temperature = options.temperature ?? calibration.temperature;
+  const unknownDistance = options.unknownDistance ??
+    calibration.unknownDistance;
+  const cd = classDistances(features, points, set, scales);
+  const { probabilities: p, best, bestD } = probabilities(
+    cd.byClass,
+    temperature,
+  );
+  const cls = best === null || bestD > unknownDistance ? "unknown" : best;
+  const reasons: Reason[] = [];
+  if (best !== null) {
+    const chosen = cd.byClass.get(best)!;
+    let runner: [SystemClass, typeof chosen] | null = null;
+    for (const [c, v] of cd.byClass) {
+      if (c !== best && (!runner || v.distance < runner[1].distance)) {
+        runner = [c, v];
+      }
+    }
+    for (const f of FEATURE_SETS[set]) {
+      if (chosen.terms[f] === undefined) continue;
+      reasons.push({
+        feature: f,
+        value: features[f],
+        chosen: {
+          id: chosen.point.id,
+          system: chosen.point.system,
+          value: chosen.point.features[f],
+          term: chosen.terms[f]!,
+        },
+        other: runner
+          ? {
+            id: runner[1].point.id,
+            system: runner[1].point.system,
+            class: runner[0],
+            value: runner[1].point.features[f],
+            term: runner[1].terms[f] ?? 0,
+          }
+          : null,
+      });
+    }
+    // Most decisive first: what separates the chosen class from the
+    // runner-up; for `unknown`, what makes the run far from the nearest.
+    const key = (r: Reason) =>
+      cls === "unknown" ? r.chosen.term : (r.other?.term ?? 0) - r.chosen.term;
+    reasons.sort((a, b) => key(b) - key(a));
+  }
+  return {
+    class: cls,
+    set,
+    probabilities: p,
+    nearest: cd.nearest,
+    distance: bestD,
+    unknownDistance,
+    reasons,
+  };
+}
+
+/** Points that carry a feature set (measured runs with those features). */
+function pointsWith(
+  points: readonly ReferencePoint[],
+  set: FeatureSet,
+): ReferencePoint[] {
+  const fs = FEATURE_SETS[set];
+  const need = set === "work" ? fs.length : 2;
+  return points.filter((p) =>
+    p.source === "measured" &&
+    fs.filter((f) => p.features[f] !== null).length >= need
+  );
+}
+
+/**
+ * Leave-one-system-out class distances of every point of a set (each
+ * system's runs against the other systems only).
+ */
+function losoDistances(
+  points: readonly ReferencePoint[],
+  set: FeatureSet,
+  scales: Readonly<Record<FeatureName, number>>,
+) {
+  return points.map((p) => ({
+    point: p,
+    cd: classDistances(
+      p.features,
+      points.filter((q) => q.system !== p.system),
+      set,
+      scales,
+    ),
+  }));
+}
+
+/**
+ * Fit a set's temperature (minimum LOSO log-loss over a grid) and unknown
+ * threshold (1.5 × the largest LOSO nearest-class distance), then evaluate
+ * the LOSO predictions. Null when fewer than two classes have two systems.
+ *
+ * @example
+ * ```ts ignore
+ * const { calibration, evaluation } = calibrateSet(reference.points, "work")!;
+ * ```
+ */
+export function calibrateSet(
+  allPoints: readonly ReferencePoint[],
+  set: FeatureSet,
+  scales: Readonly<Record<FeatureName, number>> = DEFAULT_SCALES,
+): { calibration: Calibration; evaluation: Evaluation } | null {
+  const points = pointsWith(allPoints, set);
+  const systems = [...new Set(points.map((p) => p.system))].sort();
+  const classesWithTwo = CLASSES.filter((c) =>
+    new Set(points.filter((p) => p.class === c).map((p) => p.system)).size >= 2
+  );
+  if (classesWithTwo.length < 2) return null;
+  const loso = losoDistances(points, set, scales);
+  let bestT = 0.5;
+  let bestLoss = Infinity;
+  // T below 0.1 only sharpens probabilities that are already ~1 (and a grid
+  // floor is reached when every held-out system is right).
+  for (let t = 0.1; t <= 5; t *= 1.1) {
+    let loss = 0;
+    for (const { point, cd } of loso) {
+      const { probabilities: pr } = probabilities(cd.byClass, t);
+      loss -= Math.log(Math.max(1e-6, pr[point.class]));
+    }
+    if (loss < bestLoss - 1e-12) {
+      bestLoss = loss;
+      bestT = t;
+    }
+  }
+  const far = Math.max(
+    0,
+    ...loso.map(({ cd }) =>
+      Math.min(...[...cd.byClass.values()].map((v) => v.distance))
+    ).filter(Number.isFinite),
+  );
+  const calibration = {
+    temperature: round(bestT),
+    unknownDistance: round(Math.max(0.5, 1.5 * far)),
+  };
+  const predictions: LosoPrediction[] = loso.map(({ point, cd }) => {
+    const { probabilities: pr, best, bestD } = probabilities(
+      cd.byClass,
+      calibration.temperature,
+    );
+    return {
+      id: point.id,
+      system: point.system,
+      class: point.class,
+      predicted: best === null || bestD > calibration.unknownDistance
+        ? "unknown"
+        : best,
+      probabilities: pr,
+      distance: bestD,
+    };
+  });
+  return { calibration, evaluation: evaluate(set, systems, predictions) };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/** Accuracy, confusion, Brier score, ECE and reliability of predictions. */
+function evaluate(
+  set: FeatureSet,
+  systems: string[],
+  predictions: LosoPrediction[],
+): Evaluation {
+  const confusion = Object.fromEntries(CLASSES.map((c) => [
+    c,
+    Object.fromEntries([...CLASSES, "unknown"].map((k) => [k, 0])),
+  ])) as Evaluation["confusion"];
+  let right = 0;
+  let brier = 0;
+  for (const p of predictions) {
+    confusion[p.class][p.predicted]++;
+    if (p.predicted === p.class) right++;
+    for (const c of CLASSES) {
+      brier += (p.probabilities[c] - (c === p.class ? 1 : 0)) ** 2;
+    }
+  }
+  const n = predictions.length;
+  const bins = [0.2, 0.4, 0.6, 0.8, 1.0000001];
+  const reliability = bins.map((hi, i) => {
+    const lo = i === 0 ? 0 : bins[i - 1];
+    const inBin = predictions.filter((p) => {
+      const conf = Math.max(...CLASSES.map((c) => p.probabilities[c]));
+      return conf >= lo && conf < hi;
+    });
+    const conf = inBin.reduce(
+      (s, p) => s + Math.max(...CLASSES.map((c) => p.probabilities[c])),
+      0,
+    );
+    const acc = inBin.filter((p) => p.predicted === p.class).length;
+    return {
+      bin: `${lo.toFixed(1)}–${Math.min(1, hi).toFixed(1)}`,
+      n: inBin.length,
+      confidence: inBin.length ? round(conf / inBin.length) : NaN,
+      accuracy: inBin.length ? round(acc / inBin.length) : NaN,
+    };
+  });
+  const ece = reliability.reduce(
+    (s, r) => s + (r.n ? (r.n / n) * Math.abs(r.accuracy - r.confidence) : 0),
+    0,
+  );
+  const systemsRight = systems.filter((s) =>
+    predictions.filter((p) => p.system === s).every((p) =>
+      p.predicted === p.class
+    )
+  );
+  return {
+    set,
+    systems,
+    n,
+    accuracy: n ? round(right / n) : NaN,
+    systemsRight,
+    confusion,
+    brier: n ? round(brier / n) : NaN,
+    ece: round(ece),
+    reliability,
+    predictions,
+  };
 }
 
 /**
  * Build the reference set from labelled runs (run.json `profile.class` is
- * `baseline`, `libos` or `linux`; unlabelled runs are skipped): a baseline
- * per host from its `baseline` runs (those of the "minkernel" profile when
- * there are several baseline profiles, see pickBaselineRuns), then each run's features relative to
- * its own host's baseline. Runs on a host without a baseline run are
- * skipped with a note. Adds the paper's points when `paper` is given.
+ * `baseline`, `libos` or `linux`; unlabelled runs are skipped; sweep probes
+ * should be left out by the caller): a baseline per host from its minkernel
+ * runs, each run's features (timing ones relative to its host's baseline),
+ * then each feature set calibrated and evaluated leave-one-system-out. Adds
+ * the paper's points when `paper` is given.
  *
  * @example
- * ```ts
- * const set = await loadSweep("data/sweeps/reference");
+ * ```ts ignore
+ * const set = withoutProbes(await loadRuns("data/sweeps/reference"));
  * const ref = buildReference(set.runs, { paper: await Deno.readTextFile(paperCsv) });
  * ```
  */
@@ -157,11 +647,15 @@ export function buildReference(
 ): Reference {
   const notes: string[] = [];
   const labelled = runs.filter((r) =>
-    CLASSES.includes(r.record.profile?.class as SystemClass)
+    CLASSES.includes(r.record.profile?.class as SystemClass) &&
+    readyCount(r.instances) > 0
   );
-  const skipped = runs.length - labelled.length;
-  if (skipped) {
-    notes.push(`${skipped} run(s) without a class label were skipped`);
+  if (runs.length - labelled.length) {
+    notes.push(
+      `${
+        runs.length - labelled.length
+      } run(s) without a class label or without a ready instance were left out`,
+    );
   }
   const hosts = new Map<string, RunLike[]>();
   for (const r of labelled) {
@@ -171,298 +665,110 @@ export function buildReference(
   const baselines: Baseline[] = [];
   const points: ReferencePoint[] = [];
   for (const [key, group] of hosts) {
-    const base = group.some((r) => r.record.profile?.class === "baseline")
-      ? pickBaselineRuns(group)
-      : [];
-    if (!base.length) {
+    // The timing baseline is the minkernel measured without the plugin.
+    const plain = group.filter((r) => !r.record.insns);
+    const base = pickBaselineRuns(plain.length ? plain : group);
+    let baseline: Baseline | null = null;
+    if (base.length) {
+      baseline = measureBaseline(base, options);
+      baselines.push(baseline);
+    } else {
       notes.push(
-        `host ${key}: no baseline (minkernel) run, its ${group.length} run(s) were skipped`,
+        `host ${key}: no minkernel run, so no timing features for its runs`,
       );
-      continue;
     }
-    const baseline = measureBaseline(base, options);
-    baselines.push(baseline);
     for (const r of group) {
+      const image = imageName(r.record);
       points.push({
         id: r.record.run_id,
-        image: imageName(r.record),
+        image,
+        system: systemOf(image),
         class: r.record.profile!.class as SystemClass,
         source: "measured",
         host_key: key,
         count_n: r.record.count,
         pattern: r.record.pattern?.kind ?? null,
-        features: runFeatures(r, baseline, options),
+        // Timing features only from runs without the plugin (it slows guests unevenly).
+        features: runFeatures(r, r.record.insns ? null : baseline, options),
       });
     }
   }
   if (options.paper) {
     points.push(...paperPoints(options.paper));
     notes.push(
-      "paper points: boot ratio from the geometric mean of the paper's boot-time range (KVM, 256 instances every 5 ms), memory ratio from peak system memory (host memory included)",
+      "paper points (source paper): boot ratio from the geometric mean of the paper's boot-time range (KVM, 256 instances every 5 ms), memory ratio from peak system memory; shown in figures, not used by either feature set",
     );
   }
-  return {
-    version: 1,
+  const ref: Reference = {
+    version: 2,
     built_at: options.builtAt ?? null,
     baselines,
     scales: { ...DEFAULT_SCALES },
+    calibration: {},
+    evaluation: {},
     points,
     notes,
   };
-}
-
-/** Result of {@link featureDistance}. */
-export interface Distance {
-  /** RMS of the scaled differences over shared features (Infinity when none). */
-  distance: number;
-  /** Number of features both vectors have. */
-  shared: number;
-}
-
-/**
- * Distance between two feature vectors: the root mean square of
- * (a − b) / scale over the features both have.
- *
- * @example
- * ```ts
- * featureDistance(a.features, b.features, DEFAULT_SCALES).distance;
- * ```
- */
-export function featureDistance(
-  a: FeatureVector,
-  b: FeatureVector,
-  scales: Readonly<Record<FeatureName, number>> = DEFAULT_SCALES,
-): Distance {
-  let sum = 0;
-  let shared = 0;
-  for (const f of FEATURES) {
-    const x = a[f];
-    const y = b[f];
-    if (x === null || y === null) continue;
-    const d = (x - y) / scales[f];
-    sum += d * d;
-    shared++;
-  }
-  return { distance: shared ? Math.sqrt(sum / shared) : Infinity, shared };
-}
-
-/** A known system near the classified run. */
-export interface Neighbour {
-  /** System (image) name. */
-  image: string;
-  class: SystemClass;
-  source: "measured" | "paper";
-  /** Reference point (run id) nearest among that system's points. */
-  id: string;
-  distance: number;
-  /** Features compared. */
-  shared: number;
-}
-
-/** Options of {@link classifyFeatures} and {@link classify}. */
-export interface ClassifyOptions extends FeatureOptions {
-  /** Nearest-class distance beyond which the answer is `unknown` (default 1.5 scaled units). */
-  unknownDistance?: number;
-  /** Width of the Gaussian kernel turning distances into probabilities (default 0.5). */
-  bandwidth?: number;
-  /** How many nearest systems to report (default 5). */
-  nearest?: number;
-  /** Fewest shared features for a reference point to count (default 2). */
-  minShared?: number;
-}
-
-/** The verdict on one feature vector. */
-export interface Verdict {
-  class: SystemClass | "unknown";
-  /** Probability per class (0 for classes absent from the reference). */
-  probabilities: Record<SystemClass, number>;
-  /** Nearest known systems (one entry per image), nearest first. */
-  nearest: Neighbour[];
-  /** Distance to the nearest reference point (Infinity when none shares a feature). */
-  distance: number;
-}
-
-/**
- * Classify a feature vector against reference points (see the module doc
- * for the method).
- *
- * @example
- * ```ts
- * classifyFeatures(features, reference.points, reference.scales).class;
- * ```
- */
-export function classifyFeatures(
-  features: FeatureVector,
-  points: readonly ReferencePoint[],
-  scales: Readonly<Record<FeatureName, number>> = DEFAULT_SCALES,
-  options: ClassifyOptions = {},
-): Verdict {
-  const { unknownDistance = 1.5, bandwidth = 0.5, nearest = 5, minShared = 2 } =
-    options;
-  const byClass = new Map<SystemClass, number>();
-  const byImage = new Map<string, Neighbour>();
-  for (const p of points) {
-    const { distance, shared } = featureDistance(features, p.features, scales);
-    if (!Number.isFinite(distance) || shared < minShared) continue;
-    if (distance < (byClass.get(p.class) ?? Infinity)) {
-      byClass.set(p.class, distance);
-    }
-    const key = `${p.image}|${p.class}`;
-    if (distance < (byImage.get(key)?.distance ?? Infinity)) {
-      byImage.set(key, {
-        image: p.image,
-        class: p.class,
-        source: p.source,
-        id: p.id,
-        distance,
-        shared,
-      });
-    }
-  }
-  const probabilities = Object.fromEntries(
-    CLASSES.map((c) => [c, 0]),
-  ) as Record<SystemClass, number>;
-  let best: SystemClass | null = null;
-  let bestD = Infinity;
-  for (const [c, d] of byClass) {
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  if (best !== null) {
-    // subtract the smallest distance before exponentiating (no underflow)
-    let total = 0;
-    for (const [c, d] of byClass) {
-      probabilities[c] = Math.exp(
-        -(d * d - bestD * bestD) / (2 * bandwidth * bandwidth),
+  for (const set of ["work", "timing"] as const) {
+    const c = calibrateSet(points, set);
+    if (c) {
+      ref.calibration[set] = c.calibration;
+      ref.evaluation[set] = c.evaluation;
+    } else {
+      notes.push(
+        `feature set ${set}: fewer than two classes with two systems each; not calibrated`,
       );
-      total += probabilities[c];
     }
-    for (const c of CLASSES) probabilities[c] /= total;
   }
-  return {
-    class: best === null || bestD > unknownDistance ? "unknown" : best,
-    probabilities,
-    nearest: [...byImage.values()].sort((a, b) => a.distance - b.distance)
-      .slice(0, nearest),
-    distance: bestD,
-  };
-}
-
-/** Result of {@link looAccuracy}. */
-export interface LooResult {
-  /** Fraction of points whose class is recovered from the others (unknown counts as wrong); null below 2 points. */
-  accuracy: number | null;
-  /**
-   * The same, leaving out every point of the same system (image) at once —
-   * the honest figure for a system the reference has never seen — over the
-   * points whose class has at least two systems (a class with one system,
-   * like the minkernel baseline, cannot be recovered without it); null when
-   * no class has two systems.
-   */
-  systemAccuracy: number | null;
-  /** Points evaluated. */
-  n: number;
-  /** Prediction per point. */
-  predictions: {
-    id: string;
-    image: string;
-    class: SystemClass;
-    predicted: SystemClass | "unknown";
-    predictedBySystem: SystemClass | "unknown";
-  }[];
-}
-
-/**
- * Leave-one-out accuracy of the reference set: each point is classified
- * against all the others (and, for `systemAccuracy`, against the points of
- * other systems only).
- *
- * @example
- * ```ts
- * looAccuracy(reference).accuracy; // e.g. 0.92
- * ```
- */
-export function looAccuracy(
-  reference: Reference,
-  options: ClassifyOptions = {},
-): LooResult {
-  const pts = reference.points;
-  if (pts.length < 2) {
-    return {
-      accuracy: null,
-      systemAccuracy: null,
-      n: pts.length,
-      predictions: [],
-    };
-  }
-  const predictions = pts.map((p, i) => ({
-    id: p.id,
-    image: p.image,
-    class: p.class,
-    predicted: classifyFeatures(
-      p.features,
-      pts.filter((_, j) => j !== i),
-      reference.scales,
-      options,
-    ).class,
-    predictedBySystem: classifyFeatures(
-      p.features,
-      pts.filter((q) => q.image !== p.image),
-      reference.scales,
-      options,
-    ).class,
-  }));
-  const systems = new Map<SystemClass, Set<string>>();
-  for (const p of pts) {
-    systems.set(p.class, (systems.get(p.class) ?? new Set()).add(p.image));
-  }
-  const multi = predictions.filter((p) => systems.get(p.class)!.size >= 2);
-  const acc = (ps: typeof predictions, k: "predicted" | "predictedBySystem") =>
-    ps.length ? ps.filter((p) => p[k] === p.class).length / ps.length : null;
-  return {
-    accuracy: acc(predictions, "predicted"),
-    systemAccuracy: acc(multi, "predictedBySystem"),
-    n: pts.length,
-    predictions,
-  };
+  return ref;
 }
 
 /** Full result of {@link classify}. */
 export interface Classification extends Verdict {
   run_id: string;
   image: string;
+  /** The run's host key and accelerator. */
+  host_key: string;
+  accelerator: string | null;
   /** The class run.json claims (profile.class), for comparison; null when unlabelled. */
   label: SystemClass | null;
-  /** Leave-one-out accuracy of the reference set. */
-  looAccuracy: number | null;
-  /** Leave-one-system-out accuracy of the reference set. */
-  looSystemAccuracy: number | null;
   features: FeatureVector;
-  /** The baseline the features are relative to, and whether its host matches the run's. */
-  baseline: Baseline & { same_host: boolean };
-  unknownDistance: number;
+  /** The baseline the timing features are relative to (null for boot work without one). */
+  baseline: Baseline | null;
+  /** LOSO evaluation of the set used. */
+  evaluation: Evaluation | null;
+  /** Reference runs and systems compared with. */
+  compared: { runs: number; systems: number };
   warnings: string[];
 }
 
 /** Options of {@link classify}. */
 export interface ClassifyRunOptions extends ClassifyOptions {
-  /** Baseline measured on the run's host (default: the reference's baseline for that host). */
-  baseline?: Baseline;
+  /** Minkernel runs of the run's host (checked; refused when not minkernel-like). */
+  baselineRuns?: readonly RunLike[];
+}
+
+/** The run cannot be classified; the message says why. */
+export class ClassifyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClassifyError";
+  }
 }
 
 /**
- * Classify one run against a reference set: compute its features relative
- * to the baseline of its host (`options.baseline`, else the reference's
- * baseline with the same host key, else — with a warning — the only
- * baseline the reference has), then see {@link classifyFeatures}. Throws
- * when there is no baseline to use.
+ * Classify one run against a reference set. Boot work is used when the run
+ * has it (no baseline needed; a given baseline is still checked), else the
+ * timing features relative to a baseline of the run's own host and
+ * accelerator: `baselineRuns`, else the reference's baseline of that host.
+ * Throws {@link ClassifyError} for a run with no ready instance or without
+ * a usable baseline, and `BaselineError` for a baseline that is not
+ * minkernel-like or from another host.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const ref = await loadReference("data/reference");
- * const verdict = classify(await loadRun(dir), ref);
+ * const verdict = classify(await loadRun(dir), ref, { baselineRuns: [await loadRun(minkernelDir)] });
  * verdict.class; // "libos"
  * ```
  */
@@ -473,63 +779,203 @@ export function classify(
 ): Classification {
   const warnings: string[] = [];
   const key = hostKey(run.record);
-  let baseline = options.baseline ??
-    reference.baselines.find((b) => b.host_key === key);
-  if (!baseline && reference.baselines.length >= 1) {
-    baseline = reference.baselines[0];
-  }
-  if (!baseline) {
-    throw new Error(
-      `Cannot classify "${run.record.run_id}": the reference has no minkernel baseline and none was given. ` +
-        "Measure minkernel on this host and pass it (--baseline <run dir>), or rebuild the reference with deno task classify --build-reference <sweep dirs>.",
+  const id = run.record.run_id;
+  const ready = readyCount(run.instances);
+  if (ready === 0) {
+    throw new ClassifyError(
+      `Cannot classify run ${id} (${
+        imageName(run.record)
+      }): none of its ${run.instances.numRows()} instances became ready, so it measured nothing; check its outcomes with deno task analyze ${id} and re-measure`,
     );
   }
-  const sameHost = baseline.host_key === key;
-  if (!sameHost) {
-    warnings.push(
-      `the baseline was measured on "${baseline.host_key}", this run on "${key}": times are not comparable across hosts/accelerators; pass --baseline <minkernel run on this host>`,
-    );
+  let baseline: Baseline | null = null;
+  if (options.baselineRuns) {
+    baseline = measureBaseline(options.baselineRuns, {
+      ...options,
+      forHost: key,
+    });
+  } else {
+    baseline = reference.baselines.find((b) => b.host_key === key) ?? null;
   }
-  const features = runFeatures(run, baseline, options);
-  if (features.log_boot_ratio === null) {
-    warnings.push("no instance of this run booted: nothing to classify");
-  }
-  const measured = reference.points.filter((p) => p.source === "measured");
-  const ns = new Set(measured.map((p) => p.count_n));
-  if (measured.length && !ns.has(run.record.count)) {
-    warnings.push(
-      `no reference run has N = ${run.record.count} (reference N: ${
-        [...ns].join(", ")
-      }); spread and slope features depend on N`,
-    );
-  }
-  const verdict = classifyFeatures(
-    features,
-    reference.points,
-    reference.scales,
+  const withBase = runFeatures(
+    run,
+    run.record.insns ? null : baseline,
     options,
   );
-  const loo = looAccuracy(reference, options);
+  const set = options.set ?? featureSetOf(withBase);
+  if (set === null || (set === "timing" && !baseline)) {
+    throw new ClassifyError(
+      `Cannot classify run ${id}: it has no boot-work counts (measure with --insns under TCG) and no minkernel baseline of its host "${key}" is known; measure one there (deno task sweep --image minkernel --count 8 --back-to-back) and pass it with --baseline, or use deno task classify --measure`,
+    );
+  }
+  if (run.record.insns && set === "timing") {
+    warnings.push(
+      "timing features of a run measured with --insns are distorted by the plugin's overhead",
+    );
+  }
+  const calibration = reference.calibration[set] ?? DEFAULT_CALIBRATION;
+  if (!reference.calibration[set]) {
+    warnings.push(
+      `the reference has no calibration for the ${set} features: default constants used`,
+    );
+  }
+  const points = reference.points.filter((p) => p.source === "measured");
+  const verdict = classifyFeatures(withBase, points, {
+    ...options,
+    set,
+    scales: reference.scales,
+  }, calibration);
+  const used = pointsWith(points, set);
   const label = run.record.profile?.class ?? null;
   return {
-    run_id: run.record.run_id,
+    run_id: id,
     image: imageName(run.record),
+    host_key: key,
+    accelerator: run.record.accelerator?.kind ?? null,
     label: CLASSES.includes(label as SystemClass) ? label as SystemClass : null,
     ...verdict,
-    looAccuracy: loo.accuracy,
-    looSystemAccuracy: loo.systemAccuracy,
-    features,
-    baseline: { ...baseline, same_host: sameHost },
-    unknownDistance: options.unknownDistance ?? 1.5,
+    features: withBase,
+    // Boot work needs no baseline: report one only when it was given (and checked).
+    baseline: set === "work" && !options.baselineRuns ? null : baseline,
+    evaluation: reference.evaluation[set] ?? null,
+    compared: {
+      runs: used.length,
+      systems: new Set(used.map((p) => p.system)).size,
+    },
     warnings,
   };
+}
+
+const CLASS_WORDS: Record<SystemClass | "unknown", string> = {
+  baseline: "minkernel-like (no operating system)",
+  libos: "a library OS (unikernel)",
+  linux: "a general-purpose OS (Linux-like)",
+  unknown: "unknown: far from every known system",
+};
+
+function fmtValue(f: FeatureName, v: number | null): string {
+  if (v === null) return "–";
+  if (
+    f.startsWith("log_") && (f === "log_code_insns" || f === "log_guest_insns")
+  ) {
+    return humanCount(10 ** v);
+  }
+  if (f === "log_cr3_writes" || f === "log_syscalls") {
+    return humanCount(10 ** v - 1);
+  }
+  if (f === "uses_paging") return v ? "yes" : "no";
+  if (f.endsWith("_ratio") && f.startsWith("log_")) {
+    return `×${Math.exp(v).toFixed(2)}`;
+  }
+  return v.toFixed(2);
+}
+
+function humanCount(x: number): string {
+  const r = Math.round(x);
+  return r >= 1e9
+    ? `${(r / 1e9).toFixed(1)} G`
+    : r >= 1e6
+    ? `${(r / 1e6).toFixed(1)} M`
+    : r >= 1e4
+    ? `${(r / 1e3).toFixed(0)} k`
+    : String(r);
+}
+
+/**
+ * A verdict in plain words: what the image is and how sure, the nearest
+ * known systems, the features that decided it, and what was compared.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(verdictText(classify(run, ref)));
+ * ```
+ */
+export function verdictText(c: Classification): string {
+  const lines: string[] = [];
+  const p = c.class === "unknown" ? null : c.probabilities[c.class];
+  lines.push(
+    `${c.image} (run ${c.run_id}) is ${CLASS_WORDS[c.class]}${
+      p !== null ? `: probability ${p.toFixed(2)}` : ""
+    }.`,
+  );
+  if (c.class === "unknown") {
+    lines.push(
+      `  Its nearest known run is ${
+        c.distance.toFixed(2)
+      } scaled units away; beyond ${
+        c.unknownDistance.toFixed(2)
+      } the tool does not answer.`,
+    );
+  }
+  const probs = CLASSES.map((k) => `${k} ${c.probabilities[k].toFixed(2)}`)
+    .join(", ");
+  lines.push(`  Class probabilities: ${probs}.`);
+  lines.push(
+    `  Nearest known systems: ${
+      c.nearest.slice(0, 4).map((n) =>
+        `${n.system} (${n.class}, ${n.distance.toFixed(2)})`
+      ).join(", ") || "none"
+    }.`,
+  );
+  if (c.set === "work" && c.nearest.length) {
+    lines.push(`  By its boot work it is most like ${c.nearest[0].system}.`);
+  }
+  const top = c.reasons.slice(0, 3);
+  if (top.length) {
+    lines.push(
+      c.class === "unknown" ? "  What makes it far:" : "  What decided it:",
+    );
+    for (const r of top) {
+      const o = r.other && c.class !== "unknown"
+        ? `; nearest ${r.other.class} run (${r.other.system}) ${
+          fmtValue(r.feature, r.other.value)
+        }, ${Math.sqrt(r.other.term).toFixed(2)} units`
+        : "";
+      lines.push(
+        `    - ${FEATURE_LABELS[r.feature]}: ${
+          fmtValue(r.feature, r.value)
+        }; nearest ${
+          c.class === "unknown" ? "" : `${c.class} `
+        }run (${r.chosen.system}) ${fmtValue(r.feature, r.chosen.value)}, ${
+          Math.sqrt(r.chosen.term).toFixed(2)
+        } units${o}`,
+      );
+    }
+  }
+  const setWords = c.set === "work"
+    ? "boot-work features (instruction counts, TCG with --insns; no baseline needed)"
+    : "timing features (relative to the minkernel baseline of the same host and accelerator)";
+  lines.push(
+    `  Compared: ${setWords}, with ${c.compared.runs} reference runs of ${c.compared.systems} systems; run measured on ${c.host_key}${
+      c.baseline
+        ? `; minkernel baseline ${
+          c.baseline.runs.join(", ")
+        } (${c.baseline.host_key}${
+          c.set === "work" ? ", checked, not needed by these features" : ""
+        })`
+        : ""
+    }.`,
+  );
+  if (c.evaluation) {
+    const e = c.evaluation;
+    lines.push(
+      `  How sure the tool can be: with these features, held-out systems were right ${e.systemsRight.length}/${e.systems.length} (runs ${
+        (e.accuracy * 100).toFixed(0)
+      }%), Brier ${e.brier.toFixed(3)}, calibration error ${e.ece.toFixed(3)}.`,
+    );
+  }
+  if (c.label && c.label !== c.class) {
+    lines.push(`  Note: its profile says ${c.label}.`);
+  }
+  for (const w of c.warnings) lines.push(`  warning: ${w}`);
+  return lines.join("\n");
 }
 
 /**
  * Serialise a reference set as JSON (stable key order, 2-space indent).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await Deno.writeTextFile("reference.json", toReferenceJson(ref));
  * ```
  */
@@ -539,10 +985,10 @@ export function toReferenceJson(reference: Reference): string {
 
 /**
  * Parse and check reference.json. Throws {@link DatasetError} naming the
- * file when it is not a version-1 reference set.
+ * file when it is not a version-2 reference set.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const ref = fromReferenceJson(text, { file: "data/reference/reference.json" });
  * ```
  */
@@ -563,10 +1009,10 @@ export function fromReferenceJson(
       fix,
     );
   }
-  if (v?.version !== 1) {
+  if (v?.version !== 2) {
     throw new DatasetError(
       file,
-      `"version" is ${JSON.stringify(v?.version)}, expected 1`,
+      `"version" is ${JSON.stringify(v?.version)}, expected 2`,
       fix,
     );
   }
@@ -582,21 +1028,23 @@ export function fromReferenceJson(
     features: { ...emptyFeatures(), ...p.features },
   }));
   return {
-    version: 1,
+    version: 2,
     built_at: (v.built_at as string) ?? null,
     baselines: v.baselines as Baseline[],
     scales: { ...DEFAULT_SCALES, ...(v.scales as Record<FeatureName, number>) },
+    calibration: (v.calibration as Reference["calibration"]) ?? {},
+    evaluation: (v.evaluation as Reference["evaluation"]) ?? {},
     points,
     notes: (v.notes as string[]) ?? [],
   };
 }
 
 /**
- * The reference points as CSV (one row per point: id, image, class, source,
- * host_key, count_n, pattern, then every feature; empty = null).
+ * The reference points as CSV (one row per point: id, image, system, class,
+ * source, host_key, count_n, pattern, then every feature; empty = null).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await Deno.writeTextFile("points.csv", referenceCsv(ref));
  * ```
  */
@@ -604,6 +1052,7 @@ export function referenceCsv(reference: Reference): string {
   const rows = reference.points.map((p) => ({
     id: p.id,
     image: p.image,
+    system: p.system,
     class: p.class,
     source: p.source,
     host_key: p.host_key,
@@ -614,6 +1063,7 @@ export function referenceCsv(reference: Reference): string {
   return aq.from(rows, [
     "id",
     "image",
+    "system",
     "class",
     "source",
     "host_key",
@@ -627,7 +1077,7 @@ export function referenceCsv(reference: Reference): string {
  * Read a reference folder (its reference.json).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const ref = await loadReference("data/reference");
  * ```
  */
@@ -654,7 +1104,7 @@ export async function loadReference(dir: string): Promise<Reference> {
  * points.csv (the same points, for notebooks and spreadsheets).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await saveReference("data/reference", buildReference(set.runs));
  * ```
  */
@@ -668,4 +1118,18 @@ export async function saveReference(
     toReferenceJson(reference),
   );
   await Deno.writeTextFile(join(dir, "points.csv"), referenceCsv(reference));
+}
+
+/** A confusion matrix as aligned text (rows: true class; columns: predicted). */
+export function confusionText(e: Evaluation): string {
+  const cols = [...CLASSES, "unknown"] as const;
+  const head = ["true \\ predicted", ...cols];
+  const rows = CLASSES.map((
+    c,
+  ) => [c, ...cols.map((k) => String(e.confusion[c][k]))]);
+  const w = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i].length))
+  );
+  return [head, ...rows].map((r) => r.map((x, i) => x.padEnd(w[i])).join("  "))
+    .join("\n");
 }

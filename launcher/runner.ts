@@ -182,7 +182,9 @@ export function readCpuMs(pid: number): number | null {
     let n = 0;
     for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
       try {
-        const s = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/schedstat`);
+        const s = Deno.readTextFileSync(
+          `/proc/${pid}/task/${t.name}/schedstat`,
+        );
         ns += Number(s.slice(0, s.indexOf(" ")));
         n++;
       } catch {

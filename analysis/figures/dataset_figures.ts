@@ -194,7 +194,14 @@ export function datasetFigures(
     reference = hasBaseline ? buildReference(set.runs) : null;
   }
   if (reference) {
-    const [x, y] = options.features ?? ["log_boot_ratio", "log_mem_ratio"];
+    // Boot work when the points have it, else the timing features.
+    const work = reference.points.some((p) =>
+      p.features.log_code_insns !== null
+    );
+    const [x, y] = options.features ??
+      (work
+        ? ["log_code_insns", "log_cr3_writes"]
+        : ["log_cpu_ratio", "log_rss_ratio"]);
     const points = featurePoints(reference, {
       x,
       y,

@@ -7,7 +7,7 @@
 
 import * as Plot from "@observablehq/plot";
 import type { Classification, Reference } from "../classify.ts";
-import type { FeatureName } from "../features.ts";
+import { FEATURE_LABELS, type FeatureName } from "../features.ts";
 import {
   basePlotOptions,
   CLASS_COLORS,
@@ -43,16 +43,6 @@ export interface FeatureSpaceOptions extends FigureOptions {
   height?: number;
 }
 
-/** Axis labels of the classifier's features. */
-export const FEATURE_LABELS: Readonly<Record<string, string>> = {
-  log_boot_ratio: "ln(boot time / minkernel's)",
-  slope_ratio: "ΔT slope per concurrent instance / minkernel boot",
-  iqr_ratio: "IQR / median of ΔT",
-  log_rss_ratio: "ln(QEMU RSS / minkernel's)",
-  gap_ratio: "share of ΔT after the first output byte",
-  log_mem_ratio: "ln(memory per booting instance / minkernel's)",
-};
-
 /**
  * Feature-space points from a reference set (one per reference point) and,
  * optionally, the classified run (highlighted, with its verdict as class).
@@ -71,7 +61,7 @@ export function featurePoints(
   options: { x: FeatureName; y: FeatureName; classification?: Classification },
 ): FeaturePoint[] {
   const pts: FeaturePoint[] = reference.points.map((p) => ({
-    name: p.image,
+    name: p.system,
     class: p.class,
     x: p.features[options.x],
     y: p.features[options.y],
@@ -159,8 +149,16 @@ export function featureSpaceFigure(
     marginRight: 24,
     marginBottom: 38,
     inset: 16,
-    x: { label: FEATURE_LABELS[xf] ?? xf, grid: true, nice: true },
-    y: { label: FEATURE_LABELS[yf] ?? yf, grid: true, nice: true },
+    x: {
+      label: FEATURE_LABELS[xf as FeatureName] ?? xf,
+      grid: true,
+      nice: true,
+    },
+    y: {
+      label: FEATURE_LABELS[yf as FeatureName] ?? yf,
+      grid: true,
+      nice: true,
+    },
     marks: [
       Plot.dot(ref.filter((p) => p.source !== "paper"), {
         x: "x",

@@ -284,7 +284,9 @@ async function resolveKernelPackage(
 ): Promise<string> {
   if (opts.kernelPackage) return opts.kernelPackage;
   const meta = await apt.record(opts.meta ?? KERNEL_META);
-  const flavour = opts.meta ? opts.meta.replace(/^linux-image-/, "") : "cloud-amd64";
+  const flavour = opts.meta
+    ? opts.meta.replace(/^linux-image-/, "")
+    : "cloud-amd64";
   const m = meta?.depends.match(
     new RegExp(`(linux-image-[0-9][^\\s,]*-${flavour})\\b`),
   );

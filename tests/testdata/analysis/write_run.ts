@@ -289,7 +289,21 @@ export interface InstanceInput {
   outcome?: string;
   rss_peak_kib?: number | null;
   first_output_boot_ms?: number | null;
+  cpu_ready_ms?: number | null;
+  /** Boot-work columns (--insns runs). */
+  insns_guest_ready?: number | null;
+  guest_code_insns_ready?: number | null;
+  cr3_writes_ready?: number | null;
+  syscalls_ready?: number | null;
 }
+
+const OPTIONAL_INPUTS = [
+  "cpu_ready_ms",
+  "insns_guest_ready",
+  "guest_code_insns_ready",
+  "cr3_writes_ready",
+  "syscalls_ready",
+] as const;
 
 /** Turn hand-made rows into full instance columns (derived columns filled consistently). */
 export function instanceColumns(rows: readonly InstanceInput[]): Columns {
@@ -328,6 +342,11 @@ export function instanceColumns(rows: readonly InstanceInput[]): Columns {
     output_bytes: rows.map(() => 6),
     pid: rows.map((_, i) => 1000 + i),
     error: outcome.map((o) => o === "ready" ? null : "timed out"),
+    ...Object.fromEntries(
+      OPTIONAL_INPUTS.filter((k) => rows.some((r) => r[k] !== undefined)).map((
+        k,
+      ) => [k, rows.map((r, i) => outcome[i] === "ready" ? r[k] ?? null : null)]),
+    ),
   };
 }
 
@@ -358,6 +377,10 @@ export interface StormParams {
   /** Host description for run.json. */
   host?: Record<string, unknown>;
   accelerator?: "kvm" | "tcg";
+  /** CPU per boot, ms (cpu_ready_ms; grows by 10% per 8 concurrent). */
+  cpuMs?: number;
+  /** Boot work of the guest (a --insns run): footprint, dynamic, CR3 writes, syscalls. */
+  work?: { code: number; guest: number; cr3: number; syscalls: number };
 }
 
 /**
@@ -388,6 +411,20 @@ export function simulateStorm(p: StormParams): RunFixture {
       concurrency_at_start: conc,
       rss_peak_kib: rss,
       first_output_boot_ms: boot * (1 - (p.gapFraction ?? 0)),
+      ...(p.cpuMs
+        ? {
+          cpu_ready_ms: p.cpuMs * (1 + 0.1 * conc / 8) *
+            Math.exp(0.03 * gauss()),
+        }
+        : {}),
+      ...(p.work
+        ? {
+          guest_code_insns_ready: p.work.code,
+          insns_guest_ready: Math.round(p.work.guest * Math.exp(0.2 * gauss())),
+          cr3_writes_ready: p.work.cr3,
+          syscalls_ready: p.work.syscalls,
+        }
+        : {}),
     });
     ends.push(ts + boot);
   }
@@ -428,6 +465,7 @@ export function simulateStorm(p: StormParams): RunFixture {
       ...(p.accelerator
         ? { accelerator: { kind: p.accelerator, reason: "fixture" } }
         : {}),
+      ...(p.work ? { insns: { fixture: true } } : {}),
     },
     instances,
     memory: { t_ms: t, used_kib: used, booting },
