@@ -168,9 +168,12 @@ export function byteWidth(t: DuckType): number {
 
 /** Whether Arrow values of kind `k` have exactly the bytes DuckDB type `t` stores (copy as is). */
 export function sameLayout(k: FieldKind, t: DuckType): boolean {
-  if (k.kind === "int") return INT_TYPES[`${k.bits}${k.signed ? "s" : "u"}`] === t;
+  if (k.kind === "int") {
+    return INT_TYPES[`${k.bits}${k.signed ? "s" : "u"}`] === t;
+  }
   if (k.kind === "float") {
-    return (k.bits === 64 && t === "DOUBLE") || (k.bits === 32 && t === "FLOAT");
+    return (k.bits === 64 && t === "DOUBLE") ||
+      (k.bits === 32 && t === "FLOAT");
   }
   return false;
 }

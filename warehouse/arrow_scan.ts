@@ -20,7 +20,7 @@
  * @module
  */
 
-import { Column, tableFromIPC } from "@uwdata/flechette";
+import { type Column, tableFromIPC } from "@uwdata/flechette";
 import { join } from "node:path";
 import {
   columnsOfVersion,
@@ -308,8 +308,9 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
     },
     supportsProjectionPushdown: true,
     bindFunction: (info) => {
-      const dirs = (info.getParameter(0) as { items: string[] } | null)?.items ??
-        [];
+      const dirs =
+        (info.getParameter(0) as { items: string[] } | null)?.items ??
+          [];
       const stem = String(info.getParameter(1)) as Stem;
       if (stem !== "instances" && stem !== "memory") {
         info.setError(
@@ -540,7 +541,9 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
       bi++;
     }
     if (!direct) b.copy_data_to_vector(vec, 0, scratch.buffer, 0, n * w);
-    for (const l of long) b.vector_assign_string_element_len(vec, l.row, l.bytes);
+    for (const l of long) {
+      b.vector_assign_string_element_len(vec, l.row, l.bytes);
+    }
     b.copy_data_to_vector_validity(vec, 0, validity.buffer, 0, words);
   }
 
@@ -566,8 +569,10 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
             : typeof x === "bigint" || typeof x === "number" ||
                 typeof x === "boolean"
             ? String(x)
-            : JSON.stringify(x, (_, v) =>
-              typeof v === "bigint" ? Number(v) : v);
+            : JSON.stringify(
+              x,
+              (_, v) => typeof v === "bigint" ? Number(v) : v,
+            );
           const bytes = enc.encode(s);
           if (bytes.length <= 12) {
             view.setUint32(o, bytes.length, true);

@@ -122,7 +122,9 @@ export async function openDuckDB(
     instance = await duck.api.DuckDBInstance.create(":memory:", config);
   } catch (e) {
     throw new WarehouseError(
-      `Cannot open DuckDB: ${(e as Error).message}. Check --memory-limit (e.g. 4GB) and --threads.`,
+      `Cannot open DuckDB: ${
+        (e as Error).message
+      }. Check --memory-limit (e.g. 4GB) and --threads.`,
     );
   }
   const connection = await instance.connect();

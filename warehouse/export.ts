@@ -85,7 +85,9 @@ export async function exportRuns(
   const t0 = performance.now();
   const progress = options.onProgress ?? (() => {});
   out = resolve(out);
-  const dirs = await findAllRuns(typeof sources === "string" ? [sources] : sources);
+  const dirs = await findAllRuns(
+    typeof sources === "string" ? [sources] : sources,
+  );
   await Deno.mkdir(out, { recursive: true });
   const files = Object.fromEntries(
     EXPORT_TABLES.map((t) => [t, join(out, `${t}.parquet`)]),
@@ -123,7 +125,9 @@ export async function exportRuns(
     const old = new Map<string, number>();
     if (have) {
       const r = await con.runAndReadAll(
-        `select run_id, schema_version from read_parquet(${literal(files.runs)})`,
+        `select run_id, schema_version from read_parquet(${
+          literal(files.runs)
+        })`,
       );
       for (const [id, v] of r.getRowsJS()) old.set(String(id), Number(v));
     }
@@ -199,7 +203,10 @@ export async function exportRuns(
         await con.run(`copy (${select}) to ${literal(newRuns)} (${copyOpts})`);
         // 4. merge with the previous export, write the metadata, rename into place.
         const versions = [
-          ...new Set([...old.values(), ...good.map((f) => f.record.schema_version)]),
+          ...new Set([
+            ...old.values(),
+            ...good.map((f) => f.record.schema_version),
+          ]),
         ].sort((a, b) => a - b);
         report.schemaVersions = versions;
         const runCount = old.size + good.length;
@@ -218,7 +225,9 @@ export async function exportRuns(
             })) union all by name ${fresh}`
             : fresh;
           await con.run(
-            `copy (${source}) to ${literal(tmp)} (${copyOpts}, kv_metadata ${kv})`,
+            `copy (${source}) to ${
+              literal(tmp)
+            } (${copyOpts}, kv_metadata ${kv})`,
           );
           finals.push([tmp, files[t]]);
         }

@@ -82,7 +82,9 @@ export function runColumns(
     let type: RunColumnType = "VARCHAR";
     if (kinds.size === 1 && kinds.has("boolean")) type = "BOOLEAN";
     else if (kinds.size === 1 && kinds.has("int")) type = "BIGINT";
-    else if (kinds.size && [...kinds].every((k) => k === "int" || k === "float")) type = "DOUBLE";
+    else if (
+      kinds.size && [...kinds].every((k) => k === "int" || k === "float")
+    ) type = "DOUBLE";
     return { name, type };
   });
 }
