@@ -223,6 +223,20 @@ Deno.test({
         `select count(*) as n, count(distinct run_id) as runs from instances where run_id = '${record.run_id}'`,
       );
       assert.deepEqual(t.objects()[0], { n: 2, runs: 1 }, "no duplicates");
+      for (const table of ["instances", "memory", "runs"]) {
+        const kv = (await wh.query(
+          `select decode(key) as k, decode(value) as v from parquet_kv_metadata('${
+            join(out, table + ".parquet")
+          }')`,
+        )).objects() as { k: string; v: string }[];
+        const meta = Object.fromEntries(kv.map((x) => [x.k, x.v]));
+        assert.equal(meta.bootstorm_runs, String(second.total.runs), table);
+        assert.equal(meta.bootstorm_table, table);
+        assert.equal(
+          meta.bootstorm_schema_version,
+          String(record.schema_version),
+        );
+      }
     } finally {
       wh.close();
     }

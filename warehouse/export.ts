@@ -170,6 +170,16 @@ export async function exportRuns(
       };
       const compression = options.compression ?? "zstd";
       const copyOpts = `format parquet, compression ${compression}`;
+      // The metadata, as it will be when no run fails (checked below).
+      const planned = [
+        ...new Set([
+          ...old.values(),
+          ...fresh.map((f) => f.record.schema_version),
+        ]),
+      ].sort((a, b) => a - b);
+      const first = !have;
+      const meta = (t: ExportTable, versions: number[], runs: number) =>
+        `${copyOpts}, kv_metadata ${kvMetadata(t, versions, runs)}`;
       // 1. instances of the new runs; unreadable runs (either file) are left out and reported.
       const reportId = crypto.randomUUID();
       const newInst = stage("instances");
@@ -178,7 +188,9 @@ export async function exportRuns(
           literalList(fresh.map((f) => f.dir))
         }, 'instances', on_error := 'skip', report := ${
           literal(reportId)
-        }, also_check := ['memory'])) to ${literal(newInst)} (${copyOpts})`,
+        }, also_check := ['memory'])) to ${literal(newInst)} (${
+          meta("instances", planned, fresh.length)
+        })`,
       );
       const bad = scanReport(reportId);
       clearScanReport(reportId);
@@ -186,22 +198,6 @@ export async function exportRuns(
       const badDirs = new Set(bad.map((b) => b.dir));
       const good = fresh.filter((f) => !badDirs.has(f.dir));
       if (good.length) {
-        // 2. memory of the same runs.
-        const newMem = stage("memory");
-        await con.run(
-          `copy (select * from bootstorm_scan(${
-            literalList(good.map((f) => f.dir))
-          }, 'memory')) to ${literal(newMem)} (${copyOpts})`,
-        );
-        // 3. run records.
-        const newRuns = stage("runs");
-        const select = await createRunsTable(
-          con,
-          "new_runs",
-          good.map((f) => flattenRecord(f.record, f.dir)),
-        );
-        await con.run(`copy (${select}) to ${literal(newRuns)} (${copyOpts})`);
-        // 4. merge with the previous export, write the metadata, rename into place.
         const versions = [
           ...new Set([
             ...old.values(),
@@ -210,12 +206,37 @@ export async function exportRuns(
         ].sort((a, b) => a - b);
         report.schemaVersions = versions;
         const runCount = old.size + good.length;
+        // First export and every run readable: the staged files are final.
+        const direct = first && good.length === fresh.length;
+        const opts = (t: ExportTable) =>
+          direct ? meta(t, versions, runCount) : copyOpts;
+        // 2. memory of the same runs.
+        const newMem = stage("memory");
+        await con.run(
+          `copy (select * from bootstorm_scan(${
+            literalList(good.map((f) => f.dir))
+          }, 'memory')) to ${literal(newMem)} (${opts("memory")})`,
+        );
+        // 3. run records.
+        const newRuns = stage("runs");
+        const select = await createRunsTable(
+          con,
+          "new_runs",
+          good.map((f) => flattenRecord(f.record, f.dir)),
+        );
+        await con.run(
+          `copy (${select}) to ${literal(newRuns)} (${opts("runs")})`,
+        );
+        // 4. otherwise merge with the previous export and write the metadata.
         const newFiles = { instances: newInst, memory: newMem, runs: newRuns };
         const finals: [string, string][] = [];
         for (const t of EXPORT_TABLES) {
+          if (direct) {
+            finals.push([newFiles[t], files[t]]);
+            continue;
+          }
           const tmp = stage(t).replace(".new-", ".merged-");
           staged.push(tmp);
-          const kv = kvMetadata(t, versions, runCount);
           const fresh = `select * from read_parquet(${literal(newFiles[t])})`;
           const source = have && exists(files[t])
             ? `select * from read_parquet(${
@@ -225,17 +246,17 @@ export async function exportRuns(
             })) union all by name ${fresh}`
             : fresh;
           await con.run(
-            `copy (${source}) to ${
-              literal(tmp)
-            } (${copyOpts}, kv_metadata ${kv})`,
+            `copy (${source}) to ${literal(tmp)} (${
+              meta(t, versions, runCount)
+            })`,
           );
           finals.push([tmp, files[t]]);
         }
-        progress("export: renaming the new files into place");
-        for (const [tmp, dest] of finals) Deno.renameSync(tmp, dest);
         for (const t of EXPORT_TABLES) {
           report.added[t] = await count(db, newFiles[t]);
         }
+        progress("export: renaming the new files into place");
+        for (const [tmp, dest] of finals) Deno.renameSync(tmp, dest);
         report.exported = good.map((f) => ({
           run_id: f.record.run_id,
           dir: f.dir,
