@@ -530,9 +530,13 @@ Deno.test({
     } finally {
       wh.close();
     }
-    // The same values survive the Parquet export.
+    // The same values survive the Parquet export: first the version 1 run
+    // alone, then run-a, whose new columns the merge adds (null for run-v1).
     const out = join(dir, "out");
-    await exportRuns(dir, out);
+    await exportRuns(v1, out);
+    const merged = await exportRuns(dir, out);
+    assert.deepEqual(merged.exported.map((r) => r.run_id), ["run-a"]);
+    assert.deepEqual(merged.schemaVersions, [1, SCHEMA_VERSION]);
     const pq = await openWarehouse({ data: out });
     try {
       const sum = (await pq.query(
@@ -548,8 +552,81 @@ Deno.test({
       ) as string[];
       assert.equal(sum.e, errors.length);
       assert.equal(sum.l, errors.reduce((a, s) => a + [...s].length, 0));
+      const v1 = (await pq.query(
+        "select count(*) as n, count(insns_guest) as insns from instances where run_id = 'run-v1'",
+      )).objects()[0];
+      assert.deepEqual(v1, { n: 3, insns: 0 });
+      const kv = (await pq.query(
+        `select decode(value) as v from parquet_kv_metadata('${
+          join(out, "instances.parquet")
+        }') where decode(key) = 'bootstorm_schema_versions'`,
+      )).array("v");
+      assert.deepEqual([...kv], [`1,${SCHEMA_VERSION}`]);
     } finally {
       pq.close();
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "a query needing more memory than its limit spills to disk and finishes",
+  ...duck,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "bootstorm_wh_spill_" });
+    // The analysis benchmark's generator: every schema column, 400,000 rows in 2 runs.
+    const gen = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(ROOT, "bench/analysis_bench.ts"),
+        "--phase",
+        "generate",
+        "--dir",
+        dir,
+        "--rows",
+        "400000",
+        "--runs",
+        "2",
+      ],
+    }).output();
+    assert.ok(gen.success, new TextDecoder().decode(gen.stderr));
+    const wh = await openWarehouse({
+      data: dir,
+      memoryLimit: "48MB",
+      threads: 1,
+    });
+    const watcher = await wh.db.instance.connect();
+    try {
+      let spilled = -1, rows = 0, prev = Infinity, sorted = true;
+      const r = await wh.stream(
+        "select * from instances order by boot_ms desc nulls last",
+        async (c) => {
+          if (spilled < 0) {
+            const t = await watcher.runAndReadAll(
+              "select coalesce(sum(size), 0) from duckdb_temporary_files()",
+            );
+            spilled = Number(t.getRowsJS()[0][0]);
+          }
+          for (const v of c.values[c.columns.indexOf("boot_ms")]) {
+            rows++;
+            if (v === null) continue;
+            if ((v as number) > prev) sorted = false;
+            prev = v as number;
+          }
+        },
+      );
+      assert.equal(r.rows, 400000);
+      assert.equal(rows, 400000);
+      assert.ok(sorted, "sorted across the spilled runs");
+      assert.ok(
+        spilled > 0,
+        `spilled ${spilled} bytes to the temporary folder`,
+      );
+    } finally {
+      watcher.closeSync();
+      wh.close();
     }
     await Deno.remove(dir, { recursive: true });
   },
