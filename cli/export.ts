@@ -26,6 +26,7 @@ Options:
   --compression C     zstd (default), snappy, gzip or uncompressed
   --memory-limit X    DuckDB memory limit, e.g. 4GB
   --threads N         DuckDB threads
+  --salvage           keep the complete batches of a truncated Arrow file (warns)
   --json              print the report as JSON
   -h, --help          this text
 
@@ -43,6 +44,7 @@ async function main(args: string[]): Promise<number> {
       "memory-limit": { type: "string" },
       threads: { type: "string" },
       json: { type: "boolean", default: false },
+      salvage: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -69,6 +71,7 @@ async function main(args: string[]): Promise<number> {
     compression,
     memoryLimit: values["memory-limit"],
     threads: values.threads ? Number(values.threads) : undefined,
+    salvage: values.salvage,
     onProgress: (m) => console.error(m),
   });
   if (values.json) console.log(JSON.stringify(r, null, 2));
@@ -79,6 +82,7 @@ async function main(args: string[]): Promise<number> {
         `in ${r.seconds.toFixed(2)} s (${Math.round(rate)} instance rows/s); ` +
         `${r.skipped.length} skipped (already exported)`,
     );
+    for (const w of r.warnings) console.error(`warning: ${w}`);
     for (const f of r.failed) console.error(`not exported: ${f.message}`);
     console.error(
       `${r.out}: ${r.total.runs} runs, ${r.total.instances} instance rows, ${r.total.memory} memory rows ` +

@@ -35,6 +35,7 @@ Options:
   --file PATH         read the SQL from a file ("-": stdin) instead of the argument
   --memory-limit X    DuckDB memory limit, e.g. 4GB (default 80% of RAM; spills beyond)
   --threads N         DuckDB threads (default: all cores)
+  --salvage           keep the complete batches of a truncated Arrow file
   -h, --help          this text
 
 Examples:
@@ -53,6 +54,7 @@ async function main(args: string[]): Promise<number> {
       file: { type: "string" },
       "memory-limit": { type: "string" },
       threads: { type: "string" },
+      salvage: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -85,6 +87,7 @@ async function main(args: string[]): Promise<number> {
     data: values.data ?? ["data"],
     memoryLimit: values["memory-limit"],
     threads: values.threads ? Number(values.threads) : undefined,
+    salvage: values.salvage,
   });
   try {
     const enc = new TextEncoder();
@@ -120,6 +123,7 @@ async function main(args: string[]): Promise<number> {
     );
     return 0;
   } finally {
+    for (const w of wh.warnings()) console.error(`warning: ${w}`);
     wh.close();
   }
 }

@@ -280,6 +280,7 @@ Deno.test({
       r.stderr,
       new RegExp(`not exported: Cannot load "${cut}": the file is truncated`),
     );
+    assert.match(r.stderr, /or export or query with --salvage/);
     assert.match(r.stderr, new RegExp(`not exported: Cannot load "${junk}"`));
     assert.match(r.stderr, /exported 1 run\(s\): 20 instance rows/);
     const wh = await openWarehouse({ data: out });
@@ -291,6 +292,20 @@ Deno.test({
     } finally {
       wh.close();
     }
+    // --salvage keeps the complete batches of the cut file (with a warning); junk is still refused.
+    const salvaged = await exportRuns(dir, join(dir, "out-salvage"), {
+      salvage: true,
+    });
+    assert.deepEqual(salvaged.exported.map((x) => x.run_id), [
+      "run-0",
+      "run-1",
+    ]);
+    assert.deepEqual(salvaged.failed.map((f) => f.file), [junk]);
+    assert.match(salvaged.warnings.join("\n"), /kept the complete batches/);
+    assert.ok(
+      salvaged.total.instances > 20 && salvaged.total.instances < 40,
+      `run-1 kept some of its rows (${salvaged.total.instances - 20})`,
+    );
     // Repaired, the next export adds the two runs.
     Deno.writeFileSync(cut, bytes);
     Deno.removeSync(junk);

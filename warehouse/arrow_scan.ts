@@ -70,6 +70,7 @@ export interface SkippedRun {
 }
 
 const reports = new Map<string, SkippedRun[]>();
+const warnings = new Map<string, string[]>();
 
 /**
  * The runs left out by scans that were given `report := id` (and
@@ -79,9 +80,35 @@ export function scanReport(id: string): SkippedRun[] {
   return reports.get(id) ?? [];
 }
 
+/** Non-fatal findings (salvaged batches, no end-of-stream marker) of scans given `report := id`. */
+export function scanWarnings(id: string): string[] {
+  return [...new Set(warnings.get(id) ?? [])];
+}
+
 /** Forget a report. */
 export function clearScanReport(id: string): void {
   reports.delete(id);
+  warnings.delete(id);
+}
+
+/**
+ * The analysis loader's advice, fitted to the warehouse: it reads Arrow
+ * files only (not the CSV beside them) and salvages with `--salvage`.
+ */
+function warehouseAdvice(e: unknown): unknown {
+  if (!(e instanceof DatasetError)) return e;
+  const message = e.message
+    .replace(
+      ", or delete the .arrow file to read the .csv beside it",
+      "",
+    )
+    .replace(
+      "load with { salvage: true } (--salvage)",
+      "export or query with --salvage ({ salvage: true })",
+    );
+  const out = new DatasetError(e.file, "", "");
+  out.message = message;
+  return out;
 }
 
 function specsOf(stem: Stem): readonly ColumnSpec[] {
@@ -213,6 +240,7 @@ interface BindData {
   stem: Stem;
   check: Stem[];
   skip: boolean;
+  salvage: boolean;
   report: string | null;
 }
 
@@ -244,6 +272,8 @@ function openRunFile(
   run: BoundRun,
   stem: Stem,
   check: readonly Stem[],
+  salvage: boolean,
+  found: string[],
 ): { names: string[]; cols: Column<unknown>[] } {
   const v = run.record.schema_version;
   let result: { names: string[]; cols: Column<unknown>[] } | null = null;
@@ -264,6 +294,8 @@ function openRunFile(
     const table = fromArrowDataset(bytes, columnsOfVersion(specsOf(s), v), {
       file,
       version: v,
+      salvage,
+      warnings: found,
     });
     if (s === stem) {
       const names = table.columnNames();
@@ -283,6 +315,7 @@ function duckType(api: DuckDB["api"], t: DuckType) {
 /**
  * Register `bootstorm_scan(dirs VARCHAR[], stem VARCHAR)` on a connection
  * (named parameters: `on_error := 'skip'`, `report := '<id>'`,
+ * `salvage := true` to keep the complete batches of a truncated file,
  * `also_check := ['memory']` to also check other files of each run).
  *
  * @example
@@ -304,6 +337,7 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
     namedParameterTypes: {
       on_error: api.VARCHAR,
       report: api.VARCHAR,
+      salvage: api.BOOLEAN,
       also_check: api.LIST(api.VARCHAR),
     },
     supportsProjectionPushdown: true,
@@ -322,6 +356,7 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
       const skip = onError !== null && String(onError) === "skip";
       const reportParam = info.getNamedParameter("report");
       const report = reportParam === null ? null : String(reportParam);
+      const salvage = info.getNamedParameter("salvage") === true;
       const checkParam = info.getNamedParameter("also_check") as
         | { items: string[] }
         | null;
@@ -342,10 +377,10 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
           runs.push({ dir, record, file });
         } catch (e) {
           if (!skip) {
-            info.setError((e as Error).message);
+            info.setError((warehouseAdvice(e) as Error).message);
             return;
           }
-          record(report, dir, e);
+          record(report, dir, warehouseAdvice(e));
         }
       }
       const columns: BoundColumn[] = [];
@@ -378,7 +413,15 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
       for (const c of columns) {
         info.addResultColumn(c.name, duckType(api, c.type));
       }
-      const data: BindData = { runs, columns, stem, check, skip, report };
+      const data: BindData = {
+        runs,
+        columns,
+        stem,
+        check,
+        skip,
+        salvage,
+        report,
+      };
       info.setBindData(data);
     },
     initFunction: (info) => {
@@ -410,8 +453,8 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
         try {
           init.current = open(run, bind);
         } catch (e) {
-          if (!bind.skip) throw e;
-          record(bind.report, run.dir, e);
+          if (!bind.skip) throw warehouseAdvice(e);
+          record(bind.report, run.dir, warehouseAdvice(e));
           init.current = null;
         }
       }
@@ -441,7 +484,19 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
   connection.registerTableFunction(fn);
 
   function open(run: BoundRun, bind: BindData): OpenRun {
-    const { names, cols } = openRunFile(run, bind.stem, bind.check);
+    const found: string[] = [];
+    const { names, cols } = openRunFile(
+      run,
+      bind.stem,
+      bind.check,
+      bind.salvage,
+      found,
+    );
+    if (bind.report !== null && found.length) {
+      const list = warnings.get(bind.report) ?? [];
+      list.push(...found);
+      warnings.set(bind.report, list);
+    }
     const byName = new Map(names.map((n, i) => [n, cols[i]]));
     const outCols = bind.columns.map((c) =>
       c.run >= 0 ? null : byName.get(c.name) ?? null

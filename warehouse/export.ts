@@ -22,9 +22,11 @@ import {
   readRunRecord,
   registerArrowScan,
   scanReport,
+  scanWarnings,
   type SkippedRun,
 } from "./arrow_scan.ts";
 import { type Database, openDuckDB, WarehouseError } from "./duckdb.ts";
+import { fromDuckDBError } from "./query_error.ts";
 import { flattenRecord, literal, literalList } from "./run_columns.ts";
 import { createRunsTable } from "./runs_table.ts";
 
@@ -41,6 +43,8 @@ export interface ExportOptions {
   threads?: number;
   /** Parquet compression (default zstd). */
   compression?: "zstd" | "snappy" | "gzip" | "uncompressed";
+  /** Keep the complete record batches of a truncated Arrow file (with a warning) instead of leaving the run out. */
+  salvage?: boolean;
   /** Progress messages. */
   onProgress?: (message: string) => void;
 }
@@ -57,6 +61,8 @@ export interface ExportReport {
   skipped: { run_id: string; dir: string; reason: string }[];
   /** Runs left out because a file could not be read: the file and the message. */
   failed: SkippedRun[];
+  /** Non-fatal findings: salvaged batches, a missing end-of-stream marker. */
+  warnings: string[];
   /** Rows added by this export. */
   added: Record<ExportTable, number>;
   /** Rows in the files after the export. */
@@ -112,6 +118,7 @@ export async function exportRuns(
     exported: [],
     skipped: [],
     failed: [],
+    warnings: [],
     added: { instances: 0, memory: 0, runs: 0 },
     total: { instances: 0, memory: 0, runs: 0 },
     schemaVersions: [],
@@ -169,6 +176,7 @@ export async function exportRuns(
         return p;
       };
       const compression = options.compression ?? "zstd";
+      const salvage = options.salvage ? "true" : "false";
       const copyOpts = `format parquet, compression ${compression}`;
       // The metadata, as it will be when no run fails (checked below).
       const planned = [
@@ -188,11 +196,12 @@ export async function exportRuns(
           literalList(fresh.map((f) => f.dir))
         }, 'instances', on_error := 'skip', report := ${
           literal(reportId)
-        }, also_check := ['memory'])) to ${literal(newInst)} (${
-          meta("instances", planned, fresh.length)
-        })`,
+        }, also_check := ['memory'], salvage := ${salvage})) to ${
+          literal(newInst)
+        } (${meta("instances", planned, fresh.length)})`,
       );
       const bad = scanReport(reportId);
+      report.warnings.push(...scanWarnings(reportId));
       clearScanReport(reportId);
       report.failed.push(...bad);
       const badDirs = new Set(bad.map((b) => b.dir));
@@ -215,7 +224,9 @@ export async function exportRuns(
         await con.run(
           `copy (select * from bootstorm_scan(${
             literalList(good.map((f) => f.dir))
-          }, 'memory')) to ${literal(newMem)} (${opts("memory")})`,
+          }, 'memory', salvage := ${salvage})) to ${literal(newMem)} (${
+            opts("memory")
+          })`,
         );
         // 3. run records.
         const newRuns = stage("runs");
@@ -269,6 +280,8 @@ export async function exportRuns(
     for (const t of EXPORT_TABLES) {
       report.total[t] = exists(files[t]) ? await count(db, files[t]) : 0;
     }
+  } catch (e) {
+    throw readable(e);
   } finally {
     db.close();
     for (const p of staged) {
@@ -302,6 +315,15 @@ export function kvMetadata(
   return `{${
     Object.entries(kv).map(([k, v]) => `${k}: ${literal(v)}`).join(", ")
   }}`;
+}
+
+/** A DuckDB error (JSON form) as a WarehouseError with DuckDB's own message; others as they are. */
+function readable(e: unknown): unknown {
+  const msg = (e as Error)?.message ?? "";
+  if (!msg.includes('"exception_type"')) return e;
+  return new WarehouseError(
+    `Cannot export: ${fromDuckDBError(msg, "", "").problem}`,
+  );
 }
 
 async function count(db: Database, file: string): Promise<number> {

@@ -17,7 +17,12 @@
 import * as aq from "arquero";
 import { join, resolve } from "node:path";
 import type { Table } from "../analysis/columns.ts";
-import { readRunRecord, registerArrowScan } from "./arrow_scan.ts";
+import {
+  clearScanReport,
+  readRunRecord,
+  registerArrowScan,
+  scanWarnings,
+} from "./arrow_scan.ts";
 import {
   type Database,
   type DuckDBOptions,
@@ -32,6 +37,8 @@ import { createRunsTable } from "./runs_table.ts";
 export interface WarehouseOptions extends DuckDBOptions {
   /** Data folder(s) to cover (default `data`). */
   data?: string | readonly string[];
+  /** Keep the complete record batches of a truncated Arrow file (see {@link Warehouse.warnings}). */
+  salvage?: boolean;
 }
 
 /** Where a warehouse's rows come from. */
@@ -72,6 +79,8 @@ export interface Warehouse {
     sql: string,
     onChunk: (chunk: ResultChunk) => void | Promise<void>,
   ): Promise<{ columns: string[]; rows: number }>;
+  /** Non-fatal findings of the Arrow scans so far (salvaged batches, a missing end-of-stream marker). */
+  warnings(): string[];
   close(): void;
 }
 
@@ -163,6 +172,7 @@ export async function openWarehouse(
       }
     }
     const sources = { parquet: found.parquet, arrow, exported };
+    const reportId = crypto.randomUUID();
     for (const t of ["instances", "memory"] as const) {
       const parts: string[] = [];
       if (found.parquet.length) {
@@ -172,7 +182,11 @@ export async function openWarehouse(
       }
       if (arrow.length) {
         parts.push(
-          `select * from bootstorm_scan(${literalList(arrow)}, ${literal(t)})`,
+          `select * from bootstorm_scan(${literalList(arrow)}, ${
+            literal(t)
+          }, report := ${literal(reportId)}, salvage := ${
+            options.salvage ? "true" : "false"
+          })`,
         );
       }
       await run(
@@ -193,9 +207,17 @@ export async function openWarehouse(
       con,
       `create view runs as ${runParts.join(" union all by name ")}`,
     );
-    return makeWarehouse(db, sources);
+    return makeWarehouse(db, sources, reportId);
   } catch (e) {
     db.close();
+    const msg = (e as Error)?.message ?? "";
+    if (msg.includes('"exception_type"')) {
+      throw new WarehouseError(
+        `Cannot read the data below ${data.join(", ")}: ${
+          fromDuckDBError(msg, "", "").problem
+        }`,
+      );
+    }
     throw e;
   }
 }
@@ -215,7 +237,11 @@ async function run(
   }
 }
 
-function makeWarehouse(db: Database, sources: WarehouseSources): Warehouse {
+function makeWarehouse(
+  db: Database,
+  sources: WarehouseSources,
+  reportId: string,
+): Warehouse {
   const { api } = db.duck;
   const stream: Warehouse["stream"] = async (sql, onChunk) => {
     let result;
@@ -257,7 +283,11 @@ function makeWarehouse(db: Database, sources: WarehouseSources): Warehouse {
       if (!cols.length) { for (const _ of names) cols.push([]); }
       return aq.table(Object.fromEntries(names.map((n, i) => [n, cols[i]])));
     },
-    close: () => db.close(),
+    warnings: () => scanWarnings(reportId),
+    close: () => {
+      clearScanReport(reportId);
+      db.close();
+    },
   };
 }
 
