@@ -160,8 +160,16 @@ if (import.meta.main) {
       "arquero-max": { type: "string", default: "10000000" },
       "spill-limit": { type: "string", default: "2GB" },
       keep: { type: "boolean", default: false },
+      markdown: { type: "string" },
     },
   });
+  if (values.markdown) {
+    Deno.writeTextFileSync(
+      values.markdown.replace(/\.json$/, ".md"),
+      markdownOf(values.markdown),
+    );
+    Deno.exit(0);
+  }
   if (values.step) {
     const r = await step(values.step, values.dir!, {
       out: values.out ?? "",
@@ -253,6 +261,7 @@ if (import.meta.main) {
     deno: Deno.version.deno,
     duckdb_node_api: "1.5.6-r.1",
     query: MEDIAN_SQL,
+    spill_limit: values["spill-limit"],
   };
   Deno.writeTextFileSync(
     base + ".json",
@@ -260,6 +269,12 @@ if (import.meta.main) {
   );
   Deno.writeTextFileSync(base + ".md", markdown(meta, results));
   console.log(markdown(meta, results));
+}
+
+/** Rewrite the .md of a results .json (`--markdown FILE.json`). */
+export function markdownOf(json: string): string {
+  const r = JSON.parse(Deno.readTextFileSync(json));
+  return markdown(r, r.results);
 }
 
 function markdown(
@@ -307,7 +322,7 @@ function markdown(
       const s = r[name] as Record<string, unknown> | undefined;
       if (!s) continue;
       const label = name === "duckdb-parquet-limited"
-        ? "duckdb-parquet, memory_limit 2GB"
+        ? `duckdb-parquet, memory_limit ${meta.spill_limit ?? "2GB"}`
         : name;
       lines.push(
         s.failed

@@ -462,12 +462,15 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
       const n = Math.min(VS, cur.rows - cur.pos);
       out.rowCount = n;
       const chunk = out.chunk;
-      init.projection.forEach((colIndex, outIndex) => {
+      // The output chunk holds the projected columns, in projection order.
+      const width = b.data_chunk_get_column_count(chunk);
+      for (let outIndex = 0; outIndex < width; outIndex++) {
+        const colIndex = init.projection[outIndex] ?? outIndex;
         const vec = b.data_chunk_get_vector(chunk, outIndex);
         const col = bind.columns[colIndex];
         if (col.run >= 0) {
           b.vector_reference_value(vec, cur.constants[col.run] as never);
-          return;
+          continue;
         }
         fillColumn(
           vec,
@@ -477,7 +480,7 @@ export function registerArrowScan(duck: DuckDB, connection: Connection): void {
           cur,
           n,
         );
-      });
+      }
       cur.pos += n;
     },
   });
