@@ -141,10 +141,11 @@ async function dirBytes(dir: string): Promise<number> {
 
 function agree(a: Medians, b: Medians): boolean {
   const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) =>
-    b[k] && a[k].n === b[k].n &&
-    Math.abs(a[k].median_ms - b[k].median_ms) <= 1e-9 * a[k].median_ms
-  );
+  return keys.length === Object.keys(b).length &&
+    keys.every((k) =>
+      b[k] && a[k].n === b[k].n &&
+      Math.abs(a[k].median_ms - b[k].median_ms) <= 1e-9 * a[k].median_ms
+    );
 }
 
 if (import.meta.main) {
@@ -212,7 +213,8 @@ if (import.meta.main) {
       console.error(`${size} rows: export…`);
       const ex = await child(["--step", "export", "--dir", dir, "--out", out]);
       row.export = ex;
-      row.export_rows_per_s = (ex.rows as number) / ((ex.wall_ms as number) / 1000);
+      row.export_rows_per_s = (ex.rows as number) /
+        ((ex.wall_ms as number) / 1000);
       row.parquet_mib = (await dirBytes(out)) / 2 ** 20;
       const steps: [string, string, string][] = [
         ["duckdb-parquet", out, ""],
@@ -281,8 +283,7 @@ function markdown(
   meta: Record<string, unknown>,
   results: Record<string, unknown>[],
 ): string {
-  const f = (x: unknown, d = 1) =>
-    typeof x === "number" ? x.toFixed(d) : "–";
+  const f = (x: unknown, d = 1) => typeof x === "number" ? x.toFixed(d) : "–";
   const lines = [
     `# Warehouse benchmark, ${meta.date}`,
     "",
@@ -298,9 +299,11 @@ function markdown(
   for (const r of results) {
     const ex = r.export as Record<string, number>;
     lines.push(
-      `| ${r.rows} | ${r.runs} | ${f(r.arrow_mib, 0)} | ${f(r.parquet_mib, 0)} | ${
-        f(ex.wall_ms / 1000)
-      } | ${f(r.export_rows_per_s, 0)} | ${f(ex.peak_rss_mib, 0)} |`,
+      `| ${r.rows} | ${r.runs} | ${f(r.arrow_mib, 0)} | ${
+        f(r.parquet_mib, 0)
+      } | ${f(ex.wall_ms / 1000)} | ${f(r.export_rows_per_s, 0)} | ${
+        f(ex.peak_rss_mib, 0)
+      } |`,
     );
   }
   lines.push(
