@@ -14,7 +14,7 @@ import {
   openWarehouse,
   resultCsv,
   resultJson,
-  type Value,
+  type ResultValue,
 } from "../warehouse/mod.ts";
 
 const USAGE = `Usage: deno task query "<SQL>" [options]
@@ -109,7 +109,7 @@ async function main(args: string[]): Promise<number> {
       if (values.json) await write("]\n");
       return 0;
     }
-    const shown: Value[][] = [];
+    const shown: ResultValue[][] = [];
     const { columns, rows } = await wh.stream(sql, (chunk) => {
       for (let r = 0; r < chunk.rows && shown.length < maxRows; r++) {
         shown.push(chunk.values.map((c) => c[r]));

@@ -29,18 +29,20 @@ import { INSTANCE_COLUMNS, SCHEMA_VERSION } from "../launcher/schema.ts";
 import { loadSweep } from "../analysis/load.ts";
 import { summarize } from "../analysis/summary.ts";
 import {
-  copyBits,
   exportRuns,
   flattenRecord,
-  inlineStrings,
   lineColumn,
   openWarehouse,
   QueryError,
   resultCsv,
   runColumns,
+} from "../warehouse/mod.ts";
+import {
+  copyBits,
+  inlineStrings,
   setBits,
   unifyKinds,
-} from "../warehouse/mod.ts";
+} from "../warehouse/arrow_columns.ts";
 import {
   runRecord,
   simulateStorm,

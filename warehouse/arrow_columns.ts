@@ -86,7 +86,14 @@ const INT_TYPES: Record<string, DuckType> = {
   "64u": "UBIGINT",
 };
 
-/** The DuckDB type for one field kind (null: `fallback`). */
+/**
+ * The DuckDB type for one field kind (null: `fallback`).
+ *
+ * @example
+ * ```ts
+ * duckTypeOf({ kind: "int", bits: 64, signed: true }, "VARCHAR"); // "BIGINT"
+ * ```
+ */
 export function duckTypeOf(k: FieldKind, fallback: DuckType): DuckType {
   switch (k.kind) {
     case "int":
@@ -104,7 +111,14 @@ export function duckTypeOf(k: FieldKind, fallback: DuckType): DuckType {
   }
 }
 
-/** The DuckDB type of a dataset schema column type (launcher/schema.ts). */
+/**
+ * The DuckDB type of a dataset schema column type (launcher/schema.ts).
+ *
+ * @example
+ * ```ts
+ * duckTypeOfSpec("int32"); // "INTEGER"
+ * ```
+ */
 export function duckTypeOfSpec(t: ColumnType): DuckType {
   return t === "int32" ? "INTEGER" : t === "float64" ? "DOUBLE" : "VARCHAR";
 }
@@ -143,7 +157,14 @@ export function unifyKinds(
   return "VARCHAR";
 }
 
-/** Bytes per value of a fixed-width DuckDB type (VARCHAR: one 16-byte string_t). */
+/**
+ * Bytes per value of a fixed-width DuckDB type (VARCHAR: one 16-byte string_t).
+ *
+ * @example
+ * ```ts
+ * byteWidth("DOUBLE"); // 8
+ * ```
+ */
 export function byteWidth(t: DuckType): number {
   switch (t) {
     case "TINYINT":
@@ -166,7 +187,15 @@ export function byteWidth(t: DuckType): number {
   }
 }
 
-/** Whether Arrow values of kind `k` have exactly the bytes DuckDB type `t` stores (copy as is). */
+/**
+ * Whether Arrow values of kind `k` have exactly the bytes DuckDB type `t`
+ * stores (copy as is).
+ *
+ * @example
+ * ```ts
+ * sameLayout({ kind: "float", bits: 64 }, "DOUBLE"); // true
+ * ```
+ */
 export function sameLayout(k: FieldKind, t: DuckType): boolean {
   if (k.kind === "int") {
     return INT_TYPES[`${k.bits}${k.signed ? "s" : "u"}`] === t;

@@ -75,17 +75,38 @@ const warnings = new Map<string, string[]>();
 /**
  * The runs left out by scans that were given `report := id` (and
  * `on_error := 'skip'`), in order.
+ *
+ * @example
+ * ```ts ignore
+ * await con.run("select count(*) from bootstorm_scan(['r1', 'r2'], 'instances', on_error := 'skip', report := 'x')");
+ * scanReport("x"); // [{ dir: "r2", file: "r2/instances.arrow", message: "Cannot load …" }]
+ * ```
  */
 export function scanReport(id: string): SkippedRun[] {
   return reports.get(id) ?? [];
 }
 
-/** Non-fatal findings (salvaged batches, no end-of-stream marker) of scans given `report := id`. */
+/**
+ * Non-fatal findings (salvaged batches, no end-of-stream marker) of scans
+ * given `report := id`.
+ *
+ * @example
+ * ```ts ignore
+ * for (const w of scanWarnings("x")) console.error(`warning: ${w}`);
+ * ```
+ */
 export function scanWarnings(id: string): string[] {
   return [...new Set(warnings.get(id) ?? [])];
 }
 
-/** Forget a report. */
+/**
+ * Forget a report.
+ *
+ * @example
+ * ```ts ignore
+ * clearScanReport("x");
+ * ```
+ */
 export function clearScanReport(id: string): void {
   reports.delete(id);
   warnings.delete(id);
@@ -115,7 +136,15 @@ function specsOf(stem: Stem): readonly ColumnSpec[] {
   return stem === "instances" ? INSTANCE_COLUMNS : MEMORY_COLUMNS;
 }
 
-/** Read a whole file synchronously in 16 MiB pieces (faster than readFileSync for big files). */
+/**
+ * Read a whole file synchronously in 16 MiB pieces (faster than
+ * readFileSync for big files).
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = readFileFast("data/runs/r1/instances.arrow");
+ * ```
+ */
 export function readFileFast(path: string): Uint8Array {
   const f = Deno.openSync(path);
   try {
@@ -133,7 +162,15 @@ export function readFileFast(path: string): Uint8Array {
   }
 }
 
-/** Read run.json of a run folder (checked by fromRunJson). */
+/**
+ * Read run.json of a run folder (checked by fromRunJson); throws
+ * DatasetError naming the file.
+ *
+ * @example
+ * ```ts ignore
+ * readRunRecord("data/runs/r1").run_id; // "r1"
+ * ```
+ */
 export function readRunRecord(dir: string): RunRecord {
   const file = join(dir, "run.json");
   let text: string;
@@ -151,7 +188,15 @@ export function readRunRecord(dir: string): RunRecord {
   return fromRunJson(text, { file });
 }
 
-/** The fields of an Arrow IPC stream, from its schema message only (the first bytes of the file). */
+/**
+ * The fields of an Arrow IPC stream, from its schema message only (the
+ * first bytes of the file); throws DatasetError naming the file.
+ *
+ * @example
+ * ```ts ignore
+ * readArrowFields("data/runs/r1/instances.arrow")[0]; // { name: "instance", kind: { kind: "int", bits: 32, signed: true } }
+ * ```
+ */
 export function readArrowFields(
   path: string,
 ): { name: string; kind: FieldKind }[] {

@@ -82,7 +82,7 @@ export interface DuckDBOptions {
 }
 
 /** An open in-memory DuckDB database with bootstorm's table functions registered. */
-export interface Database {
+export interface DuckDBDatabase {
   duck: DuckDB;
   instance: Instance;
   connection: Connection;
@@ -103,7 +103,7 @@ export interface Database {
  */
 export async function openDuckDB(
   options: DuckDBOptions = {},
-): Promise<Database> {
+): Promise<DuckDBDatabase> {
   const duck = await loadDuckDB();
   const ownTemp = options.tempDirectory === undefined;
   const temp = options.tempDirectory ??

@@ -25,7 +25,7 @@ import {
   scanWarnings,
   type SkippedRun,
 } from "./arrow_scan.ts";
-import { type Database, openDuckDB, WarehouseError } from "./duckdb.ts";
+import { type DuckDBDatabase, openDuckDB, WarehouseError } from "./duckdb.ts";
 import { fromDuckDBError } from "./query_error.ts";
 import { flattenRecord, literal, literalList } from "./run_columns.ts";
 import { createRunsTable } from "./runs_table.ts";
@@ -297,7 +297,15 @@ export async function exportRuns(
   return report;
 }
 
-/** The Parquet key/value metadata of one exported table. */
+/**
+ * The Parquet key/value metadata of one exported table, as a DuckDB
+ * `KV_METADATA` struct literal.
+ *
+ * @example
+ * ```ts
+ * kvMetadata("instances", [1, 2], 10).includes("bootstorm_schema_version: '2'"); // true
+ * ```
+ */
 export function kvMetadata(
   table: ExportTable,
   versions: readonly number[],
@@ -326,7 +334,7 @@ function readable(e: unknown): unknown {
   );
 }
 
-async function count(db: Database, file: string): Promise<number> {
+async function count(db: DuckDBDatabase, file: string): Promise<number> {
   const r = await db.connection.runAndReadAll(
     `select count(*) from read_parquet(${literal(file)})`,
   );
@@ -350,7 +358,15 @@ function failure(dir: string, e: unknown): SkippedRun {
   };
 }
 
-/** Every run folder below every source, absolute, sorted, once. */
+/**
+ * Every run folder below every source, absolute, sorted, once; throws
+ * WarehouseError for a missing source or when there is no run.
+ *
+ * @example
+ * ```ts ignore
+ * await findAllRuns(["data/sweeps", "data/runs"]);
+ * ```
+ */
 export async function findAllRuns(
   sources: readonly string[],
 ): Promise<string[]> {

@@ -7,6 +7,7 @@
  * - `openWarehouse` / `query`: views `instances`, `memory`, `runs` over
  *   the exports and the Arrow files of runs in no export; results as arquero
  *   tables or streamed chunks; `QueryError` points at the position in the SQL;
+ * - `resultCsv`, `resultJson`, `formatResult`: results as text;
  * - `registerArrowScan`: the `bootstorm_scan(dirs, stem)` table function
  *   that reads run Arrow files into DuckDB without a DuckDB extension.
  *
@@ -24,12 +25,44 @@
  *
  * @module
  */
-export * from "./arrow_columns.ts";
-export * from "./arrow_scan.ts";
-export * from "./duckdb.ts";
-export * from "./export.ts";
-export * from "./output.ts";
-export * from "./query.ts";
-export * from "./query_error.ts";
-export * from "./run_columns.ts";
-export * from "./runs_table.ts";
+export {
+  clearScanReport,
+  registerArrowScan,
+  RUN_COLUMNS,
+  scanReport,
+  scanWarnings,
+  type SkippedRun,
+} from "./arrow_scan.ts";
+export {
+  type DuckDBDatabase,
+  type DuckDBOptions,
+  loadDuckDB,
+  openDuckDB,
+  WarehouseError,
+} from "./duckdb.ts";
+export {
+  EXPORT_TABLES,
+  type ExportOptions,
+  type ExportReport,
+  exportRuns,
+  type ExportTable,
+} from "./export.ts";
+export {
+  csvField,
+  formatResult,
+  type OutputFormat,
+  resultCsv,
+  resultJson,
+} from "./output.ts";
+export {
+  findSources,
+  openWarehouse,
+  query,
+  type ResultChunk,
+  type ResultValue,
+  type Warehouse,
+  type WarehouseOptions,
+  type WarehouseSources,
+} from "./query.ts";
+export { fromDuckDBError, lineColumn, QueryError } from "./query_error.ts";
+export { type FlatRecord, flattenRecord, runColumns } from "./run_columns.ts";

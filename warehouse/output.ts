@@ -9,19 +9,19 @@
 
 import * as aq from "arquero";
 import { formatTable } from "../analysis/format.ts";
-import type { ResultChunk, Value } from "./query.ts";
+import type { ResultChunk, ResultValue } from "./query.ts";
 
 /** Output formats of `deno task query`. */
 export type OutputFormat = "table" | "csv" | "json";
 
-function text(v: Value): string {
+function text(v: ResultValue): string {
   if (v instanceof Date) return v.toISOString();
   if (typeof v === "object" && v !== null) return JSON.stringify(plain(v));
   return String(v);
 }
 
 /** A value as JSON can hold it (Dates as ISO text, bigints as numbers or text). */
-function plain(v: Value): unknown {
+function plain(v: ResultValue): unknown {
   if (v instanceof Date) return v.toISOString();
   if (typeof v === "bigint") return v.toString();
   if (typeof v === "number" && !Number.isFinite(v)) return String(v);
@@ -43,7 +43,7 @@ function plain(v: Value): unknown {
  * csvField('say "hi"'); // '"say ""hi"""'
  * ```
  */
-export function csvField(v: Value): string {
+export function csvField(v: ResultValue): string {
   if (v === null || v === undefined) return "";
   const t = text(v);
   return /[",\n\r]/.test(t) ? `"${t.replaceAll('"', '""')}"` : t;
@@ -94,8 +94,8 @@ export function resultJson(chunk: ResultChunk, first: boolean): string {
  * console.log(formatResult(["image", "median_ms"], [["osv", 12.5]]));
  * ```
  */
-export function formatResult(columns: string[], rows: Value[][]): string {
-  const data: Record<string, Value[]> = {};
+export function formatResult(columns: string[], rows: ResultValue[][]): string {
+  const data: Record<string, ResultValue[]> = {};
   columns.forEach((c, i) => {
     data[c] = rows.map((r) => {
       const v = r[i];

@@ -24,7 +24,7 @@ import {
   scanWarnings,
 } from "./arrow_scan.ts";
 import {
-  type Database,
+  type DuckDBDatabase,
   type DuckDBOptions,
   openDuckDB,
   WarehouseError,
@@ -52,13 +52,13 @@ export interface WarehouseSources {
 }
 
 /** A value of a query result in JS: numbers (BIGINT when safe), strings, booleans, Dates, arrays/objects, null. */
-export type Value = unknown;
+export type ResultValue = unknown;
 
 /** A streamed part of a result: column-major values. */
 export interface ResultChunk {
   columns: string[];
   /** `values[c][r]`: column c, row r. */
-  values: Value[][];
+  values: ResultValue[][];
   rows: number;
 }
 
@@ -71,7 +71,7 @@ export interface Warehouse {
   /** Where the rows come from. */
   sources: WarehouseSources;
   /** The DuckDB database (for callers that need the raw API). */
-  db: Database;
+  db: DuckDBDatabase;
   /** Run `sql` and return the whole result as an arquero table. */
   query(sql: string): Promise<Table>;
   /** Run `sql`, handing the result to `onChunk` chunk by chunk (streams); returns the column names and row count. */
@@ -87,6 +87,11 @@ export interface Warehouse {
 /**
  * Find export folders and run folders below `dirs` (hidden folders are
  * skipped; a run folder or an export folder is not descended into).
+ *
+ * @example
+ * ```ts ignore
+ * const { parquet, runs } = await findSources(["data"]);
+ * ```
  */
 export async function findSources(
   dirs: readonly string[],
@@ -223,7 +228,7 @@ export async function openWarehouse(
 }
 
 async function run(
-  con: Database["connection"],
+  con: DuckDBDatabase["connection"],
   sql: string,
 ): Promise<void> {
   try {
@@ -238,7 +243,7 @@ async function run(
 }
 
 function makeWarehouse(
-  db: Database,
+  db: DuckDBDatabase,
   sources: WarehouseSources,
   reportId: string,
 ): Warehouse {
@@ -273,7 +278,7 @@ function makeWarehouse(
     db,
     stream,
     async query(sql) {
-      const cols: Value[][] = [];
+      const cols: ResultValue[][] = [];
       const { columns: names } = await stream(sql, (c) => {
         if (!cols.length) { for (const _ of c.columns) cols.push([]); }
         c.values.forEach((v, i) => {
@@ -291,8 +296,16 @@ function makeWarehouse(
   };
 }
 
-/** A DuckDB JS value as a plain JS value: safe BIGINTs as numbers. */
-export function jsValue(v: unknown): Value {
+/**
+ * A DuckDB JS value as a plain JS value: BIGINTs as numbers when exact,
+ * else as text.
+ *
+ * @example
+ * ```ts
+ * jsValue(42n); // 42
+ * ```
+ */
+export function jsValue(v: unknown): ResultValue {
   if (typeof v === "bigint") {
     return v <= BigInt(Number.MAX_SAFE_INTEGER) &&
         v >= BigInt(Number.MIN_SAFE_INTEGER)

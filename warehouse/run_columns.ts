@@ -89,17 +89,38 @@ export function runColumns(
   });
 }
 
-/** A SQL identifier, quoted. */
+/**
+ * A SQL identifier, quoted.
+ *
+ * @example
+ * ```ts
+ * ident('a"b'); // '"a""b"'
+ * ```
+ */
 export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** A SQL string literal. */
+/**
+ * A SQL string literal.
+ *
+ * @example
+ * ```ts
+ * literal("it's"); // "'it''s'"
+ * ```
+ */
 export function literal(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** A SQL list of string literals. */
+/**
+ * A SQL list of string literals.
+ *
+ * @example
+ * ```ts
+ * literalList(["a", "b"]); // "['a', 'b']"
+ * ```
+ */
 export function literalList(texts: readonly string[]): string {
   return `[${texts.map(literal).join(", ")}]`;
 }
