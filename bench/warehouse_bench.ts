@@ -55,7 +55,7 @@ async function step(
   const t0 = performance.now();
   let result: Record<string, unknown> = {};
   if (name === "export") {
-    const r = await exportRuns(dir, extra.out, {
+    const r = await exportRuns(dir.split(","), extra.out, {
       memoryLimit: extra.memory_limit || undefined,
     });
     if (r.failed.length) throw new Error(JSON.stringify(r.failed));
@@ -160,6 +160,8 @@ if (import.meta.main) {
       "rows-per-run": { type: "string", default: "1000000" },
       "arquero-max": { type: "string", default: "10000000" },
       "spill-limit": { type: "string", default: "2GB" },
+      "incremental-max": { type: "string", default: "10000000" },
+      name: { type: "string" },
       keep: { type: "boolean", default: false },
       markdown: { type: "string" },
     },
@@ -216,6 +218,45 @@ if (import.meta.main) {
       row.export_rows_per_s = (ex.rows as number) /
         ((ex.wall_ms as number) / 1000);
       row.parquet_mib = (await dirBytes(out)) / 2 ** 20;
+      if (size <= Number(values["incremental-max"])) {
+        // One more run of the same size as the others, exported into the existing files (a merge).
+        const more = join(root, "more");
+        const g = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            join(HERE, "analysis_bench.ts"),
+            "--phase",
+            "generate",
+            "--dir",
+            more,
+            "--rows",
+            values["rows-per-run"],
+            "--runs",
+            "1",
+          ],
+          stderr: "inherit",
+        }).output();
+        if (!g.success) throw new Error("generation failed");
+        const [only] = [...Deno.readDirSync(more)].map((e) => e.name);
+        const rec = JSON.parse(
+          Deno.readTextFileSync(join(more, only, "run.json")),
+        );
+        rec.run_id = "incremental-0";
+        Deno.writeTextFileSync(
+          join(more, only, "run.json"),
+          JSON.stringify(rec),
+        );
+        console.error(`${size} rows: incremental export of one more run…`);
+        row["export-incremental"] = await child([
+          "--step",
+          "export",
+          "--dir",
+          `${dir},${more}`,
+          "--out",
+          out,
+        ]);
+      }
       const steps: [string, string, string][] = [
         ["duckdb-parquet", out, ""],
         ["duckdb-parquet-limited", out, values["spill-limit"]],
@@ -253,7 +294,11 @@ if (import.meta.main) {
     }
   }
   const date = new Date().toISOString().slice(0, 10);
-  const base = join(HERE, "results", `warehouse-${date}`);
+  const base = join(
+    HERE,
+    "results",
+    values.name ?? `warehouse-${date}`,
+  );
   const meta = {
     date: new Date().toISOString(),
     cores: navigator.hardwareConcurrency,
@@ -305,6 +350,16 @@ function markdown(
         f(ex.peak_rss_mib, 0)
       } |`,
     );
+    const inc = r["export-incremental"] as Record<string, number> | undefined;
+    if (inc) {
+      lines.push(
+        `| + ${inc.rows} (1 run, merged into the ${r.rows}) | +1 | | | ${
+          f(inc.wall_ms / 1000)
+        } | ${f(inc.rows / (inc.wall_ms / 1000), 0)} new rows/s | ${
+          f(inc.peak_rss_mib, 0)
+        } |`,
+      );
+    }
   }
   lines.push(
     "",
