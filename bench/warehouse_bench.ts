@@ -218,8 +218,38 @@ if (import.meta.main) {
       row.export_rows_per_s = (ex.rows as number) /
         ((ex.wall_ms as number) / 1000);
       row.parquet_mib = (await dirBytes(out)) / 2 ** 20;
+      const steps: [string, string, string][] = [
+        ["duckdb-parquet", out, ""],
+        ["duckdb-parquet-limited", out, values["spill-limit"]],
+      ];
+      if (size <= arqueroMax) {
+        steps.push(
+          ["duckdb-arrow", dir, ""],
+          ["arquero-summarize", dir, ""],
+          ["arquero-rollup", dir, ""],
+        );
+      }
+      for (const [name, data, limit] of steps) {
+        console.error(`${size} rows: ${name}…`);
+        row[name] = await child([
+          "--step",
+          name.replace("-limited", ""),
+          "--dir",
+          data,
+          "--memory-limit",
+          limit,
+        ]);
+      }
+      const ref = (row["duckdb-parquet"] as { medians?: Medians }).medians;
+      for (const [name] of steps) {
+        const m = (row[name] as { medians?: Medians }).medians;
+        (row[name] as Record<string, unknown>).agrees = m && ref
+          ? agree(ref, m)
+          : null;
+      }
       if (size <= Number(values["incremental-max"])) {
-        // One more run of the same size as the others, exported into the existing files (a merge).
+        // After the queries (they read the export): one more run of the
+        // same size, exported into the existing files (a merge).
         const more = join(root, "more");
         const g = await new Deno.Command(Deno.execPath(), {
           args: [
@@ -256,35 +286,6 @@ if (import.meta.main) {
           "--out",
           out,
         ]);
-      }
-      const steps: [string, string, string][] = [
-        ["duckdb-parquet", out, ""],
-        ["duckdb-parquet-limited", out, values["spill-limit"]],
-      ];
-      if (size <= arqueroMax) {
-        steps.push(
-          ["duckdb-arrow", dir, ""],
-          ["arquero-summarize", dir, ""],
-          ["arquero-rollup", dir, ""],
-        );
-      }
-      for (const [name, data, limit] of steps) {
-        console.error(`${size} rows: ${name}…`);
-        row[name] = await child([
-          "--step",
-          name.replace("-limited", ""),
-          "--dir",
-          data,
-          "--memory-limit",
-          limit,
-        ]);
-      }
-      const ref = (row["duckdb-parquet"] as { medians?: Medians }).medians;
-      for (const [name] of steps) {
-        const m = (row[name] as { medians?: Medians }).medians;
-        (row[name] as Record<string, unknown>).agrees = m && ref
-          ? agree(ref, m)
-          : null;
       }
       console.error(JSON.stringify(row));
       results.push(row);
