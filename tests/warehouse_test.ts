@@ -70,6 +70,11 @@ function realSweep(): Promise<string> {
     );
     await runSweep(state, dir);
     assert.ok(state.cells.every((c) => c.state === "done"), "sweep finished");
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* gone */ }
+    });
     return dir;
   })();
   return sweep;
