@@ -53,7 +53,8 @@ export interface BootWorkOptions {
  * `boot_cv` (the same of boot_ms), `insns_ready_median`,
  * `insns_before_guest_median` (firmware up to the hand-over),
  * `insns_io_median`, `insns_system_median`, `mem_accesses_median`,
- * `code_pages_median`, and `lag_share_max` (largest insns_ready_lag /
+ * `code_pages_median`, `code_insns_median` (the code footprint),
+ * `cr3_writes_median`, `syscalls_median`, and `lag_share_max` (largest insns_ready_lag /
  * insns_ready: how far the count at T_e can be from the count at the ready
  * line's last byte). Sorted by `insns_guest_median`.
  *
@@ -102,6 +103,12 @@ export function bootWorkSummary(
         op.median(d.mem_accesses_ready),
       code_pages_median: (d: Record<string, number>) =>
         op.median(d.guest_code_pages_ready),
+      code_insns_median: (d: Record<string, number>) =>
+        op.median(d.guest_code_insns_ready),
+      cr3_writes_median: (d: Record<string, number>) =>
+        op.median(d.cr3_writes_ready),
+      syscalls_median: (d: Record<string, number>) =>
+        op.median(d.syscalls_ready),
       lag_share_max: (d: Record<string, number>) =>
         op.max(d.insns_ready_lag / d.insns_ready),
     })

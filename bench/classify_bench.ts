@@ -33,10 +33,15 @@ const dirs = Deno.args.length
   : ["data/sweeps/reference-insns", "data/sweeps/reference-timing"];
 const runs: Run[] = [];
 for (const d of dirs) {
-  runs.push(...withoutProbes(await loadRuns(d, { columns: ANALYSIS_COLUMNS })).runs);
+  runs.push(
+    ...withoutProbes(await loadRuns(d, { columns: ANALYSIS_COLUMNS })).runs,
+  );
 }
 const ref = buildReference(runs);
-const lines: string[] = [`# Classifier on measured systems (${new Date().toISOString().slice(0, 10)})`, ""];
+const lines: string[] = [
+  `# Classifier on measured systems (${new Date().toISOString().slice(0, 10)})`,
+  "",
+];
 lines.push(`Reference: ${ref.points.length} runs from ${dirs.join(", ")}.`, "");
 
 function evalBlock(name: string, e: Evaluation | undefined) {
@@ -47,7 +52,13 @@ function evalBlock(name: string, e: Evaluation | undefined) {
   lines.push(
     `## ${name}: leave-one-system-out`,
     "",
-    `Systems right ${e.systemsRight.length}/${e.systems.length} (${e.systems.map((s) => e.systemsRight.includes(s) ? s : `**${s} ✗**`).join(", ")}); runs ${(e.accuracy * 100).toFixed(1)} % of ${e.n}; Brier ${e.brier}; ECE ${e.ece}.`,
+    `Systems right ${e.systemsRight.length}/${e.systems.length} (${
+      e.systems.map((s) => e.systemsRight.includes(s) ? s : `**${s} ✗**`).join(
+        ", ",
+      )
+    }); runs ${
+      (e.accuracy * 100).toFixed(1)
+    } % of ${e.n}; Brier ${e.brier}; ECE ${e.ece}.`,
     "",
     "```",
     confusionText(e),
@@ -55,7 +66,11 @@ function evalBlock(name: string, e: Evaluation | undefined) {
     "",
     "| confidence | runs | mean confidence | accuracy |",
     "|---|---|---|---|",
-    ...e.reliability.map((r) => `| ${r.bin} | ${r.n} | ${Number.isNaN(r.confidence) ? "–" : r.confidence} | ${Number.isNaN(r.accuracy) ? "–" : r.accuracy} |`),
+    ...e.reliability.map((r) =>
+      `| ${r.bin} | ${r.n} | ${
+        Number.isNaN(r.confidence) ? "–" : r.confidence
+      } | ${Number.isNaN(r.accuracy) ? "–" : r.accuracy} |`
+    ),
     "",
     "Per system (held out): " +
       e.systems.map((s) => {
@@ -82,8 +97,11 @@ const baselines = runs.filter((r) =>
 });
 const pick = (system: string, insns: boolean) =>
   runs.filter((r) =>
-    systemOf(r.record.profile?.name ?? "") === system && Boolean(r.record.insns) === insns
-  ).sort((a, b) => Math.abs(a.record.count - 8) - Math.abs(b.record.count - 8))[0];
+    systemOf(r.record.profile?.name ?? "") === system &&
+    Boolean(r.record.insns) === insns
+  ).sort((a, b) =>
+    Math.abs(a.record.count - 8) - Math.abs(b.record.count - 8)
+  )[0];
 const heldOut = (system: string): Reference => ({
   ...ref,
   points: ref.points.filter((p) => p.system !== system),
@@ -91,12 +109,22 @@ const heldOut = (system: string): Reference => ({
 lines.push(
   "## Stability: one run of each system (its system held out) against five baselines",
   "",
-  `Baselines: ${baselines.slice(0, 5).map((b) => `minkernel N=${b.record.count} ${b.record.pattern?.kind} (${b.record.run_id})`).join("; ")}.`,
+  `Baselines: ${
+    baselines.slice(0, 5).map((b) =>
+      `minkernel N=${b.record.count} ${b.record.pattern?.kind} (${b.record.run_id})`
+    ).join("; ")
+  }.`,
   "",
-  "| system | set | " + baselines.slice(0, 5).map((_, i) => `baseline ${i + 1}`).join(" | ") + " | changes |",
+  "| system | set | " +
+    baselines.slice(0, 5).map((_, i) => `baseline ${i + 1}`).join(" | ") +
+    " | changes |",
   "|---|---|" + baselines.slice(0, 5).map(() => "---").join("|") + "|---|",
 );
-const systems = [...new Set(ref.points.filter((p) => p.source === "measured").map((p) => p.system))];
+const systems = [
+  ...new Set(
+    ref.points.filter((p) => p.source === "measured").map((p) => p.system),
+  ),
+];
 for (const s of systems) {
   for (const insns of [true, false]) {
     const run = pick(s, insns);
@@ -104,14 +132,18 @@ for (const s of systems) {
     const verdicts = baselines.slice(0, 5).map((b) => {
       try {
         const v = classify(run, heldOut(s), { baselineRuns: [b] });
-        return `${v.class} ${v.class === "unknown" ? "" : v.probabilities[v.class].toFixed(2)}`.trim();
+        return `${v.class} ${
+          v.class === "unknown" ? "" : v.probabilities[v.class].toFixed(2)
+        }`.trim();
       } catch (e) {
         return `refused (${(e as Error).message.slice(0, 40)}…)`;
       }
     });
     const classes = new Set(verdicts.map((v) => v.split(" ")[0]));
     lines.push(
-      `| ${s} (N=${run.record.count}) | ${insns ? "work" : "timing"} | ${verdicts.join(" | ")} | ${classes.size === 1 ? "none" : "**changes**"} |`,
+      `| ${s} (N=${run.record.count}) | ${insns ? "work" : "timing"} | ${
+        verdicts.join(" | ")
+      } | ${classes.size === 1 ? "none" : "**changes**"} |`,
     );
   }
 }

@@ -93,7 +93,10 @@ Deno.test("deno task classify --measure names the Linux guest a general-purpose 
   const r = await cli(["--measure", "alpine-linux-quiet", "--count", "2"]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /is a general-purpose OS \(Linux-like\): probability/);
-  assert.match(r.stdout, /Nearest known systems: (alpine-linux|debian-linux-generic) \(linux/);
+  assert.match(
+    r.stdout,
+    /Nearest known systems: (alpine-linux|debian-linux-generic) \(linux/,
+  );
   assert.match(r.stdout, /Compared: boot-work features/);
   await removeKept(r.stdout);
 });
@@ -138,6 +141,9 @@ Deno.test("a run with no ready instance is refused with a non-zero exit", async 
   );
   const r = await cli([runDir]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /none of its 2 instances became ready, so it measured nothing/);
+  assert.match(
+    r.stderr,
+    /none of its 2 instances became ready, so it measured nothing/,
+  );
   await Deno.remove(out, { recursive: true });
 });
