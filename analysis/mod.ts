@@ -9,9 +9,10 @@
  * - `correlate`, `bootMemoryCorrelation`, `compareMedians`;
  * - phases (T_K, ΔT_R): `instancePhases`, `phasesOfRuns`, `phaseSummary`,
  *   `phaseBins`, `phaseGrowth`;
- * - classification: `runFeatures`, `measureBaseline`, `buildReference`,
- *   `classify`, `looAccuracy` (see analysis/README.md for what it can and
- *   cannot tell);
+ * - boot work: `bootWorkSummary`;
+ * - classification: `runFeatures`, `checkBaseline`, `measureBaseline`,
+ *   `buildReference` (calibrated leave-one-system-out), `classify`,
+ *   `verdictText` (see analysis/README.md for what it can and cannot tell);
  * - figures (Observable Plot, pure `(data, {document}) → SVG`), PNG rendering
  *   and the self-contained HTML report.
  *
