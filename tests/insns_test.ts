@@ -112,13 +112,13 @@ Deno.test("InsnsSlots() reads the counts of the write that carried a byte, null 
     // three writes: bytes [0,5) at total 100, [5,6) at 120, [6,9) at 150
     const ring = [[5, 100, 10], [6, 120, 12], [9, 150, 15]];
     ring.forEach(([end, total, guest], w) => {
-      put(32 + w * 8, end);
-      put(32 + w * 8 + 1, total);
-      put(32 + w * 8 + 2, guest);
+      put(32 + w * 10, end);
+      put(32 + w * 10 + 1, total);
+      put(32 + w * 10 + 2, guest);
     });
-    put(16, 3); // writes
-    put(18, 100); // first write's total
-    put(19, 10);
+    put(24, 3); // writes
+    put(26, 100); // first write's total
+    put(27, 10);
     f.close();
     assert.equal(slots.read(0), null, "slot 0 was never written by a plugin");
     assert.deepEqual(slots.atByte(1, 0), { total: 100, guest: 10 });
@@ -132,6 +132,8 @@ Deno.test("InsnsSlots() reads the counts of the write that carried a byte, null 
         mem: 0,
         blocks: 0,
         blockInsns: 0,
+        cr3Writes: 0,
+        syscalls: 0,
       },
     );
     assert.equal(slots.atByte(1, 8)?.total, 150);

@@ -616,7 +616,7 @@ Deno.test({
     assert.ok(gen.success, new TextDecoder().decode(gen.stderr));
     const wh = await openWarehouse({
       data: dir,
-      memoryLimit: "48MB",
+      memoryLimit: "96MB",
       threads: 1,
     });
     const watcher = await wh.db.instance.connect();

@@ -194,14 +194,19 @@ export function datasetFigures(
     reference = hasBaseline ? buildReference(set.runs) : null;
   }
   if (reference) {
-    // Boot work when the points have it, else the timing features.
-    const work = reference.points.some((p) =>
-      p.features.log_code_insns !== null
-    );
+    // Boot work when the points have it, else the timing features, else
+    // the paper's two (older datasets).
+    const pairs: [FeatureName, FeatureName][] = [
+      ["log_code_insns", "log_cr3_writes"],
+      ["log_cpu_ratio", "log_rss_ratio"],
+      ["log_boot_ratio", "log_mem_ratio"],
+    ];
     const [x, y] = options.features ??
-      (work
-        ? ["log_code_insns", "log_cr3_writes"]
-        : ["log_cpu_ratio", "log_rss_ratio"]);
+      pairs.find(([a, b]) =>
+        reference!.points.filter((p) =>
+          p.features[a] !== null && p.features[b] !== null
+        ).length >= 2
+      ) ?? pairs[2];
     const points = featurePoints(reference, {
       x,
       y,
