@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { SharedFile } from "../shared_file.ts";
 
 /** Bytes per instance; must match SLOT_BYTES in insns_plugin.c and output_shim.c. */
 export const SLOT_BYTES = 16384;
@@ -64,39 +65,6 @@ export interface OutputCounts {
   syscalls?: number;
 }
 
-type Libc = {
-  symbols: {
-    open: (path: BufferSource, flags: number, mode: number) => number;
-    close: (fd: number) => number;
-    mmap: (
-      addr: Deno.PointerValue,
-      len: number | bigint,
-      prot: number,
-      flags: number,
-      fd: number,
-      off: number | bigint,
-    ) => Deno.PointerValue;
-    munmap: (addr: Deno.PointerValue, len: number | bigint) => number;
-  };
-  close(): void;
-};
-
-function openLibc(): Libc | null {
-  try {
-    return Deno.dlopen("libc.so.6", {
-      open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
-      close: { parameters: ["i32"], result: "i32" },
-      mmap: {
-        parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"],
-        result: "pointer",
-      },
-      munmap: { parameters: ["pointer", "usize"], result: "i32" },
-    }) as unknown as Libc;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * A slot file for `count` instances.
  *
@@ -112,65 +80,25 @@ export class InsnsSlots {
   /** The file each plugin instance maps (`out=` argument). */
   readonly path: string;
   readonly count: number;
-  #libc: Libc | null;
-  #view: Deno.UnsafePointerView | null = null;
-  #ptr: Deno.PointerValue = null;
-  #len: number;
-  #file: Deno.FsFile | null = null;
-  #buf = new Uint8Array(SLOT_BYTES);
+  #file: SharedFile;
 
-  private constructor(path: string, count: number) {
-    this.path = path;
+  private constructor(file: SharedFile, count: number) {
+    this.#file = file;
+    this.path = file.path;
     this.count = count;
-    this.#len = Math.max(4096, Math.ceil((count * SLOT_BYTES) / 4096) * 4096);
-    Deno.writeFileSync(path, new Uint8Array(this.#len), { mode: 0o600 });
-    this.#libc = openLibc();
-    if (this.#libc) {
-      const O_RDONLY = 0, PROT_READ = 1, MAP_SHARED = 1;
-      const fd = this.#libc.symbols.open(
-        new TextEncoder().encode(path + "\0"),
-        O_RDONLY,
-        0,
-      );
-      if (fd >= 0) {
-        const p = this.#libc.symbols.mmap(
-          null,
-          BigInt(this.#len),
-          PROT_READ,
-          MAP_SHARED,
-          fd,
-          0n,
-        );
-        this.#libc.symbols.close(fd);
-        // MAP_FAILED is (void *)-1.
-        if (p !== null && Deno.UnsafePointer.value(p) !== 0xffffffffffffffffn) {
-          this.#ptr = p;
-          this.#view = new Deno.UnsafePointerView(p);
-        }
-      }
-    }
-    if (!this.#view) this.#file = Deno.openSync(path, { read: true });
   }
 
   /** Create the slot file on tmpfs (`/dev/shm` when present). */
   static create(count: number, options: { dir?: string } = {}): InsnsSlots {
-    let dir = options.dir;
-    if (!dir) {
-      try {
-        dir = Deno.statSync("/dev/shm").isDirectory ? "/dev/shm" : undefined;
-      } catch {
-        dir = undefined;
-      }
-    }
-    const path = `${
-      dir ?? Deno.env.get("TMPDIR") ?? "/tmp"
-    }/bootstorm-insns-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-    return new InsnsSlots(path, count);
+    return new InsnsSlots(
+      SharedFile.create("insns", count * SLOT_BYTES, options),
+      count,
+    );
   }
 
   /** How the launcher reads the slots: `mmap` (no syscall) or `pread`. */
   get access(): "mmap" | "pread" {
-    return this.#view ? "mmap" : "pread";
+    return this.#file.access;
   }
 
   /** The environment of instance `i`: the output shim and its slot. */
@@ -191,17 +119,7 @@ export class InsnsSlots {
 
   /** The counters of instance `i` now; null when its plugin never loaded. */
   read(i: number): InsnsCounters | null {
-    const off = i * SLOT_BYTES;
-    let u: (k: number) => bigint;
-    if (this.#view) {
-      const v = this.#view;
-      u = (k) => v.getBigUint64(off + 8 * k);
-    } else {
-      this.#file!.seekSync(off, Deno.SeekMode.Start);
-      this.#file!.readSync(this.#buf);
-      const dv = new DataView(this.#buf.buffer);
-      u = (k) => dv.getBigUint64(8 * k, true);
-    }
+    const u = (k: number) => this.#u64(i, k);
     if (u(0) !== SLOT_MAGIC) return null;
     const before = u(4);
     return {
@@ -222,12 +140,7 @@ export class InsnsSlots {
   }
 
   #u64(i: number, k: number): bigint {
-    const off = i * SLOT_BYTES + 8 * k;
-    if (this.#view) return this.#view.getBigUint64(off);
-    const b = new Uint8Array(8);
-    this.#file!.seekSync(off, Deno.SeekMode.Start);
-    this.#file!.readSync(b);
-    return new DataView(b.buffer).getBigUint64(0, true);
+    return this.#file.u64(i * SLOT_BYTES + 8 * k);
   }
 
   /**
@@ -272,19 +185,6 @@ export class InsnsSlots {
 
   /** Unmap and remove the file. */
   close(): void {
-    if (this.#ptr && this.#libc) {
-      this.#libc.symbols.munmap(this.#ptr, BigInt(this.#len));
-    }
-    this.#view = null;
-    this.#ptr = null;
-    this.#libc?.close();
-    this.#libc = null;
-    this.#file?.close();
-    this.#file = null;
-    try {
-      Deno.removeSync(this.path);
-    } catch {
-      // already gone
-    }
+    this.#file.close();
   }
 }
