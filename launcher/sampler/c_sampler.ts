@@ -1,0 +1,217 @@
+/**
+ * The C memory sampler (`mem_sampler.c`) from the launcher's side: built on
+ * demand with gcc into `build/sampler/`, started as a child process that
+ * writes samples into a ring in a shared file, drained by the launcher (a
+ * few memory loads per sample, no message passing, no JavaScript wake-ups).
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SharedFile } from "../shared_file.ts";
+import { sha256File } from "../run_record.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const SOURCE = fileURLToPath(new URL("./mem_sampler.c", import.meta.url));
+const MAGIC = 0x706d736d656d7362n;
+const HEADER = 16 * 8;
+const FIELDS = 3;
+const NONE = 0xffffffffffffffffn;
+
+/** One sample: when, the run's memory (cgroup), the whole system's. */
+export interface MemorySample {
+  /** CLOCK_MONOTONIC, ms (the launcher's clock). */
+  t_ms: number;
+  /** The run's cgroup usage, KiB (null without a cgroup source). */
+  run_used_kib: number | null;
+  /** MemTotal − MemAvailable, KiB (null on ticks it was not read). */
+  used_kib: number | null;
+}
+
+/** What the sampler achieved, for the run record. */
+export interface CSamplerStats {
+  source: "c-sampler";
+  target_hz: number;
+  achieved_hz: number;
+  samples: number;
+  /** Largest interval between two samples, ms. */
+  worst_gap_ms: number | null;
+  /** CPU the sampler process used, ms, and as a share of one core over its life. */
+  cpu_ms: number;
+  cpu_share_of_one_core: number | null;
+  realtime: boolean;
+  /** Whole-system memory read every this many ticks (0: never). */
+  meminfo_every: number;
+  /** The cgroup usage file read every tick, or null. */
+  cgroup: string | null;
+  /** Samples the ring overwrote before the launcher drained them. */
+  lost: number;
+}
+
+/** Options of {@link startCSampler}. */
+export interface CSamplerOptions {
+  /** Interval, ms (default 0.5). */
+  intervalMs?: number;
+  /** A cgroup usage file (bytes) to read every tick. */
+  cgroupUsageFile?: string | null;
+  /** Read /proc/meminfo every this many ticks (default 20: 100 Hz at 0.5 ms; 0 = never). */
+  meminfoEvery?: number;
+  /** Ask for SCHED_FIFO (default true). */
+  realtime?: boolean;
+  /** Receives the samples, in batches, every `drainMs` (default 50). */
+  onSamples: (rows: MemorySample[]) => void;
+  drainMs?: number;
+}
+
+/** Build the sampler when its binary is missing or older than its source; returns its path. */
+export async function ensureCSampler(
+  buildDir = join(ROOT, "build", "sampler"),
+): Promise<string> {
+  const key = (await sha256File(SOURCE)).slice(0, 12);
+  const bin = join(buildDir, `mem_sampler-${key}`);
+  try {
+    await Deno.stat(bin);
+    return bin;
+  } catch {
+    // build it
+  }
+  await Deno.mkdir(dirname(bin), { recursive: true });
+  const out = await new Deno.Command("gcc", {
+    args: ["-O2", "-Wall", "-o", `${bin}.tmp`, SOURCE],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch((e) => {
+    throw new Error(
+      `Cannot build the memory sampler: gcc not found (${
+        (e as Error).message
+      }); install it with apt-get install -y --no-install-recommends gcc libc6-dev`,
+    );
+  });
+  if (!out.success) {
+    throw new Error(
+      `Cannot build the memory sampler: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }`,
+    );
+  }
+  await Deno.rename(`${bin}.tmp`, bin);
+  return bin;
+}
+
+/**
+ * Start the C sampler; `stop()` ends it, drains what is left and returns the
+ * stats.
+ *
+ * @example
+ * ```ts ignore
+ * const s = await startCSampler({ cgroupUsageFile: cg.usageFile, onSamples: (r) => rows.push(...r) });
+ * const stats = await s.stop();
+ * ```
+ */
+export async function startCSampler(
+  options: CSamplerOptions,
+): Promise<{ stop: () => Promise<CSamplerStats>; pid: number }> {
+  const bin = await ensureCSampler();
+  const intervalMs = options.intervalMs ?? 0.5;
+  const meminfoEvery = options.meminfoEvery ?? 20;
+  // A ring of 2^16 samples: 32 s at 2 kHz between two drains is plenty.
+  const cap = 1 << 16;
+  const file = SharedFile.create("memring", HEADER + cap * FIELDS * 8);
+  const args = [
+    "--out",
+    file.path,
+    "--interval-us",
+    String(Math.round(intervalMs * 1000)),
+  ];
+  if (options.cgroupUsageFile) args.push("--cgroup", options.cgroupUsageFile);
+  if (meminfoEvery > 0) args.push("--meminfo", String(meminfoEvery));
+  if (options.realtime ?? true) args.push("--fifo", "10");
+  const child = new Deno.Command(bin, {
+    args,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // Our end of its stdin: closing it (or our death) stops the sampler.
+  const stdin = child.stdin.getWriter();
+  const started = performance.now();
+  while (file.u64(0) !== MAGIC) {
+    if (performance.now() - started > 5000) {
+      child.kill("SIGKILL");
+      const err = await new Response(child.stderr).text().catch(() => "");
+      file.close();
+      throw new Error(
+        `Cannot start the memory sampler: ${
+          err.trim() || "no header after 5 s"
+        }`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const capacity = Number(file.u64(24));
+  let tail = 0;
+  let lost = 0;
+  let first: number | null = null;
+  let last: number | null = null;
+  let worst = 0;
+  const drain = () => {
+    const head = Number(file.u64(32));
+    if (head - tail > capacity) {
+      lost += head - tail - capacity;
+      tail = head - capacity;
+    }
+    if (head === tail) return;
+    const rows: MemorySample[] = new Array(head - tail);
+    for (let k = 0; tail < head; tail++, k++) {
+      const off = HEADER + (tail % capacity) * FIELDS * 8;
+      const t = Number(file.u64(off)) / 1e6;
+      const cg = file.u64(off + 8);
+      const mi = file.u64(off + 16);
+      if (last !== null && t - last > worst) worst = t - last;
+      first ??= t;
+      last = t;
+      rows[k] = {
+        t_ms: t,
+        run_used_kib: cg === NONE ? null : Number(cg) / 1024,
+        used_kib: mi === NONE ? null : Number(mi),
+      };
+    }
+    options.onSamples(rows);
+  };
+  const timer = setInterval(drain, options.drainMs ?? 50);
+  return {
+    pid: child.pid,
+    async stop(): Promise<CSamplerStats> {
+      clearInterval(timer);
+      await stdin.close().catch(() => {});
+      const status = await Promise.race([
+        child.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 2000)),
+      ]);
+      if (status === null) {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+      await child.stderr.cancel().catch(() => {});
+      drain();
+      const cpuMs = Number(file.u64(40)) / 1e6;
+      const realtime = file.u64(56) === 1n;
+      const samples = Number(file.u64(32));
+      file.close();
+      const span = first !== null && last !== null ? (last - first) / 1000 : 0;
+      return {
+        source: "c-sampler",
+        target_hz: 1000 / intervalMs,
+        achieved_hz: span > 0 ? (samples - 1) / span : 0,
+        samples,
+        worst_gap_ms: samples > 1 ? worst : null,
+        cpu_ms: cpuMs,
+        cpu_share_of_one_core: span > 0 ? cpuMs / (span * 1000) : null,
+        realtime,
+        meminfo_every: meminfoEvery,
+        cgroup: options.cgroupUsageFile ?? null,
+        lost,
+      };
+    },
+  };
+}
