@@ -48,6 +48,8 @@ export interface BatchOptions {
   readAnonMemory?: boolean;
   /** Phase mode: start paused with a QMP socket per instance (QEMU only). */
   phases?: boolean;
+  /** An agreed start instant for T_0 (see LaunchOptions.t0At). */
+  t0At?: () => Promise<number>;
   /** Extra fields for run.json (e.g. the sweep cell). */
   extra?: Record<string, unknown>;
 }
@@ -248,6 +250,7 @@ export async function runBatch(
       runner: options.runner,
       phases: options.phases,
       readAnonMemory: options.readAnonMemory,
+      t0At: options.t0At,
       signal: inner.signal,
       onRows: (rows) => writer.pushInstances(rows),
       onMemory: (rows) => writer.pushMemory(rows),
