@@ -74,6 +74,7 @@ Options:
   --spawn-mode MODE   direct | prestart (single batch only)                        [prestart for --interval]
   --phases            QEMU phase mode (single batch only): start paused (-S) with a QMP socket per
                       instance; records vmm_ready_ms, t_k_ms (T_K), vmm_init_ms, guest_boot_ms
+  --slurm             a multi-host storm on Slurm: see deno task sweep --slurm --help
   -h, --help          this text
 
 Output: progress on stderr; the run or sweep folder as the last line on stdout.
@@ -651,6 +652,11 @@ async function figuresAndReport(dir: string): Promise<void> {
 
 /** Entry point; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--slurm")) {
+    // A multi-host storm on Slurm: see slurm/ (README, "Multi-host storms").
+    const { stormMain } = await import("../slurm/storm_main.ts");
+    return await stormMain(argv, { parseCommand, help: HELP });
+  }
   let cmd: Command;
   try {
     cmd = parseCommand(argv);
