@@ -443,6 +443,12 @@ export async function runStorm(
       if (js.nodes && jobHosts.length === 0) {
         jobHosts = await expandHosts(target, js.nodes);
       }
+      if (js.state?.startsWith("CANCELLED") && !cancelled) {
+        cancelled = true;
+        log(
+          `job ${jobId} was cancelled (scancel): Slurm reaps every process on every node`,
+        );
+      }
       if (
         js.state === null ||
         /^(COMPLETED|CANCELLED|FAILED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|BOOT_FAIL|DEADLINE)/
@@ -550,6 +556,7 @@ export async function runStorm(
       `Cannot start the storm (refused before T_0, nothing was started): ${spec.error}`,
     );
   }
+  writeStormSpec(dir, spec); // the merge reads why a host was lost from here
   const merged = await mergeStorm(dir);
   spec.state = cancelled
     ? "cancelled"
