@@ -9,6 +9,8 @@
  * - `correlate`, `bootMemoryCorrelation`, `compareMedians`;
  * - phases (T_K, ΔT_R): `instancePhases`, `phasesOfRuns`, `phaseSummary`,
  *   `phaseBins`, `phaseGrowth`;
+ * - multi-host storms (`host` column): `hostSummary`, `slowestHost`,
+ *   `hostConcurrencyBins`, `recoveryCurve`, `timeToFraction`;
  * - classification: `runFeatures`, `measureBaseline`, `buildReference`,
  *   `classify`, `looAccuracy` (see analysis/README.md for what it can and
  *   cannot tell);
@@ -27,6 +29,7 @@ export * from "./features.ts";
 export * from "./figures/mod.ts";
 export * from "./format.ts";
 export * from "./grouped.ts";
+export * from "./hosts.ts";
 export * from "./load.ts";
 export * from "./phases.ts";
 export * from "./prng.ts";
