@@ -504,6 +504,16 @@ export async function runStorm(
   } finally {
     coordinator.close();
   }
+  if (!cancelled) {
+    // Cancelled by someone else (scancel) while squeue showed it completing?
+    const show = await slurm(target, "scontrol", ["show", "job", jobId, "-o"]);
+    if (/JobState=CANCELLED/.test(show.stdout)) {
+      cancelled = true;
+      log(
+        `job ${jobId} was cancelled (scancel): Slurm reaped every process on every node`,
+      );
+    }
+  }
 
   // Outcome per host.
   const hosts: Record<string, HostOutcome> = {};
