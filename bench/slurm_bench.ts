@@ -93,7 +93,7 @@ function q(xs: number[], ps = [0.5, 0.9, 0.99, 1]): string {
     .join(", ");
 }
 
-async function bootStats(dir: string) {
+function bootStats(dir: string) {
   const text = Deno.readTextFileSync(join(dir, "instances.csv")).trim().split(
     "\n",
   );
@@ -179,7 +179,7 @@ if (!values.only || values.only === "spread") {
           : ["--nodes", "1", "--count", "384", "--back-to-back"],
       );
       const m = mh(s);
-      const b = await bootStats(s.dir);
+      const b = bootStats(s.dir);
       const last = Math.max(...m.hosts.map((h) => h.last_ready_ms ?? NaN));
       rows.push({
         kind,
