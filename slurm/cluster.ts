@@ -267,6 +267,30 @@ async function network(plan: ClusterPlan, log: (l: string) => void) {
   }
 }
 
+/**
+ * Real-time budget of the cluster's cpu cgroups (cgroup v1 with
+ * RT_GROUP_SCHED): a new group gets cpu.rt_runtime_us = 0, which makes
+ * sched_setscheduler(SCHED_FIFO) fail inside it, so the launcher's
+ * real-time sampler and release threads would run at normal priority on a
+ * node. The parent gets most of the root's budget, each node an equal share.
+ */
+function rtBudget(root: string, parent: string, nodes: string[]): void {
+  const rootRt = Number(readText(`${root}/cpu.rt_runtime_us`) ?? "NaN");
+  if (!(rootRt > 0)) return; // no RT group scheduling: nothing to give
+  const total = Math.floor(rootRt * 0.9);
+  const each = Math.floor(total / nodes.length);
+  // Lower the children first when shrinking, raise the parent first when growing.
+  for (const d of nodes) {
+    try {
+      Deno.writeTextFileSync(`${d}/cpu.rt_runtime_us`, "0");
+    } catch { /* new */ }
+  }
+  Deno.writeTextFileSync(`${parent}/cpu.rt_runtime_us`, String(total));
+  for (const d of nodes) {
+    Deno.writeTextFileSync(`${d}/cpu.rt_runtime_us`, String(each));
+  }
+}
+
 function cgroups(plan: ClusterPlan): void {
   for (const h of plan.hierarchies) {
     const root = `/sys/fs/cgroup/${h}`;
@@ -285,6 +309,9 @@ function cgroups(plan: ClusterPlan): void {
           Deno.writeTextFileSync(`${d}/${f}`, readText(`${parent}/${f}`)!);
         }
       }
+    }
+    if (h === "cpu") {
+      rtBudget(root, parent, plan.nodes.map((n) => nodeCgroup(plan, h, n)));
     }
   }
 }

@@ -219,6 +219,21 @@ for (const pattern of [["--back-to-back"], ["--interval", "5"]]) {
         "one kernel: the true skew is known",
       );
       for (const h of mh.hosts) assert.ok(h.clock_uncertainty_ms > 0);
+      // Inside a node (its own cpu cgroup) the launcher still gets SCHED_FIFO for its timing threads.
+      for (const n of NODES) {
+        const a = agent(r.dir, n)!;
+        const rec = JSON.parse(
+          Deno.readTextFileSync(
+            join(r.dir, "nodes", n, a.run_dir!, "run.json"),
+          ),
+        );
+        assert.equal(
+          rec.release_thread?.realtime,
+          true,
+          `${n}: ${rec.release_thread?.warning}`,
+        );
+        assert.equal(rec.memory_sampler?.realtime, true, n);
+      }
       const s = hostSummary(run.instances).objects() as {
         host: string;
         ready: number;
