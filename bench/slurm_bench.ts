@@ -19,6 +19,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     "skew-runs": { type: "string", default: "40" },
+    "skew-nodes": { type: "string", default: "3" },
     pairs: { type: "string", default: "3" },
     largest: { type: "string", default: "768" },
     only: { type: "string" },
@@ -124,7 +125,13 @@ if (!values.only || values.only === "skew") {
     unc: number[] = [],
     late: number[] = [];
   for (let i = 0; i < n; i++) {
-    const s = await storm(["--nodes", "3", "--count", "8", "--back-to-back"]);
+    const s = await storm([
+      "--nodes",
+      values["skew-nodes"]!,
+      "--count",
+      "8",
+      "--back-to-back",
+    ]);
     if (s.code !== 0) {
       console.error(`skew run ${i}: exit ${s.code}`);
       continue;
@@ -151,9 +158,13 @@ if (!values.only || values.only === "skew") {
     start_late_ms: late,
   };
   md.push(
-    `### Start skew (${skews.length} storms of 3 × 8 back-to-back)`,
+    `### Start skew (${skews.length} storms of ${
+      values["skew-nodes"]
+    } × 8 back-to-back)`,
     "",
-    `- skew between the 3 hosts, common timeline (ms): ${q(skews)}`,
+    `- skew between the ${values["skew-nodes"]} hosts, common timeline (ms): ${
+      q(skews)
+    }`,
     `- true skew (one shared clock, offset errors included) (ms): ${q(same)}`,
     `- share of storms with true skew ≤ 1 ms: ${
       (same.filter((x) => x <= 1).length / Math.max(1, same.length) * 100)

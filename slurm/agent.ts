@@ -23,7 +23,12 @@ import { runBatch } from "../launcher/run_batch.ts";
 import { sha256File } from "../launcher/run_record.ts";
 import { which } from "../launcher/runner.ts";
 import { availableKib, knownCost } from "../launcher/sweep.ts";
-import { estimateCell, preflightCell } from "../launcher/sweep_plan.ts";
+import {
+  type Cell,
+  estimateCell,
+  type ImageCost,
+  preflightCell,
+} from "../launcher/sweep_plan.ts";
 import {
   type ClockOffset,
   estimateOffset,
@@ -176,7 +181,7 @@ async function preflight(
     params: spec.params,
     repeat: 0,
   };
-  const est = estimateCell(cell, await knownCost(cell), {
+  const est = estimateCell(cell, await imageCost(spec, profile, cell), {
     cores: navigator.hardwareConcurrency,
   });
   const pre = preflightCell(cell, est, { availableKib: base.available_kib });
@@ -190,6 +195,58 @@ async function preflight(
     profile,
     estimateSeconds: est.seconds,
   };
+}
+
+/**
+ * What one more instance costs on this node: the sweep's probe cache when
+ * it knows the image, else one boot alone measured now (as the sweep's
+ * probe does: anonymous memory × 1.2 per instance, the shared rest once).
+ */
+async function imageCost(
+  spec: StormSpec,
+  profile: Profile,
+  cell: Cell,
+): Promise<ImageCost> {
+  for (const image of [spec.profile.name, spec.profile.path]) {
+    try {
+      const c = await knownCost({ ...cell, image });
+      if (c.source === "probe") return c;
+    } catch {
+      // not a shipped profile name
+    }
+  }
+  const out = Deno.makeTempDirSync({ prefix: "bootstorm-probe-" });
+  try {
+    const { result } = await runBatch(profile, {
+      count: 1,
+      pattern: { kind: "back-to-back" },
+      accel: spec.accel,
+      params: spec.params,
+      outDir: out,
+      sampleIntervalMs: 0,
+      readAnonMemory: true,
+    });
+    const r = result.rows[0] as (typeof result.rows)[0] & {
+      anon_kib?: number | null;
+    };
+    if (r?.outcome === "ready" && r.boot_ms !== null) {
+      const rss = r.rss_peak_kib ?? 0;
+      const priv = r.anon_kib ?? null;
+      return priv !== null && priv > 0 && priv <= rss
+        ? {
+          bootMs: r.boot_ms,
+          rssKib: Math.round(priv * 1.2),
+          sharedKib: rss - priv,
+          source: "probe",
+        }
+        : { bootMs: r.boot_ms, rssKib: rss, source: "probe" };
+    }
+  } catch {
+    // the storm itself will say what is wrong
+  } finally {
+    Deno.removeSync(out, { recursive: true });
+  }
+  return await knownCost(cell);
 }
 
 async function poll(
