@@ -277,7 +277,9 @@ if (!values.only || values.only === "largest") {
 
 const outFile = join(
   ROOT,
-  `bench/results/slurm-${new Date().toISOString().slice(0, 10)}.json`,
+  `bench/results/slurm-${values.only ?? "all"}${
+    values.only === "skew" ? `-${values["skew-nodes"]}nodes` : ""
+  }-${new Date().toISOString().slice(0, 10)}.json`,
 );
 Deno.writeTextFileSync(outFile, JSON.stringify(results, null, 2) + "\n");
 console.log(md.join("\n"));
