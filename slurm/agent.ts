@@ -217,9 +217,13 @@ async function imageCost(
   }
   const out = Deno.makeTempDirSync({ prefix: "bootstorm-probe-" });
   try {
-    const { result } = await runBatch(profile, {
+    // one boot, ended at ready whatever the profile's teardown
+    const probe: Profile = { ...profile, teardown: "kill-after-ready" };
+    const { result } = await runBatch(probe, {
       count: 1,
       pattern: { kind: "back-to-back" },
+      // a guest that never becomes ready must not hold the storm up
+      timeoutMs: Math.min(profile.timeoutMs, 10000),
       accel: spec.accel,
       params: spec.params,
       outDir: out,
