@@ -11,7 +11,11 @@ import { execa } from "execa";
 import { join } from "node:path";
 import { ensureMinkernel } from "../images/build.ts";
 import { ensureDebianPackages } from "../launcher/deps.ts";
-import { loadRun } from "../analysis/load.ts";
+import { loadRun, loadRuns } from "../analysis/load.ts";
+import {
+  writeFigures,
+  writeReport,
+} from "../analysis/figures/write_figures.ts";
 import { hostSummary } from "../analysis/hosts.ts";
 import {
   clusterDown,
@@ -249,6 +253,54 @@ for (const pattern of [["--back-to-back"], ["--interval", "5"]]) {
         ["node3", 16],
         ["all", 48],
       ]);
+      if (pattern[0] === "--back-to-back") {
+        // analyze, figures and report handle a multi-host run.
+        const an = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            join(ROOT, "analysis/analyze_cli.ts"),
+            r.dir,
+            "--width",
+            "4",
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(an.stdout);
+        assert.equal(an.code, 0, new TextDecoder().decode(an.stderr));
+        for (
+          const re of [
+            /## Per host of /,
+            /slowest host: node\d/,
+            /start skew between hosts: \d/,
+            /## Concurrency bins per host/,
+            /## Recovery curve/,
+          ]
+        ) {
+          assert.match(text, re);
+        }
+        const figs = await writeFigures(r.dir, { png: false });
+        const names = figs.figures.map((f) => f.name);
+        assert.ok(
+          names.includes(`hosts-${run.record.run_id}`) &&
+            names.includes(`recovery-${run.record.run_id}`),
+          names.join(","),
+        );
+        const host = figs.figures.find((f) => f.name.startsWith("hosts-"))!.svg;
+        for (const n of NODES) assert.ok(host.includes(`>${n}<`), n);
+        const rep = await writeReport(r.dir, {
+          set: await loadRuns(r.dir),
+          figures: figs.figures,
+        });
+        assert.match(
+          Deno.readTextFileSync(rep.out),
+          /<h2 id="hosts">Hosts<\/h2>[\s\S]*Slowest host: <b>node\d<\/b>/,
+        );
+        for (const f of ["figures", "report.html"]) {
+          await Deno.remove(join(r.dir, f), { recursive: true });
+        }
+      }
       // The merge is reproducible from the node runs alone.
       const files = [
         "instances.arrow",
