@@ -9,11 +9,14 @@ import { formatTable } from "./format.ts";
 import {
   hasHosts,
   hostConcurrencyBins,
+  hostNames,
   hostSummary,
+  ofHost,
   recoveryCurve,
   slowestHost,
   timeToFraction,
 } from "./hosts.ts";
+import { memoryPeak } from "./timeline.ts";
 import type { RunSet } from "./load.ts";
 import * as aq from "arquero";
 
@@ -64,6 +67,19 @@ export function hostSections(
       `Concurrency bins per host of ${id} (width ${options.width ?? 32})`,
       formatTable(hostConcurrencyBins(run.instances, { width: options.width })),
     ]);
+    if (hasHosts(run.memory) && run.memory.numRows() > 0) {
+      const peaks = hostNames(run.instances).map((h) => {
+        const p = memoryPeak(ofHost(run.memory, h), ofHost(run.instances, h))
+          .objects()[0] as Record<string, unknown> | undefined;
+        return { host: h, ...(p ?? {}) };
+      });
+      out.push([
+        `Memory peak per host of ${id} (each host's own samples; hosts sharing one kernel see the same memory)`,
+        formatTable(
+          aq.from(peaks).select(aq.not("run_id", "image", "count_n")),
+        ),
+      ]);
+    }
     const curve = recoveryCurve(run.instances);
     out.push([
       `Recovery curve of ${id} (all hosts: when a fraction of all instances was up)`,
