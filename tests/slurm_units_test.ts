@@ -106,8 +106,11 @@ for (const spawnMode of ["prestart", "direct"] as const) {
     const lead = spawnMode === "prestart" ? RELEASE_LEAD_MS : 0;
     for (const r of rows) {
       assert.equal(r.outcome, "ready");
-      // never before its due time after the agreed T_0 (which lies 150 ms after the ask)
-      assert.ok(r.t_s_ms! >= lead + r.instance * 10 - 0.01, `${r.t_s_ms}`);
+      // on schedule after the agreed T_0 (direct spawning sleeps with setTimeout,
+      // which may wake up to a millisecond early; pre-started releases spin)
+      const early = spawnMode === "prestart" ? 0.01 : 1;
+      assert.ok(r.t_s_ms! >= lead + r.instance * 10 - early, `${r.t_s_ms}`);
+      assert.ok(r.t_s_ms! >= 0, "nothing starts before T_0");
       assert.ok(
         res.t0 + r.t_s_ms! > asked + 140,
         "started after the agreed instant",
