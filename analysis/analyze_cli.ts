@@ -15,6 +15,7 @@ import { ANALYSIS_COLUMNS, loadRuns } from "./load.ts";
 import { summarize } from "./summary.ts";
 import { bootWorkSummary, hasBootWork } from "./boot_work.ts";
 import { memoryPeak } from "./timeline.ts";
+import { hostSections } from "./hosts_cli.ts";
 
 const USAGE = `Usage: deno task analyze <run dir | sweep dir> [options]
 
@@ -95,6 +96,9 @@ async function main(args: string[]): Promise<number> {
       "Boot time (median) vs memory across runs (95% bootstrap intervals)",
       formatTable(bootMemoryCorrelation(perRun, { seed: Number(values.seed) })),
     );
+  }
+  for (const [title, body] of hostSections(set, { width })) {
+    section(title, body);
   }
   console.log(out.join("\n"));
   return 0;

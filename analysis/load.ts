@@ -28,6 +28,7 @@ import * as aq from "arquero";
 import { basename, join } from "node:path";
 import {
   type ColumnSpec,
+  HOST_COLUMN,
   INSTANCE_COLUMNS,
   MEMORY_COLUMNS,
   OLDEST_SCHEMA_VERSION,
@@ -150,6 +151,8 @@ export const ANALYSIS_COLUMNS: readonly string[] = [
   "guest_code_insns_ready",
   "cr3_writes_ready",
   "syscalls_ready",
+  // merged multi-host datasets only (absent elsewhere)
+  "host",
 ];
 
 const PROJECT_MIN_BYTES = 32 * 1024 * 1024;
@@ -769,7 +772,7 @@ export async function loadRun(
   }
   const record = fromRunJson(new TextDecoder().decode(text), { file: runJson });
   const unknown = (options.columns ?? []).filter((c) =>
-    !INSTANCE_COLUMNS.some((s) => s.name === c)
+    !INSTANCE_COLUMNS.some((s) => s.name === c) && c !== HOST_COLUMN.name
   );
   if (unknown.length) {
     throw new Error(

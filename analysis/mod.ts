@@ -9,6 +9,8 @@
  * - `correlate`, `bootMemoryCorrelation`, `compareMedians`;
  * - phases (T_K, ΔT_R): `instancePhases`, `phasesOfRuns`, `phaseSummary`,
  *   `phaseBins`, `phaseGrowth`;
+ * - multi-host storms (`host` column): `hostSummary`, `slowestHost`,
+ *   `hostConcurrencyBins`, `recoveryCurve`, `timeToFraction`;
  * - boot work: `bootWorkSummary`;
  * - classification: `runFeatures`, `checkBaseline`, `measureBaseline`,
  *   `buildReference` (calibrated leave-one-system-out), `classify`,
@@ -29,6 +31,7 @@ export * from "./features.ts";
 export * from "./figures/mod.ts";
 export * from "./format.ts";
 export * from "./grouped.ts";
+export * from "./hosts.ts";
 export * from "./load.ts";
 export * from "./phases.ts";
 export * from "./prng.ts";

@@ -19,6 +19,8 @@ import {
   phaseSummary,
 } from "./phases.ts";
 import { summarize } from "./summary.ts";
+import { hasHosts } from "./hosts.ts";
+import { hostsSection } from "./hosts_report.ts";
 
 /** Options of {@link reportHtml}. */
 export interface ReportOptions {
@@ -158,6 +160,8 @@ export function reportHtml(set: RunSet, options: ReportOptions): string {
   if (phaseRuns.length) {
     parts.push('<li><a href="#phases">Phases</a></li>');
   }
+  const hostRuns = set.runs.filter((r) => hasHosts(r.instances));
+  if (hostRuns.length) parts.push('<li><a href="#hosts">Hosts</a></li>');
   parts.push('<li><a href="#runs">Run records</a></li>', "</ul></nav>");
 
   parts.push('<h2 id="summary">Summary</h2>');
@@ -239,6 +243,7 @@ export function reportHtml(set: RunSet, options: ReportOptions): string {
   }
 
   if (phaseRuns.length) parts.push(...phasesSection(phaseRuns));
+  if (hostRuns.length) parts.push(...hostsSection(hostRuns));
 
   parts.push("<h2>Figures</h2>");
   for (const f of options.figures) {

@@ -84,6 +84,7 @@ Options:
                       (insns_* columns). Built on first use from Debian's qemu source package (needs gcc,
                       libglib2.0-dev). Refused with --accel kvm; auto then means TCG
   --insns-mem         --insns and also count guest memory accesses (mem_accesses_ready; slower)
+  --slurm             a multi-host storm on Slurm: see deno task sweep --slurm --help
   -h, --help          this text
 
 Output: progress on stderr; the run or sweep folder as the last line on stdout.
@@ -711,6 +712,11 @@ async function figuresAndReport(dir: string): Promise<void> {
 
 /** Entry point; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--slurm")) {
+    // A multi-host storm on Slurm: see slurm/ (README, "Multi-host storms").
+    const { stormMain } = await import("../slurm/storm_main.ts");
+    return await stormMain(argv, { parseCommand, help: HELP });
+  }
   let cmd: Command;
   try {
     cmd = parseCommand(argv);

@@ -6,6 +6,7 @@
  */
 import {
   type ColumnSpec,
+  HOST_COLUMN,
   INSTANCE_COLUMNS,
   MEMORY_COLUMNS,
   SCHEMA_VERSION,
@@ -77,6 +78,34 @@ when that mark first matched a stdout line, ms after T_0.
 ## \`memory\`
 
 ${table(MEMORY_COLUMNS)}
+
+## Multi-host storms (\`deno task sweep --slurm\`)
+
+A storm folder (\`data/storms/<storm-id>/\`) is itself a run folder holding the merged
+dataset, with every node's own run below it in \`nodes/<host>/<run-id>/\` (plus that node's
+\`agent.json\`: clock offset, start instant, pre-flight) and the submission in
+\`storm.json\`, \`job.sh\` and \`slurm-<job>.out\`. \`deno task cluster merge <dir>\` rebuilds
+the merged files from the node runs (same bytes every time).
+
+- \`instances\` and \`memory\` have one more column:
+
+${table([HOST_COLUMN])}
+
+- All times are on the common timeline: ms after the storm's one T_0, an absolute instant
+  chosen by the submitting host; each node converts it to its own clock with its measured
+  offset, so a node's own times need no shift (a cluster-wide cadence, \`--total\` with
+  \`--interval\`, shifts node r by r·Δ). \`concurrency_at_start\` counts the instances
+  booting on the same host.
+- \`outcome\` \`lost\`: the host died or stopped reporting before the instance's row was
+  written; \`error\` says why (Slurm's view included); \`t_s_ms\` and the other times are null.
+- \`memory\` rows are each host's whole-system samples (hosts sharing one kernel, as on the
+  local test cluster, sample the same memory).
+- \`hosts.csv\`: one row per host (host key, rank, its run, status, ready / failed / lost,
+  accelerator, QEMU version, boot id, clock offset, its uncertainty and drift, start
+  lateness, time to its last ready instance, why instances were lost); the same records are
+  in \`run.json\` → \`multi_host.hosts\`, with \`multi_host.skew\` (\`start_skew_ms\`: spread of
+  the hosts' first-release lateness; \`start_skew_same_clock_ms\`: the true spread when every
+  host shares one kernel and clock) and \`totals.lost\`.
 
 ## Versions
 

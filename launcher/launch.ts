@@ -18,6 +18,7 @@ import {
 } from "./pattern.ts";
 import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
+import { sleepUntil } from "./start_at.ts";
 import { getOpenFilesLimit } from "./limits.ts";
 import {
   denoRunner,
@@ -91,6 +92,13 @@ export interface LaunchOptions {
     /** The guest's first instruction (see `guestEntry`); null: address rule. */
     entry?: number | null;
   };
+   * An agreed start instant (launchers on several hosts at once): called
+   * once every instance is pre-started (direct spawning: before the first
+   * spawn); resolves to the absolute `monotonicMs()` time taken as T_0,
+   * normally a little in the future. Pre-started instances are released
+   * relative to it by the real-time release thread; direct spawning waits.
+   */
+  t0At?: () => Promise<number>;
 }
 
 /** The result of a batch. */
@@ -520,7 +528,9 @@ export async function launch(
     if (spawnMode === "prestart") {
       await runPrestarted();
     } else {
-      t0 = monotonicMs();
+      t0 = options.t0At
+        ? await sleepUntil(await options.t0At(), options.signal)
+        : monotonicMs();
       for (const inst of insts) {
         if (interrupted) break;
         if (pattern.kind === "parallel") {
@@ -633,7 +643,7 @@ export async function launch(
           await new Promise((r) => setTimeout(r, 1));
         }
       }
-      t0 = monotonicMs();
+      t0 = options.t0At ? await options.t0At() : monotonicMs();
       for (const inst of insts) {
         if (inst.scheduled !== null) inst.scheduled += RELEASE_LEAD_MS;
       }

@@ -62,6 +62,8 @@ export interface BatchOptions {
    * memory accesses (slower).
    */
   insns?: boolean | { mem?: boolean };
+  /** An agreed start instant for T_0 (see LaunchOptions.t0At). */
+  t0At?: () => Promise<number>;
   /** Extra fields for run.json (e.g. the sweep cell). */
   extra?: Record<string, unknown>;
 }
@@ -327,6 +329,7 @@ export async function runBatch(
         }
         : undefined,
       readAnonMemory: options.readAnonMemory,
+      t0At: options.t0At,
       signal: inner.signal,
       onRows: (rows) => writer.pushInstances(rows),
       onMemory: (rows) => writer.pushMemory(rows),

@@ -35,7 +35,8 @@ export type Outcome =
   | "timeout"
   | "exited_before_ready"
   | "spawn_failed"
-  | "interrupted";
+  | "interrupted"
+  | "lost";
 
 /** Every outcome, in documentation order. */
 export const OUTCOMES: readonly Outcome[] = [
@@ -44,6 +45,7 @@ export const OUTCOMES: readonly Outcome[] = [
   "exited_before_ready",
   "spawn_failed",
   "interrupted",
+  "lost",
 ];
 
 /** Columns of `instances.arrow` / `instances.csv`, one row per instance. */
@@ -64,9 +66,9 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
   {
     name: "t_s_ms",
     type: "float64",
-    nullable: false,
+    nullable: true,
     doc:
-      "T_s: monotonic clock immediately before the spawn call (or before the pre-started process is released), ms after T_0, µs resolution.",
+      "T_s: monotonic clock immediately before the spawn call (or before the pre-started process is released), ms after T_0, µs resolution. Null only for instances never started (launcher interrupted first) and `lost` ones.",
   },
   {
     name: "first_output_ms",
@@ -112,16 +114,16 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
   {
     name: "concurrency_at_start",
     type: "int32",
-    nullable: false,
+    nullable: true,
     doc:
-      "Instances already booting (started, not yet ended) at this instance's T_s, this one excluded.",
+      "Instances already booting (started, not yet ended) at this instance's T_s, this one excluded (on the same host). Null when t_s_ms is.",
   },
   {
     name: "outcome",
     type: "utf8",
     nullable: false,
     doc:
-      "`ready` | `timeout` (no ready condition before timeoutMs) | `exited_before_ready` | `spawn_failed` | `interrupted` (launcher stopped by SIGINT/SIGTERM first).",
+      "`ready` | `timeout` (no ready condition before timeoutMs) | `exited_before_ready` | `spawn_failed` | `interrupted` (launcher stopped by SIGINT/SIGTERM first) | `lost` (merged multi-host datasets only: its host died or stopped reporting before the instance's row was written; `error` says why).",
   },
   {
     name: "exit_code",
@@ -388,3 +390,17 @@ export interface MemoryRow {
   used_kib: number;
   booting: number;
 }
+
+/**
+ * The column a merged multi-host dataset (`deno task sweep --slurm`,
+ * slurm/merge.ts) adds to both `instances` and `memory`: which host the row
+ * comes from. Times of such a dataset are on the common timeline: ms after
+ * the storm's one T_0 (see docs/dataset.md, "Multi-host storms").
+ */
+export const HOST_COLUMN: ColumnSpec = {
+  name: "host",
+  type: "utf8",
+  nullable: false,
+  doc:
+    "Merged multi-host datasets only: the host (Slurm node name) the row comes from; `instance` counts per host, so (host, instance) is the key.",
+};

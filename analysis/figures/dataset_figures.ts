@@ -26,6 +26,8 @@ import { type DomDocument, FIGURE_WIDTH, svgDocument } from "./compose.ts";
 import { ecdfFigure } from "./ecdf_figure.ts";
 import { featurePoints, featureSpaceFigure } from "./feature_space_figure.ts";
 import { phasesFigure } from "./phases_figure.ts";
+import { hasHosts } from "../hosts.ts";
+import { hostFigures } from "./hosts_figure.ts";
 import { shortPattern, timelineFigure } from "./timeline_figure.ts";
 
 /** One drawn figure. */
@@ -115,6 +117,11 @@ export function datasetFigures(
   if (!options.includeProbes) set = withoutProbes(set);
   const opts = { document, width };
   for (const run of set.runs) {
+    if (hasHosts(run.instances)) {
+      // A multi-host storm: one band per host, and the recovery curve.
+      out.push(...hostFigures(run, opts));
+      continue;
+    }
     out.push({
       name: `timeline-${run.record.run_id}`,
       title: `Timeline of ${run.record.run_id}`,

@@ -24,5 +24,6 @@ export * from "./ecdf_figure.ts";
 export * from "./feature_space_figure.ts";
 export * from "./phases_figure.ts";
 export * from "./boot_work_figure.ts";
+export * from "./hosts_figure.ts";
 export * from "./dataset_figures.ts";
 export * from "./write_figures.ts";
