@@ -92,6 +92,7 @@ export interface LaunchOptions {
     /** The guest's first instruction (see `guestEntry`); null: address rule. */
     entry?: number | null;
   };
+  /**
    * An agreed start instant (launchers on several hosts at once): called
    * once every instance is pre-started (direct spawning: before the first
    * spawn); resolves to the absolute `monotonicMs()` time taken as T_0,
