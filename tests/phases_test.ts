@@ -34,13 +34,11 @@ Deno.test("launch() records named marks in order, null when absent", async () =>
   for (const r of res.rows as unknown as Record<string, number | null>[]) {
     assert.equal(r.outcome as unknown, "ready");
     assert.ok(r.kernel_ms !== null && r.init_ms !== null);
+    // In order; a loaded host may deliver both lines in one read (same
+    // time), so no assertion on the 50 ms between them.
     assert.ok(
-      r.t_s_ms! <= r.kernel_ms! && r.kernel_ms! < r.init_ms! &&
+      r.t_s_ms! <= r.kernel_ms! && r.kernel_ms! <= r.init_ms! &&
         r.init_ms! <= r.ready_ms!,
-    );
-    assert.ok(
-      r.init_ms! - r.kernel_ms! >= 40,
-      "the 50 ms sleep falls between the marks",
     );
     assert.equal(r.never_ms, null);
   }
