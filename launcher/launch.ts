@@ -9,7 +9,12 @@
 import { setImmediate } from "node:timers";
 import { monotonicMs } from "./clock.ts";
 import { LineWatch } from "./line_watch.ts";
-import { type SamplerStats, startMemorySampler } from "./memory_sampler.ts";
+import {
+  type MemorySourceKind,
+  type MemorySourceStats,
+  startMemorySource,
+} from "./sampler/memory_source.ts";
+import { joinRunCgroup, type RunCgroup } from "./sampler/run_cgroup.ts";
 import {
   bootingCounter,
   concurrencyAt,
@@ -28,6 +33,7 @@ import {
   readAnonKib,
   readCpuMs,
   readPeakRssKib,
+  readPssUssKib,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
 import type { InsnsCounters, InsnsSlots, OutputCounts } from "./insns/slots.ts";
@@ -57,7 +63,18 @@ export interface LaunchOptions {
   spawnMode?: "direct" | "prestart";
   /** Memory sampling interval, ms (default 0.5). 0 disables sampling. */
   sampleIntervalMs?: number;
-  /** Ask for SCHED_FIFO for the sampler thread (default true). */
+  /**
+   * Memory source (default `c-sampler`, falling back to `worker`): see
+   * launcher/sampler/memory_source.ts.
+   */
+  memorySource?: MemorySourceKind;
+  /**
+   * The run's memory cgroup: every instance joins it before it is released
+   * (pre-started) or right after it is spawned (direct), and the C sampler
+   * reads its usage every tick (`run_used_kib`).
+   */
+  cgroup?: RunCgroup | null;
+  /** Ask for SCHED_FIFO for the sampler (default true). */
   realtimeSampler?: boolean;
   runner?: ProcessRunner;
   /** Aborting stops launching, marks booting instances `interrupted` and reaps all. */
@@ -107,7 +124,7 @@ export interface LaunchResult {
   rows: InstanceRow[];
   t0: number;
   wallMs: number;
-  sampler: SamplerStats | null;
+  sampler: MemorySourceStats | null;
   interrupted: boolean;
   spawnMode: "direct" | "prestart";
   /** Why the release thread ran without real-time priority (prestart). */
@@ -127,6 +144,8 @@ interface Inst {
   signal: string | null;
   rss: number | null;
   cpu: number | null;
+  pss: number | null;
+  uss: number | null;
   error: string | null;
   stderrTail: string;
   proc: Proc | null;
@@ -221,6 +240,8 @@ export async function launch(
       signal: null,
       rss: null,
       cpu: null,
+      pss: null,
+      uss: null,
       error: null,
       stderrTail: "",
       proc: null,
@@ -256,12 +277,18 @@ export async function launch(
   const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
   const sampled = new Promise<void>((r) => (firstSample = r));
   const sampler = sampling
-    ? startMemorySampler({
+    ? await startMemorySource(options.memorySource ?? "c-sampler", {
       intervalMs: options.sampleIntervalMs ?? 0.5,
       realtime: options.realtimeSampler,
+      cgroupUsageFile: options.cgroup?.usageFile ?? null,
       onSamples: (samples) => {
         for (const s of samples) {
-          memBuf.push({ t_ms: s.t_ms, used_kib: s.used_kib, booting: 0 });
+          memBuf.push({
+            t_ms: s.t_ms,
+            used_kib: s.used_kib,
+            run_used_kib: s.run_used_kib,
+            booting: 0,
+          });
         }
         firstSample?.();
         if (!Number.isNaN(t0)) flushMemory();
@@ -332,7 +359,12 @@ export async function launch(
       ? readPeakRssKib(inst.proc.pid)
       : null;
     if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
-    if (inst.proc && !inst.exited) inst.cpu = readCpuMs(inst.proc.pid);
+    if (inst.proc && !inst.exited) {
+      inst.cpu = readCpuMs(inst.proc.pid);
+      const m = readPssUssKib(inst.proc.pid);
+      inst.pss = m?.pss ?? null;
+      inst.uss = m?.uss ?? null;
+    }
     if (profile.teardown === "kill-after-ready") kill(inst);
     else if (profile.teardown === "hold-until-all-ready") {
       allBootEnded.then(() => kill(inst));
@@ -483,6 +515,8 @@ export async function launch(
       exit_code: inst.code,
       signal: inst.signal,
       rss_peak_kib: inst.rss,
+      pss_kib: inst.outcome === "ready" ? inst.pss : null,
+      uss_kib: inst.outcome === "ready" ? inst.uss : null,
       cpu_ready_ms: inst.outcome === "ready" ? inst.cpu : null,
       output_bytes: inst.watch.bytes,
       pid: inst.proc?.pid ?? null,
@@ -547,6 +581,9 @@ export async function launch(
         const ts = now();
         try {
           const p = runner.spawn(argvOf(inst.i), envOf(inst.i));
+          // Direct spawns join the run's cgroup right after the spawn (the
+          // first allocations of QEMU may be charged to the launcher's).
+          if (options.cgroup) joinRunCgroup(options.cgroup, p.pid);
           markStarted(inst, ts);
           watchInstance(inst, p);
         } catch (e) {
@@ -623,6 +660,9 @@ export async function launch(
         }
         try {
           const p = runner.prestart(argvOf(inst.i), envOf(inst.i));
+          // The stopped starter shell joins the run's cgroup before its
+          // release: QEMU (its exec) is charged there from its first page.
+          if (options.cgroup) joinRunCgroup(options.cgroup, p.pid);
           inst.proc = p;
           pids.push(p.pid);
           held.push(inst);

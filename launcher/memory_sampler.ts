@@ -58,7 +58,7 @@ export function startMemorySampler(
       if (last !== null && t - last > worst) worst = t - last;
       first ??= t;
       last = t;
-      rows.push({ t_ms: t, used_kib: a[i + 1] });
+      rows.push({ t_ms: t, used_kib: a[i + 1], run_used_kib: null });
     }
     samples += rows.length;
     if (rows.length) options.onSamples(rows);

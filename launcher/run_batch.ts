@@ -36,6 +36,8 @@ import {
   selfTestPlugin,
 } from "./insns/mod.ts";
 import { guestEntry } from "./insns/entry.ts";
+import type { MemorySourceKind } from "./sampler/memory_source.ts";
+import { createRunCgroup, removeRunCgroup } from "./sampler/run_cgroup.ts";
 
 /** Options of one batch. */
 export interface BatchOptions {
@@ -62,6 +64,8 @@ export interface BatchOptions {
    * memory accesses (slower).
    */
   insns?: boolean | { mem?: boolean };
+  /** Memory source (default `c-sampler` with a per-run cgroup; `worker`: the Deno worker on /proc/meminfo). */
+  memorySource?: MemorySourceKind;
   /** An agreed start instant for T_0 (see LaunchOptions.t0At). */
   t0At?: () => Promise<number>;
   /** Extra fields for run.json (e.g. the sweep cell). */
@@ -305,6 +309,14 @@ export async function runBatch(
   };
   const timer = setInterval(flush, 100);
   const slots = plugin ? InsnsSlots.create(options.count) : null;
+  // The run's own memory: a cgroup every instance joins (when sampling).
+  const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
+  const cg = sampling && (options.memorySource ?? "c-sampler") === "c-sampler"
+    ? createRunCgroup(runId)
+    : "memory source is the worker: whole-system memory only";
+  record.memory_cgroup = typeof cg === "string"
+    ? { path: null, version: null, why_not: cg }
+    : { path: cg.dir, version: cg.version, why_not: null };
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   let result: LaunchResult;
@@ -317,6 +329,8 @@ export async function runBatch(
       graceMs: options.graceMs,
       spawnMode: options.spawnMode,
       sampleIntervalMs: options.sampleIntervalMs,
+      memorySource: options.memorySource,
+      cgroup: typeof cg === "string" ? null : cg,
       runner: options.runner,
       phases: options.phases,
       insns: plugin && slots
@@ -341,6 +355,7 @@ export async function runBatch(
   } finally {
     clearInterval(timer);
     slots?.close();
+    if (typeof cg !== "string") removeRunCgroup(cg);
     options.signal?.removeEventListener("abort", onOuterAbort);
   }
   const ready = result.rows.filter((r) => r.outcome === "ready").length;

@@ -147,6 +147,22 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
       "Peak resident set size (VmHWM of /proc/<pid>/status) of the instance's process, KiB, read at ready and again just before it is killed. Null when it could not be read (process already gone).",
   },
   {
+    name: "pss_kib",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Proportional set size of the instance's process at T_e (Pss of /proc/<pid>/smaps_rollup: shared pages divided among the processes that map them), KiB: what each instance of a storm costs in memory. Null unless ready while the process was alive. Since version 3.",
+  },
+  {
+    name: "uss_kib",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Unique (private) memory of the instance's process at T_e (Private_Clean + Private_Dirty of smaps_rollup), KiB: what it alone costs, freed when it ends. Null unless ready while the process was alive. Since version 3.",
+  },
+  {
     name: "cpu_ready_ms",
     type: "float64",
     nullable: true,
@@ -331,9 +347,17 @@ export const MEMORY_COLUMNS: readonly ColumnSpec[] = [
   {
     name: "used_kib",
     type: "float64",
-    nullable: false,
+    nullable: true,
     doc:
-      "Whole-system memory in use, MemTotal − MemAvailable from /proc/meminfo, KiB.",
+      "Whole-system memory in use, MemTotal − MemAvailable from /proc/meminfo, KiB (the paper's measure). Since version 3 null on the samples where it was not read: the C sampler reads it every 20th sample (run.json memory_sampler.meminfo_every), since the kernel folds it only every vm.stat_interval.",
+  },
+  {
+    name: "run_used_kib",
+    type: "float64",
+    nullable: true,
+    since: 3,
+    doc:
+      "Memory of the run's own instances: the usage of the run's memory cgroup (v1 memory.usage_in_bytes, v2 memory.current), which every instance joins before it is released, KiB. Exact (charged page by page) and attributable (other processes do not add to it). Null without a per-run cgroup (not root, no memory controller) or with the worker sampler. Since version 3.",
   },
   {
     name: "booting",
@@ -360,6 +384,8 @@ export interface InstanceRow {
   exit_code: number | null;
   signal: string | null;
   rss_peak_kib: number | null;
+  pss_kib: number | null;
+  uss_kib: number | null;
   cpu_ready_ms: number | null;
   output_bytes: number;
   pid: number | null;
@@ -387,7 +413,8 @@ export interface InstanceRow {
 /** One row of `memory`. */
 export interface MemoryRow {
   t_ms: number;
-  used_kib: number;
+  used_kib: number | null;
+  run_used_kib: number | null;
   booting: number;
 }
 

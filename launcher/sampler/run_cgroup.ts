@@ -76,6 +76,21 @@ export function createRunCgroup(name: string): RunCgroup | string {
     }
     const parent = join(c.root, "bootstorm");
     const dir = join(parent, name);
+    // Groups of runs that died (SIGKILL) stay behind empty: remove them
+    // (rmdir refuses a group that still holds a process).
+    try {
+      for (const e of Deno.readDirSync(parent)) {
+        if (e.isDirectory) {
+          try {
+            Deno.removeSync(join(parent, e.name));
+          } catch {
+            // in use by a live run
+          }
+        }
+      }
+    } catch {
+      // no parent yet
+    }
     try {
       Deno.mkdirSync(dir, { recursive: true });
       if (c.version === "v2") {

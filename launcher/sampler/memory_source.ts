@@ -1,0 +1,145 @@
+/**
+ * Memory sources behind one interface: the launcher starts one before T_0,
+ * receives `{ t_ms, used_kib, run_used_kib }` samples on the absolute
+ * monotonic clock, and stops it after the last instance. Two kinds:
+ *
+ * - `c-sampler` (default): the C sampler process (`mem_sampler.c`) reading
+ *   the run's own memory cgroup every tick (exact, attributable) and
+ *   whole-system /proc/meminfo every 20th tick (the paper's measure, which
+ *   the kernel folds only every `vm.stat_interval` anyway);
+ * - `worker`: a Deno Worker at SCHED_FIFO reading /proc/meminfo every tick
+ *   (the original sampler; no cgroup, no C compiler needed).
+ *
+ * @module
+ */
+import { startMemorySampler } from "../memory_sampler.ts";
+import {
+  type CSamplerStats,
+  type MemorySample,
+  startCSampler,
+} from "./c_sampler.ts";
+
+export type { MemorySample } from "./c_sampler.ts";
+
+/** Which sampler. */
+export type MemorySourceKind = "c-sampler" | "worker";
+
+/** What a source achieved, for run.json `memory_sampler`. */
+export interface MemorySourceStats {
+  source: MemorySourceKind;
+  target_hz: number;
+  achieved_hz: number;
+  samples: number;
+  worst_gap_ms: number | null;
+  realtime: boolean;
+  warning: string | null;
+  /** CPU of the sampler itself, share of one core (c-sampler; null for the worker). */
+  cpu_share_of_one_core: number | null;
+  /** The cgroup usage file of the run's curve (null: whole system only). */
+  cgroup: string | null;
+  /** Whole-system memory every this many samples (1 for the worker). */
+  meminfo_every: number;
+  /** Samples lost to a full ring (c-sampler). */
+  lost: number;
+}
+
+/** Options of {@link startMemorySource}. */
+export interface MemorySourceOptions {
+  /** Sampling interval, ms (default 0.5). */
+  intervalMs?: number;
+  /** Ask for SCHED_FIFO (default true). */
+  realtime?: boolean;
+  /** The run's cgroup usage file (c-sampler only). */
+  cgroupUsageFile?: string | null;
+  /** Whole-system memory every this many ticks (c-sampler; default 20). */
+  meminfoEvery?: number;
+  onSamples: (rows: MemorySample[]) => void;
+}
+
+/** A running source. */
+export interface MemorySource {
+  stop(): Promise<MemorySourceStats>;
+}
+
+/**
+ * Start a memory source. A `c-sampler` that cannot be built or started
+ * falls back to the worker, with the reason in the stats' `warning`.
+ *
+ * @example
+ * ```ts ignore
+ * const src = await startMemorySource("c-sampler", { cgroupUsageFile: cg.usageFile, onSamples: (r) => rows.push(...r) });
+ * const stats = await src.stop();
+ * ```
+ */
+export async function startMemorySource(
+  kind: MemorySourceKind,
+  options: MemorySourceOptions,
+): Promise<MemorySource> {
+  const intervalMs = options.intervalMs ?? 0.5;
+  let fallback: string | null = null;
+  if (kind === "c-sampler") {
+    try {
+      const c = await startCSampler({
+        intervalMs,
+        cgroupUsageFile: options.cgroupUsageFile,
+        meminfoEvery: options.meminfoEvery ?? 20,
+        realtime: options.realtime,
+        onSamples: options.onSamples,
+      });
+      return {
+        async stop() {
+          const s: CSamplerStats = await c.stop();
+          return {
+            source: "c-sampler",
+            target_hz: s.target_hz,
+            achieved_hz: s.achieved_hz,
+            samples: s.samples,
+            worst_gap_ms: s.worst_gap_ms,
+            realtime: s.realtime,
+            warning: s.realtime || options.realtime === false
+              ? null
+              : "SCHED_FIFO refused (needs root or CAP_SYS_NICE); sampled at normal priority",
+            cpu_share_of_one_core: s.cpu_share_of_one_core,
+            cgroup: s.cgroup,
+            meminfo_every: s.meminfo_every,
+            lost: s.lost,
+          };
+        },
+      };
+    } catch (e) {
+      fallback = `C sampler unavailable (${
+        (e as Error).message
+      }); used the worker`;
+    }
+  }
+  const w = startMemorySampler({
+    intervalMs,
+    realtime: options.realtime,
+    onSamples: (rows) =>
+      options.onSamples(
+        rows.map((r) => ({
+          t_ms: r.t_ms,
+          used_kib: r.used_kib,
+          run_used_kib: null,
+        })),
+      ),
+  });
+  return {
+    async stop() {
+      const s = await w.stop();
+      return {
+        source: "worker",
+        target_hz: s.target_hz,
+        achieved_hz: s.achieved_hz,
+        samples: s.samples,
+        worst_gap_ms: s.worst_gap_ms,
+        realtime: s.realtime,
+        warning: [fallback, s.warning].filter(Boolean).join("; ") || null,
+        cpu_share_of_one_core: null,
+        cgroup: null,
+        meminfo_every: 1,
+        lost: 0,
+      };
+    },
+  };
+}
