@@ -151,6 +151,16 @@ function summarizeByVerbs(
     "failed",
     ...SUMMARY_STATS,
   ];
+  if (t.numRows() === 0 && !instances.columnNames().includes(key)) {
+    // no key column: the table is one group, empty here, but still a row
+    out = aq.from([{
+      _g: 1,
+      ...Object.fromEntries(columns.map((c) => [
+        c,
+        ["n", "ready", "failed", "runs"].includes(c) ? 0 : null,
+      ])),
+    }]);
+  }
   if (memory) {
     const peaks = peaksByRun(memory, instances);
     if (by === "run") {
@@ -369,9 +379,9 @@ export interface EcdfOptions {
 
 /**
  * Empirical CDF of a column over ready rows, per group: one row per distinct
- * value with `p` = fraction of the group's values ≤ it (verbs: a count per
- * distinct value, then its `rolling` sum over the values in order, over the
- * group's total). Columns: the group column (`run_id` by default), the
+ * value with `p` = fraction of the group's values ≤ it (verbs: the values
+ * in order within each group, `row_number` over the group's count at the
+ * last of each run of equal values, found with `lead`). Columns: the group column (`run_id` by default), the
  * value column, `p`; groups in order of first appearance, values ascending.
  * (arquero 8.0.3's `cume_dist` would be the one-verb way, but it gives 1/n
  * to the smallest value even when it is tied.)
@@ -393,12 +403,14 @@ export function ecdf(instances: Table, options: EcdfOptions = {}): Table {
       d.outcome === "ready" && !op.is_nan(d[$.v]) && d[$.v] !== null
     )
     .derive({ _x: (d: Row, $: Params) => d[$.v] })
-    .groupby("_g", by, "_x")
-    .rollup({ _k: op.count() })
     .groupby("_g")
+    .derive({ _n: () => op.count() })
     .orderby("_x")
-    .derive({ _cum: aq.rolling((d: Row) => op.sum(d._k)) })
-    .derive({ p: (d: Row) => d._cum / op.sum(d._k) })
+    .derive({
+      p: (d: Row) => op.row_number() / d._n,
+      _next: (d: Row) => op.lead(d._x),
+    })
+    .filter((d: Row) => d._next !== d._x)
     .ungroup()
     .orderby("_g", "_x");
   return finish(t.derive({ [value]: "d => d._x" }), [by, value, "p"]);

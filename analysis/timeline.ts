@@ -74,7 +74,8 @@ export function timelineSegments(instances: Table): Table {
  * on [t_s_ms, boot_end_ms) (the launcher's definition); spawn failures
  * (null boot_end_ms) never count. The first row of each run is t_ms = 0,
  * booting = 0 (T_0) unless an event happens at 0 or before. Verbs: +1 at
- * each start and −1 at each end, summed per time, then a `rolling` sum.
+ * each start and −1 at each end, a `rolling` sum in time order, and the
+ * last event of each time (`lead`).
  *
  * @example
  * ```ts
@@ -86,6 +87,12 @@ export function timelineSegments(instances: Table): Table {
  */
 export function bootingOverTime(instances: Table): Table {
   requireColumns(instances, ["t_s_ms", "boot_end_ms"]);
+  if (
+    instances.numRows() === 0 && !instances.columnNames().includes("run_id")
+  ) {
+    // no run_id: the table is one run, empty here, still at 0 from T_0
+    return aq.from([{ run_id: null, t_ms: 0, booting: 0 }]);
+  }
   const t = withGroupId(
     withDefaults(instances, { run_id: null }),
     ["run_id"],
@@ -94,17 +101,21 @@ export function bootingOverTime(instances: Table): Table {
   const spans = t.filter((d: Row) =>
     op.is_finite(d.t_s_ms) && op.is_finite(d.boot_end_ms)
   );
+  // +1 at each start, −1 at each end; the running sum in time order, kept
+  // at the last event of each time (ends and starts at one time net out)
   const steps = spans.select({ _run: "_run", run_id: "run_id", t_s_ms: "t_ms" })
     .derive({ step: () => 1 })
     .concat(
       spans.select({ _run: "_run", run_id: "run_id", boot_end_ms: "t_ms" })
         .derive({ step: () => -1 }),
     )
-    .groupby("_run", "run_id", "t_ms")
-    .rollup({ step: op.sum("step") })
     .groupby("_run")
     .orderby("t_ms")
-    .derive({ booting: aq.rolling((d: Row) => op.sum(d.step)) })
+    .derive({
+      booting: aq.rolling((d: Row) => op.sum(d.step)),
+      _next: (d: Row) => op.lead(d.t_ms),
+    })
+    .filter((d: Row) => d._next !== d.t_ms)
     .ungroup();
   // T_0: a run starts at 0 instances unless its first event is at 0 or before
   const starts = t.filter((d: Row) => d._row === d._run)
@@ -169,27 +180,43 @@ export function memoryPeak(
   options: MemoryPeakOptions = {},
 ): Table {
   requireColumns(memory, ["t_ms", "used_kib", "booting"]);
-  const samples = withGroupId(
-    withDefaults(memory, { run_id: null }),
-    ["run_id"],
-    "_run",
-  ).filter((d: Row) => d.used_kib !== null && !op.is_nan(d.used_kib));
-  const first = (order: Parameters<Table["orderby"]>[0]) =>
-    samples.groupby("_run").orderby(order, "_row")
-      .filter(() => op.row_number() === 1).ungroup();
-  let peaks = first(aq.desc("used_kib"))
+  // one grouped pass keeps the few rows that matter: each run's first row
+  // (its place in the output), its peak samples and its earliest samples
+  const rows = withDefaults(memory, { run_id: null })
+    .derive({ _row: () => op.row_number() })
+    .groupby("run_id")
+    .derive({
+      _run: (d: Row) => op.min(d._row),
+      samples: (d: Row) => op.valid(d.used_kib),
+      _peak: (d: Row) => op.max(d.used_kib),
+      _t0: (d: Row) => op.min(op.is_finite(d.used_kib) ? d.t_ms : null),
+    })
+    .filter((d: Row) =>
+      d._row === d._run ||
+      (op.is_finite(d.used_kib) &&
+        (d.used_kib === d._peak || d.t_ms === d._t0))
+    )
+    .ungroup()
+    .reify();
+  const firstOf = (when: (d: Row) => boolean) =>
+    rows.filter(when).groupby("_run").filter(() => op.row_number() === 1)
+      .ungroup();
+  let peaks = firstOf((d: Row) =>
+    op.is_finite(d.used_kib) && d.used_kib === d._peak
+  )
     .select({
       _run: "_run",
       run_id: "run_id",
+      samples: "samples",
       used_kib: "peak_used_kib",
       t_ms: "peak_t_ms",
       booting: "booting_at_peak",
     })
     .join(
-      first("t_ms").select({ _run: "_run", used_kib: "baseline_kib" }),
+      firstOf((d: Row) => op.is_finite(d.used_kib) && d.t_ms === d._t0)
+        .select({ _run: "_run", used_kib: "baseline_kib" }),
       "_run",
     )
-    .join(samples.groupby("_run").rollup({ samples: op.count() }), "_run")
     .orderby("_run")
     .reify();
   if (instances) {
