@@ -6,11 +6,15 @@
  * - **goal steps**, once per engine (`auto`: what the analysis does by
  *   default; `arquero`: bins and summary forced onto arquero verbs): load
  *   the columns the analysis uses (ANALYSIS_COLUMNS), bin them, summarise
- *   them with the memory peak, correlate boot time with memory. Goal: 10 M
+ *   them with the memory peak (memoryPeak is also timed alone, outside the
+ *   total), correlate boot time with memory. Goal: 10 M
  *   rows in ≤ 3 s and ≤ 2 GB peak RSS. Both engines' bins and summary are
  *   hashed, so the table says whether they agree;
  * - **other steps** (no goal, up to `--other-max` rows): outliers, ecdf,
- *   timelineSegments, bootingOverTime, instancePhases and phaseSummary.
+ *   timelineSegments, bootingOverTime, instancePhases and phaseSummary;
+ * - **quantile kernels** (`--no-kernels` to skip): quantile.ts's selection
+ *   against simple-statistics' `quantile` on the same values, in the shapes
+ *   of the bins and the summary.
  *
  * Per step it reports wall and CPU time; per process the peak resident
  * memory (VmHWM, also right after loading) and the load average (other work
@@ -26,6 +30,7 @@
  */
 
 import "@uwdata/flechette";
+import * as ss from "simple-statistics";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuUsage } from "node:process";
@@ -35,11 +40,17 @@ import {
   bootMemoryCorrelation,
   concurrencyBins,
   ecdf,
+  equalsMask,
+  groupKeys,
   instancePhases,
   loadSweep,
+  memoryPeak,
   mulberry32,
+  numberColumn,
   outliers,
   phaseSummary,
+  quantilesInPlace,
+  quantilesOfSlice,
   summarize,
   type Table,
   timelineSegments,
@@ -210,6 +221,8 @@ async function analyze(
   out.total_ms = performance.now() - t0;
   out.cpu_ms = (cpu.user + cpu.system) / 1000;
   out.peak_rss_mib = peakRssMiB();
+  // the part of the summary that is memoryPeak (timed again, not in the total)
+  timed(out, "memory_peak", () => memoryPeak(set.memory, set.instances));
   out.rows = set.instances.numRows();
   out.runs = set.runs.length;
   out.bins = bins.numRows();
@@ -233,6 +246,86 @@ async function other(dir: string): Promise<Record<string, unknown>> {
   const phases = timed(out, "instance_phases", () => instancePhases(t));
   timed(out, "phase_summary", () => phaseSummary(phases));
   out.peak_rss_mib = peakRssMiB();
+  out.load_average_end = loadAverage();
+  return out;
+}
+
+/**
+ * The quantile kernel of the typed fast path (quantile.ts) against
+ * simple-statistics' `quantile` on the same values, in the two shapes the
+ * goal steps use: the summary's (one contiguous slice per run, ready rows,
+ * 3 probabilities) and the bins' (the ready values of each (run, 32-wide
+ * bin), 5 probabilities). Median CPU ms of `repeats` passes; whether both
+ * give the same numbers.
+ */
+async function kernels(dir: string, repeats = 5) {
+  const out: Record<string, unknown> = { load_average: loadAverage() };
+  const set = await loadSweep(dir, { columns: ANALYSIS_COLUMNS });
+  const t = set.instances;
+  out.rows = t.numRows();
+  const boot = numberColumn(t, "boot_ms");
+  const ready = equalsMask(t, "outcome", "ready");
+  const runs = groupKeys(t, "run_id");
+  const conc = numberColumn(t, "concurrency_at_start");
+  // summary shape: [start, end) of each run
+  const slices: [number, number][] = [];
+  for (let i = 0; i < runs.codes.length; i++) {
+    if (i === 0 || runs.codes[i] !== runs.codes[i - 1]) slices.push([i, i]);
+    slices[slices.length - 1][1] = i + 1;
+  }
+  // bins shape: the ready values of each (run, bin)
+  const parts = new Map<string, number[]>();
+  for (let i = 0; i < boot.length; i++) {
+    if (!ready[i] || boot[i] !== boot[i]) continue;
+    const k = `${runs.codes[i]}:${Math.floor(conc[i] / 32)}`;
+    let p = parts.get(k);
+    if (!p) parts.set(k, p = []);
+    p.push(boot[i]);
+  }
+  const packed = [...parts.values()].map((p) => Float64Array.from(p));
+  out.summary_groups = slices.length;
+  out.bins_groups = packed.length;
+  const S = [0.5, 0.9, 0.99];
+  const B = [0.25, 0.5, 0.75, 0.9, 0.99];
+  const cpuOf = (fn: () => unknown): [number, unknown] => {
+    const times: number[] = [];
+    let result: unknown;
+    for (let r = 0; r < repeats; r++) {
+      const c0 = cpuUsage();
+      result = fn();
+      const c = cpuUsage(c0);
+      times.push((c.user + c.system) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    return [times[Math.floor(times.length / 2)], result];
+  };
+  const [sOwn, sOwnQ] = cpuOf(() =>
+    slices.map(([start, end]) =>
+      quantilesOfSlice(boot, S, { start, end, keep: ready }).q
+    )
+  );
+  const [sSs, sSsQ] = cpuOf(() =>
+    slices.map(([start, end]) => {
+      const v = new Float64Array(end - start);
+      let n = 0;
+      for (let i = start; i < end; i++) {
+        if (ready[i] && boot[i] === boot[i]) v[n++] = boot[i];
+      }
+      return ss.quantile(v.subarray(0, n) as unknown as number[], S);
+    })
+  );
+  const [bOwn, bOwnQ] = cpuOf(() =>
+    packed.map((p) => quantilesInPlace(p.slice(), B))
+  );
+  const [bSs, bSsQ] = cpuOf(() =>
+    packed.map((p) => ss.quantile(p as unknown as number[], B))
+  );
+  out.summary_own_cpu_ms = sOwn;
+  out.summary_ss_cpu_ms = sSs;
+  out.bins_own_cpu_ms = bOwn;
+  out.bins_ss_cpu_ms = bSs;
+  out.same = JSON.stringify(sOwnQ) === JSON.stringify(sSsQ) &&
+    JSON.stringify(bOwnQ) === JSON.stringify(bSsQ);
   out.load_average_end = loadAverage();
   return out;
 }
@@ -272,6 +365,7 @@ function markdown(
   meta: Record<string, unknown>,
   goal: Record<string, unknown>[],
   rest: Record<string, unknown>[],
+  kern: Record<string, unknown>[],
 ): string {
   const lines = [
     `# Analysis benchmark, ${meta.date}`,
@@ -282,16 +376,16 @@ function markdown(
     "",
     "Goal steps (goal: 10 M rows, load + bins + summary + correlate ≤ 3 s, ≤ 2 GB):",
     "",
-    "| rows | engine | load s (CPU) | bins s (CPU) | summary s (CPU) | correlate s | total s | CPU s | peak RSS MiB (after load) | load avg | bins / summary hash |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| rows | engine | load s (CPU) | bins s (CPU) | summary s (CPU) | of which memoryPeak s | correlate s | total s | CPU s | peak RSS MiB (after load) | load avg | bins / summary hash |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ...goal.map((r) =>
       `| ${r.rows} | ${r.engine} | ${s2(r.load_ms)} (${s2(r.load_cpu_ms)}) | ${
         s2(r.bins_ms)
       } (${s2(r.bins_cpu_ms)}) | ${s2(r.summary_ms)} (${
         s2(r.summary_cpu_ms)
-      }) | ${s2(r.correlate_ms)} | ${s2(r.total_ms)} | ${s2(r.cpu_ms)} | ${
-        r0(r.peak_rss_mib)
-      } (${
+      }) | ${r.memory_peak_ms === undefined ? "–" : s2(r.memory_peak_ms)} | ${
+        s2(r.correlate_ms)
+      } | ${s2(r.total_ms)} | ${s2(r.cpu_ms)} | ${r0(r.peak_rss_mib)} (${
         r0(r.peak_rss_after_load_mib)
       }) | ${r.load_average}–${r.load_average_end} | ${r.bins_hash} / ${r.summary_hash} |`
     ),
@@ -318,6 +412,24 @@ function markdown(
       ),
     );
   }
+  if (kern.length) {
+    lines.push(
+      "",
+      "Quantile kernels of the typed path (median CPU ms of 5 passes over the same values): quantile.ts's selection vs simple-statistics `quantile`:",
+      "",
+      "| rows | summary shape: groups | quantile.ts | simple-statistics | bins shape: groups | quantile.ts | simple-statistics | same numbers | load avg |",
+      "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+      ...kern.map((r) =>
+        `| ${r.rows} | ${r.summary_groups} | ${r0(r.summary_own_cpu_ms)} | ${
+          r0(r.summary_ss_cpu_ms)
+        } | ${r.bins_groups} | ${r0(r.bins_own_cpu_ms)} | ${
+          r0(r.bins_ss_cpu_ms)
+        } | ${
+          r.same ? "yes" : "no"
+        } | ${r.load_average}–${r.load_average_end} |`
+      ),
+    );
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -335,6 +447,7 @@ if (import.meta.main) {
       "other-max": { type: "string", default: "1000000" },
       out: { type: "string" },
       keep: { type: "boolean", default: false },
+      kernels: { type: "boolean", default: true },
     },
   });
   if (values.phase === "generate") {
@@ -344,9 +457,12 @@ if (import.meta.main) {
     console.log(JSON.stringify(await analyze(values.dir!, engine)));
   } else if (values.phase === "other") {
     console.log(JSON.stringify(await other(values.dir!)));
+  } else if (values.phase === "kernels") {
+    console.log(JSON.stringify(await kernels(values.dir!)));
   } else {
     const goal: Record<string, unknown>[] = [];
     const rest: Record<string, unknown>[] = [];
+    const kern: Record<string, unknown>[] = [];
     const root = values.dir ??
       await Deno.makeTempDir({ prefix: "bootstorm_bench_" });
     const meta = {
@@ -392,6 +508,13 @@ if (import.meta.main) {
           goal.push({ ...r, arrow_mib: arrowMib, generate_s: generateS });
           console.error(`${size} rows, ${engine}: ${JSON.stringify(r)}`);
         }
+        if (values.kernels) {
+          const r = JSON.parse(
+            await self(["--phase", "kernels", "--dir", dir]),
+          );
+          kern.push(r);
+          console.error(`${size} rows, quantile kernels: ${JSON.stringify(r)}`);
+        }
         if (size <= Number(values["other-max"])) {
           const r = JSON.parse(await self(["--phase", "other", "--dir", dir]));
           rest.push(r);
@@ -415,13 +538,14 @@ if (import.meta.main) {
       "loadavg": r.load_average,
       "bins/summary hash": `${r.bins_hash}/${r.summary_hash}`,
     })));
-    const md = markdown(meta, goal, rest);
+    const md = markdown(meta, goal, rest, kern);
     console.log(md);
     if (values.out) {
       Deno.writeTextFileSync(`${values.out}.md`, md);
       Deno.writeTextFileSync(
         `${values.out}.json`,
-        JSON.stringify({ ...meta, goal, other: rest }, null, 2) + "\n",
+        JSON.stringify({ ...meta, goal, other: rest, kernels: kern }, null, 2) +
+          "\n",
       );
     }
   }
