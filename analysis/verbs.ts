@@ -26,10 +26,12 @@ export type Engine = "auto" | "arquero" | "typed";
 
 /**
  * From this many rows `engine: "auto"` takes the typed-array fast path of a
- * step that has one: `bench/results/analysis-arquero-2026-12-01.md` measured
- * arquero's `groupby` + `rollup` with `op.quantile` at about 1 s per million
- * rows (bins or summary of 10 M rows: 9–13 s, against the 3 s goal for load,
- * bins, summary and correlation together), the typed path at 0.1 s.
+ * step that has one. `bench/results/analysis-arquero-2026-12-01.md`: on
+ * 10 M rows arquero's `groupby` + `rollup` with `op.quantile` took 15–19 s
+ * for the bins and 44–62 s for the summary (3.8 GB peak), against the goal
+ * of 3 s and 2 GB for load, bins, summary and correlation together; the
+ * typed paths 0.6–1.3 s and 1.1–1.9 s. Below this size arquero's cost is a
+ * few tenths of a second at most (1.6–2.2 s for the bins at 1 M rows).
  */
 export const TYPED_MIN_ROWS = 100_000;
 

@@ -12,7 +12,9 @@
  *   hashed, so the table says whether they agree;
  * - **other steps** (no goal, up to `--other-max` rows): outliers, ecdf,
  *   timelineSegments, bootingOverTime, instancePhases and phaseSummary;
- * - **quantile kernels** (`--no-kernels` to skip): quantile.ts's selection
+ * - **arquero's own loading** (`--skip-load-arquero` to skip): `aq.fromArrow`
+ *   of each whole file, against loadSweep's column-projected reader;
+ * - **quantile kernels** (`--skip-kernels` to skip): quantile.ts's selection
  *   against simple-statistics' `quantile` on the same values, in the shapes
  *   of the bins and the summary.
  *
@@ -23,13 +25,15 @@
  *
  * `deno run -A bench/analysis_bench.ts [--sizes 1000000,10000000] [--runs 10]
  * [--engines auto,arquero] [--other-max 1000000] [--out bench/results/NAME]
- * [--keep] [--dir DIR]` (`--dir`: reuse a folder kept by `--keep`, holding
+ * [--keep] [--dir DIR] [--skip-load-arquero] [--skip-kernels]` (`--dir`: reuse a folder kept by `--keep`, holding
  * `<rows>/` sweeps; `--out`: also write NAME.md and NAME.json).
  *
  * @module
  */
 
 import "@uwdata/flechette";
+import { tableFromIPC } from "@uwdata/flechette";
+import * as aq from "arquero";
 import * as ss from "simple-statistics";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -233,6 +237,40 @@ async function analyze(
   return out;
 }
 
+/**
+ * Loading the same instance columns with arquero's own Arrow reader: each
+ * run's instances.arrow read whole, decoded by flechette, the
+ * ANALYSIS_COLUMNS taken with `aq.fromArrow`, the runs concatenated (no
+ * run.json, no checks: less than loadSweep does).
+ */
+async function loadArquero(dir: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = { load_average: loadAverage() };
+  const c0 = cpuUsage();
+  const t0 = performance.now();
+  const tables: Table[] = [];
+  for (
+    const e of [...Deno.readDirSync(dir)].sort((a, b) =>
+      a.name < b.name ? -1 : 1
+    )
+  ) {
+    const bytes = await Deno.readFile(join(dir, e.name, "instances.arrow"));
+    const arrow = tableFromIPC(bytes);
+    const columns = arrow.schema.fields.map((f) => f.name)
+      .filter((n) => ANALYSIS_COLUMNS.includes(n));
+    // arquero bundles its own flechette: same data, another type identity
+    const input = arrow as unknown as Parameters<typeof aq.fromArrow>[0];
+    tables.push(aq.fromArrow(input, { columns }));
+  }
+  const all = tables[0].concat(...tables.slice(1));
+  const cpu = cpuUsage(c0);
+  out.rows = all.numRows();
+  out.load_ms = performance.now() - t0;
+  out.load_cpu_ms = (cpu.user + cpu.system) / 1000;
+  out.peak_rss_mib = peakRssMiB();
+  out.load_average_end = loadAverage();
+  return out;
+}
+
 /** The other steps (no goal): timings and peak RSS. */
 async function other(dir: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { load_average: loadAverage() };
@@ -366,6 +404,7 @@ function markdown(
   goal: Record<string, unknown>[],
   rest: Record<string, unknown>[],
   kern: Record<string, unknown>[],
+  loads: Record<string, unknown>[],
 ): string {
   const lines = [
     `# Analysis benchmark, ${meta.date}`,
@@ -412,6 +451,20 @@ function markdown(
       ),
     );
   }
+  if (loads.length) {
+    lines.push(
+      "",
+      "Loading the same columns with arquero's own Arrow reader (`aq.fromArrow` of each whole file, concatenated; compare with the load column above, which is loadSweep's column-projected reader):",
+      "",
+      "| rows | load s | CPU s | peak RSS MiB | load avg |",
+      "|---:|---:|---:|---:|---:|",
+      ...loads.map((r) =>
+        `| ${r.rows} | ${s2(r.load_ms)} | ${s2(r.load_cpu_ms)} | ${
+          r0(r.peak_rss_mib)
+        } | ${r.load_average}–${r.load_average_end} |`
+      ),
+    );
+  }
   if (kern.length) {
     lines.push(
       "",
@@ -447,7 +500,8 @@ if (import.meta.main) {
       "other-max": { type: "string", default: "1000000" },
       out: { type: "string" },
       keep: { type: "boolean", default: false },
-      kernels: { type: "boolean", default: true },
+      "skip-kernels": { type: "boolean", default: false },
+      "skip-load-arquero": { type: "boolean", default: false },
     },
   });
   if (values.phase === "generate") {
@@ -457,12 +511,15 @@ if (import.meta.main) {
     console.log(JSON.stringify(await analyze(values.dir!, engine)));
   } else if (values.phase === "other") {
     console.log(JSON.stringify(await other(values.dir!)));
+  } else if (values.phase === "load-arquero") {
+    console.log(JSON.stringify(await loadArquero(values.dir!)));
   } else if (values.phase === "kernels") {
     console.log(JSON.stringify(await kernels(values.dir!)));
   } else {
     const goal: Record<string, unknown>[] = [];
     const rest: Record<string, unknown>[] = [];
     const kern: Record<string, unknown>[] = [];
+    const loads: Record<string, unknown>[] = [];
     const root = values.dir ??
       await Deno.makeTempDir({ prefix: "bootstorm_bench_" });
     const meta = {
@@ -508,7 +565,14 @@ if (import.meta.main) {
           goal.push({ ...r, arrow_mib: arrowMib, generate_s: generateS });
           console.error(`${size} rows, ${engine}: ${JSON.stringify(r)}`);
         }
-        if (values.kernels) {
+        if (!values["skip-load-arquero"]) {
+          const r = JSON.parse(
+            await self(["--phase", "load-arquero", "--dir", dir]),
+          );
+          loads.push(r);
+          console.error(`${size} rows, arquero load: ${JSON.stringify(r)}`);
+        }
+        if (!values["skip-kernels"]) {
           const r = JSON.parse(
             await self(["--phase", "kernels", "--dir", dir]),
           );
@@ -538,13 +602,17 @@ if (import.meta.main) {
       "loadavg": r.load_average,
       "bins/summary hash": `${r.bins_hash}/${r.summary_hash}`,
     })));
-    const md = markdown(meta, goal, rest, kern);
+    const md = markdown(meta, goal, rest, kern, loads);
     console.log(md);
     if (values.out) {
       Deno.writeTextFileSync(`${values.out}.md`, md);
       Deno.writeTextFileSync(
         `${values.out}.json`,
-        JSON.stringify({ ...meta, goal, other: rest, kernels: kern }, null, 2) +
+        JSON.stringify(
+          { ...meta, goal, other: rest, kernels: kern, arquero_load: loads },
+          null,
+          2,
+        ) +
           "\n",
       );
     }
