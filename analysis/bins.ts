@@ -5,10 +5,10 @@
  * Written as arquero verbs (`derive` the bin, `groupby` run and bin,
  * `rollup` with `op.quantile`, `unroll` the empty bins, `join_left`). From
  * 100,000 rows a typed-array fast path computes the same table
- * (`binsTyped`): on 10 M rows arquero took 14.9–18.8 s (14–15 CPU s) and
- * 3.8 GB against the goal of 3 s and 2 GB for load, bins, summary and
- * correlation together; the typed path 0.6–1.3 s (0.7–0.9 CPU s)
- * (bench/results/analysis-arquero-2026-12-01.md, four runs).
+ * (`binsTyped`): on 10 M rows arquero took 12–21 s (10–17 CPU s) and 3.8 GB
+ * against the goal of 3 s and 2 GB for load, bins, summary and correlation
+ * together; the typed path 0.6–1.3 s (0.7–0.9 CPU s)
+ * (bench/results/analysis-arquero-2026-12-01.md, six runs).
  *
  * @module
  */

@@ -3,7 +3,7 @@
  * fast paths of the bins and the summaries, which concurrencyBins() and
  * summarize() take from 100,000 rows because arquero's `groupby` + `rollup`
  * misses the 10 M-row goal by far (bench/results/analysis-arquero-2026-12-01.md:
- * 15–19 s for the bins and 44–62 s for the summary against 3 s for the whole
+ * 12–21 s for the bins and 44–67 s for the summary against 3 s for the whole
  * analysis). When each group's rows are one contiguous stretch (stacked
  * runs), each stretch is summarised in place; otherwise the values of each
  * group are first gathered contiguously (counting sort by group). Quantiles

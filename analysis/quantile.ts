@@ -13,9 +13,9 @@
  * they are the kernel of the typed-array fast path of the bins and the
  * summaries (grouped.ts), and the committed benchmark
  * (bench/results/analysis-arquero-2026-12-01.md, "quantile kernels") measured
- * simple-statistics' `quantile` on the same 10 M values at 2.6–2.9× their
- * CPU time in the bins' shape (400 groups, 5 probabilities: 219–235 ms
- * against 75–89 ms) and about even in the summary's (10 groups of 1 M);
+ * simple-statistics' `quantile` on the same 10 M values at 2.2–4.4× their
+ * CPU time in the bins' shape (400 groups, 5 probabilities: 192–235 ms
+ * against 44–89 ms) and about even in the summary's (10 groups of 1 M);
  * with it inside the fast path the bins took 0.9 CPU s instead of 0.6–0.8.
  * Large inputs are not sorted: the needed
  * order statistics are found by a bucket selection (three linear passes:

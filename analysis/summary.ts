@@ -4,9 +4,9 @@
  * with `op.median`, the `cume_dist` window).
  *
  * {@link summarize} keeps a typed-array fast path from 100,000 rows: on 10 M
- * rows arquero took 44–62 s (40–50 CPU s) against the 3 s goal for load,
+ * rows arquero took 44–67 s (38–50 CPU s) against the 3 s goal for load,
  * bins, summary and correlation together, the typed path 1.1–1.9 s
- * (1.3–1.4 CPU s) (bench/results/analysis-arquero-2026-12-01.md, four runs).
+ * (1.3–1.4 CPU s) (bench/results/analysis-arquero-2026-12-01.md, six runs).
  *
  * @module
  */

@@ -27,11 +27,11 @@ export type Engine = "auto" | "arquero" | "typed";
 /**
  * From this many rows `engine: "auto"` takes the typed-array fast path of a
  * step that has one. `bench/results/analysis-arquero-2026-12-01.md`: on
- * 10 M rows arquero's `groupby` + `rollup` with `op.quantile` took 15–19 s
- * for the bins and 44–62 s for the summary (3.8 GB peak), against the goal
+ * 10 M rows arquero's `groupby` + `rollup` with `op.quantile` took 12–21 s
+ * for the bins and 44–67 s for the summary (3.8 GB peak), against the goal
  * of 3 s and 2 GB for load, bins, summary and correlation together; the
  * typed paths 0.6–1.3 s and 1.1–1.9 s. Below this size arquero's cost is a
- * few tenths of a second at most (1.6–2.2 s for the bins at 1 M rows).
+ * few tenths of a second at most (1.5–2.5 s for the bins at 1 M rows).
  */
 export const TYPED_MIN_ROWS = 100_000;
 
