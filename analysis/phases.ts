@@ -215,7 +215,16 @@ export function markNames(
  *
  * @example
  * ```ts
- * instancePhases(run.instances, { marks: ["kernel", "init"] }).print();
+ * import * as aq from "arquero";
+ * import { instancePhases } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * const p = instancePhases(instances).object(0) as Record<string, number>;
+ * console.log(p.qemu_startup_ms, p.firmware_ms, p.marks_to_ready_ms, p.boot_ms); // 50 40 160 250
  * ```
  */
 export function instancePhases(
@@ -499,7 +508,15 @@ export const PHASE_SUMMARY_COLUMNS = [
  *
  * @example
  * ```ts
- * phaseSummary(phasesOfRuns(set.runs)).print();
+ * import * as aq from "arquero";
+ * import { phaseSummary } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * console.log(phaseSummary(instances).array("phase")); // ["qemu_startup", "firmware", "marks_to_ready", "guest_boot", "boot"]
  * ```
  */
 export function phaseSummary(
@@ -543,7 +560,16 @@ export const PHASE_BIN_COLUMNS = [
  *
  * @example
  * ```ts
- * phaseBins(phasesOfRuns(set.runs), { width: 4 }).print();
+ * import * as aq from "arquero";
+ * import { phaseBins } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * const bins = phaseBins(instances, { width: 1 }).filter((d) => d.phase === "boot");
+ * console.log(bins.array("median_ms")); // [250, 286]
  * ```
  */
 export function phaseBins(
@@ -619,7 +645,16 @@ export const PHASE_GROWTH_COLUMNS = [
  *
  * @example
  * ```ts
- * phaseGrowth(phasesOfRuns(set.runs)).orderby(aq.desc("share_of_growth")).print();
+ * import * as aq from "arquero";
+ * import { phaseGrowth } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * const g = phaseGrowth(instances);
+ * console.log(g.array("phase"), g.array("slope_ms_per_instance")); // ["qemu_startup", "firmware", "marks_to_ready", "boot"] [10, 6, 20, 36]
  * ```
  */
 export function phaseGrowth(
