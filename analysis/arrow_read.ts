@@ -6,6 +6,13 @@
  * (legacy framing, dictionaries, compression, nested types) makes it return
  * null and the caller reads the whole file instead.
  *
+ * Kept hand-written: loading the same 10 M rows' analysis columns with
+ * arquero's own reader (`aq.fromArrow` of each whole file) took 4–5× the
+ * time (16–18 s against 3–5 s) and 2.8× the memory (5.0 GB against 1.8 GB)
+ * of loadSweep with this reader
+ * (bench/results/analysis-arquero-2026-12-01.md, "arquero's own Arrow
+ * reader"); and load.ts, its only caller, is outside this step.
+ *
  * @module
  */
 

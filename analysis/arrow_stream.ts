@@ -10,6 +10,10 @@
  * `Message` (padded to 8), then `bodyLength` bytes of body. A message with
  * L = 0 is the end-of-stream marker. Pre-0.15 streams omit the 0xFFFFFFFF.
  *
+ * Kept hand-written: neither arquero nor flechette reports where a stream
+ * stops or reads the complete batches before a cut, which the loader's
+ * errors and `--salvage` need; it is not on the benchmark's path.
+ *
  * @module
  */
 

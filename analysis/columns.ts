@@ -5,6 +5,14 @@
  * copying their Arrow buffers. Every function respects arquero filters and
  * orderings (it reads rows in `table.indices()` order).
  *
+ * Kept hand-written: `numberColumn`, `equalsMask`, `groupKeys` feed the
+ * typed-array fast paths of the bins, the summaries and the booting-at-peak
+ * count, which the 10 M-row benchmark keeps
+ * (bench/results/analysis-arquero-2026-12-01.md; arquero's `groupby` alone
+ * needs 1.3–2.2 s on 10 M rows), and features.ts; `concatTables` and
+ * `RunLengthColumn` are how load.ts stacks runs without copying (the
+ * loader, with arrow_read.ts and arrow_stream.ts, is outside this step).
+ *
  * @module
  */
 

@@ -1,16 +1,20 @@
 /**
  * Comparison of two runs or images: the difference of median boot times and
- * a seeded permutation-test p-value.
+ * a seeded permutation-test p-value (the ready values picked with an arquero
+ * `filter`; medians from simple-statistics through quantile.ts).
  *
  * @module
  */
 
 import "@uwdata/flechette";
 import * as aq from "arquero";
-import { equalsMask, numberColumn, rowGetter, type Table } from "./columns.ts";
+import { rowGetter, type Table } from "./columns.ts";
 import { orNull } from "./grouped.ts";
 import { median } from "./quantile.ts";
 import { type PermutationOptions, permutationTest } from "./stats.ts";
+import { requireColumns } from "./verbs.ts";
+
+const op = aq.op;
 
 /** Options of {@link compareMedians}. */
 export interface CompareOptions extends PermutationOptions {
@@ -29,7 +33,12 @@ export interface CompareOptions extends PermutationOptions {
  *
  * @example
  * ```ts
- * compareMedians(runA.instances, runB.instances, { seed: 1 }).print();
+ * import * as aq from "arquero";
+ * import { compareMedians } from "./compare.ts";
+ * const run = (image: string, boot: number[]) =>
+ *   aq.table({ image: boot.map(() => image), outcome: boot.map(() => "ready"), boot_ms: boot });
+ * const r = compareMedians(run("a", [100, 101, 99]), run("b", [150, 149, 151]), { seed: 1 });
+ * console.log(r.get("diff_ms"), r.get("ratio")); // 50 1.5
  * ```
  */
 export function compareMedians(
@@ -38,14 +47,13 @@ export function compareMedians(
   options: CompareOptions = {},
 ): Table {
   const { value = "boot_ms" } = options;
-  const pick = (t: Table) => {
-    const v = numberColumn(t, value);
-    const ready = equalsMask(t, "outcome", "ready");
-    const out: number[] = [];
-    for (let i = 0; i < v.length; i++) {
-      if (ready[i] && v[i] === v[i]) out.push(v[i]);
-    }
-    return out;
+  const pick = (t: Table): number[] => {
+    requireColumns(t, [value, "outcome"]);
+    const ready = t.params({ v: value }).filter((
+      d: Record<string, unknown>,
+      $: Record<string, string>,
+    ) => d.outcome === "ready" && d[$.v] !== null && !op.is_nan(d[$.v]));
+    return Array.from(ready.array(value) as ArrayLike<number>);
   };
   const va = pick(a);
   const vb = pick(b);

@@ -1,14 +1,15 @@
 /**
  * Correlation across runs or images: does booting take longer where more
  * memory is used? Pearson and Spearman with seeded bootstrap intervals, and
- * a least-squares line.
+ * a least-squares line (simple-statistics through stats.ts; the pairs are
+ * picked with an arquero `filter`).
  *
  * @module
  */
 
 import "@uwdata/flechette";
 import * as aq from "arquero";
-import { numberColumn, type Table } from "./columns.ts";
+import type { Table } from "./columns.ts";
 import { orNull } from "./grouped.ts";
 import {
   bootstrapCi,
@@ -17,6 +18,9 @@ import {
   pearson,
   spearman,
 } from "./stats.ts";
+import { requireColumns } from "./verbs.ts";
+
+const op = aq.op;
 
 /** Columns of a correlation table, in order. */
 export const CORRELATION_COLUMNS = [
@@ -43,7 +47,11 @@ export const CORRELATION_COLUMNS = [
  *
  * @example
  * ```ts
- * correlate(summary, "per_booting_kib", "median_ms", { seed: 1 }).print();
+ * import * as aq from "arquero";
+ * import { correlate } from "./correlation.ts";
+ * const summary = aq.table({ per_booting_kib: [100, 200, 300, null], median_ms: [10, 25, 29, 40] });
+ * const r = correlate(summary, "per_booting_kib", "median_ms", { seed: 1 }).object(0) as Record<string, number>;
+ * console.log(r.n, r.spearman, r.slope); // 3 1 0.095
  * ```
  */
 export function correlate(
@@ -52,16 +60,13 @@ export function correlate(
   y: string,
   options: BootstrapOptions = {},
 ): Table {
-  const xs0 = numberColumn(table, x);
-  const ys0 = numberColumn(table, y);
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (let i = 0; i < xs0.length; i++) {
-    if (Number.isFinite(xs0[i]) && Number.isFinite(ys0[i])) {
-      xs.push(xs0[i]);
-      ys.push(ys0[i]);
-    }
-  }
+  requireColumns(table, [x, y]);
+  const pairs = table.params({ x, y }).filter((
+    d: Record<string, unknown>,
+    $: Record<string, string>,
+  ) => op.is_finite(d[$.x]) && op.is_finite(d[$.y]));
+  const xs = Array.from(pairs.array(x) as ArrayLike<number>);
+  const ys = Array.from(pairs.array(y) as ArrayLike<number>);
   const pci = bootstrapCi(xs, ys, { ...options, stat: pearson });
   const sci = bootstrapCi(xs, ys, { ...options, stat: spearman });
   const fit = linearFit(xs, ys);
@@ -90,8 +95,10 @@ export function correlate(
  *
  * @example
  * ```ts
- * const s = summarize(set.instances, { memory: set.memory });
- * bootMemoryCorrelation(s).print();
+ * import * as aq from "arquero";
+ * import { bootMemoryCorrelation } from "./correlation.ts";
+ * const s = aq.table({ per_booting_kib: [100, 200, 300], rss_median_kib: [40, 41, 45], median_ms: [10, 25, 29] });
+ * console.log(bootMemoryCorrelation(s).array("x")); // ["per_booting_kib", "rss_median_kib"]
  * ```
  */
 export function bootMemoryCorrelation(

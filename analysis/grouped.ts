@@ -1,9 +1,14 @@
 /**
- * Grouped order statistics on typed arrays: the engine under the bins and
- * the summaries. When each group's rows are one contiguous stretch (stacked
+ * Grouped order statistics on typed arrays: the engine under the typed-array
+ * fast paths of the bins and the summaries, which concurrencyBins() and
+ * summarize() take from 100,000 rows because arquero's `groupby` + `rollup`
+ * misses the 10 M-row goal by far (bench/results/analysis-arquero-2026-12-01.md:
+ * 12–21 s for the bins and 44–67 s for the summary against 3 s for the whole
+ * analysis). When each group's rows are one contiguous stretch (stacked
  * runs), each stretch is summarised in place; otherwise the values of each
  * group are first gathered contiguously (counting sort by group). Quantiles
- * are found by selection, so the cost is O(rows) rather than a sort.
+ * are found by selection (quantile.ts), so the cost is O(rows) rather than a
+ * sort.
  *
  * @module
  */

@@ -18,6 +18,11 @@
  * - figures (Observable Plot, pure `(data, {document}) → SVG`), PNG rendering
  *   and the self-contained HTML report.
  *
+ * The steps are arquero verbs and the statistics simple-statistics calls;
+ * `concurrencyBins` and `summarize` take a typed-array fast path from
+ * 100,000 rows (`engine` option; see analysis/README.md for what stays
+ * hand-written and the measurement that keeps it).
+ *
  * @module
  */
 export * from "./arrow_stream.ts";

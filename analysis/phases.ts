@@ -26,6 +26,11 @@
  * {@link hasPhaseData}). Statistics use `ready` rows only, quantiles of type 7
  * (as everywhere, see quantile.ts).
  *
+ * Written as arquero verbs: `derive` for the per-instance phases, `fold`
+ * into one row per (instance, phase), `groupby` + `rollup` with
+ * `op.quantile`, `unroll` for the empty bins, `op.array_agg` into
+ * simple-statistics' least-squares line for the growth.
+ *
  * @module
  */
 
@@ -35,14 +40,25 @@ import { INSTANCE_COLUMNS } from "../launcher/schema.ts";
 import {
   concatTables,
   equalsMask,
-  factorize,
   numberColumn,
   rowGetter,
   type Table,
 } from "./columns.ts";
-import { groupStats, orNull } from "./grouped.ts";
 import type { Run } from "./load.ts";
 import { linearFit } from "./stats.ts";
+import {
+  finish,
+  nullIfNotFinite,
+  withDefaults,
+  withGroupId,
+  zeroIfMissing,
+} from "./verbs.ts";
+
+const op = aq.op;
+// deno-lint-ignore no-explicit-any
+type Row = Record<string, any>;
+// deno-lint-ignore no-explicit-any
+type Params = Record<string, any>;
 
 /** The four phases that stack up to a boot, in time order. */
 export const PHASES = [
@@ -199,7 +215,16 @@ export function markNames(
  *
  * @example
  * ```ts
- * instancePhases(run.instances, { marks: ["kernel", "init"] }).print();
+ * import * as aq from "arquero";
+ * import { instancePhases } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * const p = instancePhases(instances).object(0) as Record<string, number>;
+ * console.log(p.qemu_startup_ms, p.firmware_ms, p.marks_to_ready_ms, p.boot_ms); // 50 40 160 250
  * ```
  */
 export function instancePhases(
@@ -207,53 +232,112 @@ export function instancePhases(
   options: PhaseOptions = {},
 ): Table {
   if (isPhaseTable(instances)) return instances;
-  const n = instances.numRows();
-  const ts = numbers(instances, "t_s_ms");
-  const tk = numbers(instances, "t_k_ms");
-  const vmm = numbers(instances, "vmm_init_ms");
-  const fo = numbers(instances, "first_output_ms");
-  const ready = numbers(instances, "ready_ms");
-  const guest = numbers(instances, "guest_boot_ms");
-  const marks = markNames(instances, options).map((m) =>
-    numbers(instances, `${m}_ms`)
+  const marks = markNames(instances, options).map((m) => `${m}_ms`);
+  const hasInit = instances.columnNames().includes("init_ms");
+  // every input as a number, NaN when missing, null or not a number, so
+  // that differences of missing times are NaN (→ null at the end)
+  let t = asNumbers(
+    withDefaults(instances, {
+      run_id: null,
+      image: null,
+      count_n: null,
+      instance: null,
+      outcome: null,
+    }),
+    [
+      "t_s_ms",
+      "t_k_ms",
+      "vmm_init_ms",
+      "first_output_ms",
+      "ready_ms",
+      "guest_boot_ms",
+      "concurrency_at_start",
+      ...(hasInit ? ["init_ms"] : []),
+      ...marks,
+    ],
   );
-  const init = instances.columnNames().includes("init_ms")
-    ? numbers(instances, "init_ms")
-    : null;
-  const cols: Record<string, unknown[]> = Object.fromEntries(
-    INSTANCE_PHASE_COLUMNS.map((c) => [c, new Array<unknown>(n)]),
-  );
-  const copy = (name: string, col: string) => {
-    const get = rowGetter(instances, col);
-    const has = instances.columnNames().includes(col);
-    for (let i = 0; i < n; i++) cols[name][i] = has ? get(i) : null;
-  };
-  copy("run_id", "run_id");
-  copy("image", "image");
-  copy("count_n", "count_n");
-  copy("instance", "instance");
-  copy("outcome", "outcome");
-  const conc = numbers(instances, "concurrency_at_start");
-  const val = (x: number) => (x === x ? x : null);
-  for (let i = 0; i < n; i++) {
-    let last = NaN;
-    for (const m of marks) if (m[i] === m[i] && !(m[i] <= last)) last = m[i];
-    const mode = tk[i] === tk[i];
-    const start = mode ? tk[i] : ts[i];
-    cols.concurrency_at_start[i] = val(conc[i]);
-    cols.phase_mode[i] = mode;
-    cols.has_phases[i] = mode || last === last;
-    cols.qemu_startup_ms[i] = val(vmm[i] === vmm[i] ? vmm[i] : tk[i] - ts[i]);
-    cols.firmware_ms[i] = val(fo[i] - start);
-    cols.output_to_marks_ms[i] = val(last - fo[i]);
-    cols.marks_to_ready_ms[i] = val(ready[i] - (last === last ? last : fo[i]));
-    cols.guest_boot_ms[i] = val(
-      guest[i] === guest[i] ? guest[i] : ready[i] - tk[i],
-    );
-    cols.delta_tr_ms[i] = init ? val(ready[i] - init[i]) : null;
-    cols.boot_ms[i] = val(ready[i] - ts[i]);
+  // the last mark seen: the latest of the marks with a time
+  t = t.derive({ _last: () => NaN });
+  for (const m of marks) {
+    t = t.params({ m: `_${m}` }).derive({
+      _last: (d: Row, $: Params) =>
+        !op.is_nan(d[$.m]) && !(d[$.m] <= d._last) ? d[$.m] : d._last,
+    });
   }
-  return aq.table(cols, [...INSTANCE_PHASE_COLUMNS]);
+  t = t.derive({
+    phase_mode: (d: Row) => !op.is_nan(d._t_k_ms),
+    _start: (d: Row) => op.is_nan(d._t_k_ms) ? d._t_s_ms : d._t_k_ms,
+  }).derive({
+    has_phases: (d: Row) => d.phase_mode || !op.is_nan(d._last),
+    concurrency_at_start: (d: Row) => d._concurrency_at_start,
+    qemu_startup_ms: (d: Row) =>
+      op.is_nan(d._vmm_init_ms) ? d._t_k_ms - d._t_s_ms : d._vmm_init_ms,
+    firmware_ms: (d: Row) => d._first_output_ms - d._start,
+    output_to_marks_ms: (d: Row) => d._last - d._first_output_ms,
+    marks_to_ready_ms: (d: Row) =>
+      d._ready_ms - (op.is_nan(d._last) ? d._first_output_ms : d._last),
+    guest_boot_ms: (d: Row) =>
+      op.is_nan(d._guest_boot_ms) ? d._ready_ms - d._t_k_ms : d._guest_boot_ms,
+    delta_tr_ms: hasInit ? (d: Row) => d._ready_ms - d._init_ms : () => NaN,
+    boot_ms: (d: Row) => d._ready_ms - d._t_s_ms,
+  });
+  return finish(
+    t.derive(
+      nullIfNaN(
+        INSTANCE_PHASE_COLUMNS.slice(8).concat(["concurrency_at_start"]),
+      ),
+    ),
+    INSTANCE_PHASE_COLUMNS,
+  );
+}
+
+/**
+ * Add `_<name>` for each of `names`: the column as a number, NaN when it is
+ * missing, null, empty text or text that is no number (mark columns read
+ * from CSV arrive as text).
+ */
+function asNumbers(table: Table, names: readonly string[]): Table {
+  const have = new Set(table.columnNames());
+  const derived: Record<string, unknown> = {};
+  for (const name of names) {
+    const text = have.has(name) && isText(table, name);
+    derived[`_${name}`] = !have.has(name)
+      ? "() => NaN"
+      : text
+      ? aq.escape((d: Row) => textNumber(d[name]))
+      : `d => d[${JSON.stringify(name)}] == null ? NaN : d[${
+        JSON.stringify(name)
+      }]`;
+  }
+  return table.derive(derived as never);
+}
+
+/** Whether the first non-null value of a column is text. */
+function isText(table: Table, name: string): boolean {
+  const get = rowGetter(table, name);
+  for (let i = 0; i < table.numRows(); i++) {
+    const v = get(i);
+    if (v !== null && v !== undefined) return typeof v === "string";
+  }
+  return false;
+}
+
+/** A text cell as a finite number, else NaN. */
+function textNumber(v: unknown): number {
+  const x = v === null || v === undefined || v === "" ? NaN : Number(v);
+  return Number.isFinite(x) ? x : NaN;
+}
+
+/** Derive map turning NaN values of `names` into null. */
+function nullIfNaN(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    names.map((n) => [
+      n,
+      `d => op.is_nan(d[${JSON.stringify(n)}]) ? null : d[${
+        JSON.stringify(n)
+      }]`,
+    ]),
+  );
 }
 
 function isPhaseTable(table: Table): boolean {
@@ -358,66 +442,43 @@ export function hasPhaseData(
   );
 }
 
-/** Groups of phase rows: key columns and each row's code (−1: no phase data). */
-interface PhaseGroups {
-  codes: Int32Array;
-  keys: { run_id: unknown; image: unknown; phase_mode: boolean }[];
-  /** First row of each group. */
-  first: number[];
-}
-
-function phaseGroups(p: Table, by: "image" | "run"): PhaseGroups {
-  const n = p.numRows();
-  const key = factorize(p, by === "run" ? "run_id" : "image");
-  const mode = p.array("phase_mode") as unknown[];
-  const has = p.array("has_phases") as unknown[];
-  const run = rowGetter(p, "run_id");
-  const img = rowGetter(p, "image");
-  const codes = new Int32Array(n).fill(-1);
-  const seen = new Map<string, number>();
-  const keys: PhaseGroups["keys"] = [];
-  const first: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (has[i] !== true) continue;
-    const k = `${key.codes[i]}:${mode[i] === true}`;
-    let c = seen.get(k);
-    if (c === undefined) {
-      c = keys.length;
-      seen.set(k, c);
-      keys.push({
-        run_id: run(i),
-        image: img(i),
-        phase_mode: mode[i] === true,
-      });
-      first.push(i);
-    }
-    codes[i] = c;
-  }
-  return { codes, keys, first };
-}
-
-/** Empty column arrays for an output table. */
-function emptyColumns(names: string[]): Record<string, unknown[]> {
-  return Object.fromEntries(names.map((c) => [c, [] as unknown[]]));
-}
-
-/** Append one output row: the group's key, extra cells, n and quartiles. */
-function pushQuartileRow(
-  cols: Record<string, unknown[]>,
+/**
+ * The rows with phase data, each with `_g`: its group (image or run, and
+ * phase_mode) as the row number of the group's first row, and the table of
+ * those first rows with the group's key columns (`_g` first).
+ */
+function phaseGroups(
+  p: Table,
   by: "image" | "run",
-  key: PhaseGroups["keys"][number],
-  extra: Record<string, unknown>,
-  s: { n: number; q: number[] },
-): void {
-  if (by === "run") cols.run_id.push(key.run_id);
-  cols.image.push(key.image);
-  cols.phase_mode.push(key.phase_mode);
-  for (const [name, v] of Object.entries(extra)) cols[name].push(v);
-  cols.n.push(s.n);
-  cols.p25_ms.push(orNull(s.q[0]));
-  cols.median_ms.push(orNull(s.q[1]));
-  cols.p75_ms.push(orNull(s.q[2]));
+): { rows: Table; groups: Table } {
+  const rows = withGroupId(
+    p.filter((d: Row) => d.has_phases === true),
+    [by === "run" ? "run_id" : "image", "phase_mode"],
+    "_g",
+  );
+  const groups = rows.filter((d: Row) => d._row === d._g)
+    .select("_g", ...groupColumns(by));
+  return { rows, groups };
 }
+
+/**
+ * One row per (phase row, interval of `names`) with a value of a ready
+ * instance: `phase` (the interval's name) and `value` (ms).
+ */
+function readyValues(rows: Table, names: readonly string[]): Table {
+  return rows.filter((d: Row) => d.outcome === "ready")
+    .fold(names.map((n) => `${n}_ms`), { as: ["phase", "value"] })
+    .filter((d: Row) => d.value !== null)
+    .derive({ phase: (d: Row) => op.replace(d.phase, /_ms$/, "") });
+}
+
+/** n and the quartiles (type 7) of `value` per group of the grouped table. */
+const QUARTILES = {
+  n: op.count(),
+  p25_ms: op.quantile("value", 0.25),
+  median_ms: op.quantile("value", 0.5),
+  p75_ms: op.quantile("value", 0.75),
+};
 
 function groupColumns(by: "image" | "run"): string[] {
   return by === "run"
@@ -447,7 +508,15 @@ export const PHASE_SUMMARY_COLUMNS = [
  *
  * @example
  * ```ts
- * phaseSummary(phasesOfRuns(set.runs)).print();
+ * import * as aq from "arquero";
+ * import { phaseSummary } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * console.log(phaseSummary(instances).array("phase")); // ["qemu_startup", "firmware", "marks_to_ready", "guest_boot", "boot"]
  * ```
  */
 export function phaseSummary(
@@ -455,25 +524,17 @@ export function phaseSummary(
   options: PhaseGroupOptions = {},
 ): Table {
   const by = options.by ?? "image";
-  const p = instancePhases(instances, options);
-  const g = phaseGroups(p, by);
-  const ready = equalsMask(p, "outcome", "ready");
-  const names = [...groupColumns(by), ...PHASE_SUMMARY_COLUMNS.slice(2)];
-  const cols = emptyColumns(names);
-  const stats = PHASE_INTERVALS.map((phase) =>
-    groupStats(numberColumn(p, `${phase}_ms`), {
-      codes: g.codes,
-      count: g.keys.length,
-    }, { ps: [0.25, 0.5, 0.75], select: ready, contiguous: false })
+  const { rows, groups } = phaseGroups(instancePhases(instances, options), by);
+  const stats = readyValues(rows, PHASE_INTERVALS)
+    .groupby("_g", "phase")
+    .rollup(QUARTILES);
+  return finish(
+    groups.join(stats, "_g")
+      .params({ order: PHASE_INTERVALS })
+      .derive({ _p: (d: Row, $: Params) => op.indexof($.order, d.phase) })
+      .orderby("_g", "_p"),
+    [...groupColumns(by), ...PHASE_SUMMARY_COLUMNS.slice(2)],
   );
-  g.keys.forEach((k, gi) => {
-    PHASE_INTERVALS.forEach((phase, pi) => {
-      const s = stats[pi][gi];
-      if (s.n === 0) return;
-      pushQuartileRow(cols, by, k, { phase }, s);
-    });
-  });
-  return aq.table(cols, names);
 }
 
 /** Columns of {@link phaseBins} (per image; `run_id` first when by run). */
@@ -499,7 +560,16 @@ export const PHASE_BIN_COLUMNS = [
  *
  * @example
  * ```ts
- * phaseBins(phasesOfRuns(set.runs), { width: 4 }).print();
+ * import * as aq from "arquero";
+ * import { phaseBins } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * const bins = phaseBins(instances, { width: 1 }).filter((d) => d.phase === "boot");
+ * console.log(bins.array("median_ms")); // [250, 286]
  * ```
  */
 export function phaseBins(
@@ -513,56 +583,45 @@ export function phaseBins(
       `Cannot bin phases by a width of ${width}: use a positive number of instances, e.g. 32`,
     );
   }
-  const p = instancePhases(instances, options);
-  const g = phaseGroups(p, by);
-  const ready = equalsMask(p, "outcome", "ready");
-  const conc = numberColumn(p, "concurrency_at_start");
-  const count = g.keys.length;
-  const maxBin = new Int32Array(count).fill(-1);
-  for (let i = 0; i < conc.length; i++) {
-    const c = g.codes[i];
-    if (c < 0 || conc[i] !== conc[i]) continue;
-    maxBin[c] = Math.max(maxBin[c], Math.floor(conc[i] / width));
-  }
-  const base = new Int32Array(count + 1);
-  for (let c = 0; c < count; c++) base[c + 1] = base[c] + maxBin[c] + 1;
-  const slot = new Int32Array(conc.length).fill(-1);
-  for (let i = 0; i < conc.length; i++) {
-    const c = g.codes[i];
-    if (c >= 0 && conc[i] === conc[i]) {
-      slot[i] = base[c] + Math.floor(conc[i] / width);
-    }
-  }
-  const phases = [...PHASES, "boot"] as const;
-  const stats = phases.map((phase) => {
-    const values = numberColumn(p, `${phase}_ms`);
-    return {
-      bins: groupStats(values, { codes: slot, count: base[count] }, {
-        ps: [0.25, 0.5, 0.75],
-        select: ready,
-        contiguous: false,
-      }),
-      any: groupStats(values, { codes: g.codes, count }, {
-        select: ready,
-        contiguous: false,
-      }),
-    };
+  const phases = [...PHASES, "boot"];
+  const { rows, groups } = phaseGroups(instancePhases(instances, options), by);
+  const binned = rows.params({ w: width }).derive({
+    bin: (d: Row, $: Params) =>
+      op.is_finite(d.concurrency_at_start)
+        ? op.floor(d.concurrency_at_start / $.w)
+        : null,
   });
-  const names = [...groupColumns(by), ...PHASE_BIN_COLUMNS.slice(2)];
-  const cols = emptyColumns(names);
-  g.keys.forEach((k, gi) => {
-    for (let b = 0; b <= maxBin[gi]; b++) {
-      phases.forEach((phase, pi) => {
-        if (stats[pi].any[gi].n === 0) return;
-        pushQuartileRow(cols, by, k, {
-          bin_lo: b * width,
-          bin_hi: (b + 1) * width,
-          phase,
-        }, stats[pi].bins[base[gi] + b]);
-      });
-    }
-  });
-  return aq.table(cols, names);
+  // each group's bins from 0 to its highest, for each phase it has
+  const grid = groups
+    .join(
+      binned.groupby("_g").rollup({ top: op.max("bin") })
+        .filter((d: Row) => op.is_finite(d.top)),
+      "_g",
+    )
+    .derive({ bin: (d: Row) => op.sequence(0, d.top + 1) })
+    .unroll("bin")
+    .join(
+      readyValues(rows, phases).groupby("_g", "phase").rollup({}),
+      "_g",
+    );
+  const stats = readyValues(
+    binned.filter((d: Row) => d.bin !== null),
+    phases,
+  ).groupby("_g", "bin", "phase").rollup(QUARTILES);
+  const keys = ["_g", "bin", "phase"];
+  return finish(
+    grid.join_left(stats, [keys, keys])
+      .params({ w: width, order: phases })
+      .derive({
+        bin_lo: (d: Row, $: Params) => d.bin * $.w,
+        bin_hi: (d: Row, $: Params) => (d.bin + 1) * $.w,
+        _p: (d: Row, $: Params) => op.indexof($.order, d.phase),
+        ...zeroIfMissing(["n"]),
+        ...nullIfNotFinite(["p25_ms", "median_ms", "p75_ms"]),
+      })
+      .orderby("_g", "bin", "_p"),
+    [...groupColumns(by), ...PHASE_BIN_COLUMNS.slice(2)],
+  );
 }
 
 /** Columns of {@link phaseGrowth} (per image; `run_id` first when by run). */
@@ -586,7 +645,16 @@ export const PHASE_GROWTH_COLUMNS = [
  *
  * @example
  * ```ts
- * phaseGrowth(phasesOfRuns(set.runs)).orderby(aq.desc("share_of_growth")).print();
+ * import * as aq from "arquero";
+ * import { phaseGrowth } from "./phases.ts";
+ * // two minkernel boots in phase mode (T_K recorded), started at 0 and 1 instances booting
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel"], outcome: ["ready", "ready"],
+ *   concurrency_at_start: [0, 1], t_s_ms: [0, 10], t_k_ms: [50, 70],
+ *   first_output_ms: [90, 116], ready_ms: [250, 296],
+ * });
+ * const g = phaseGrowth(instances);
+ * console.log(g.array("phase"), g.array("slope_ms_per_instance")); // ["qemu_startup", "firmware", "marks_to_ready", "boot"] [10, 6, 20, 36]
  * ```
  */
 export function phaseGrowth(
@@ -594,43 +662,41 @@ export function phaseGrowth(
   options: PhaseGroupOptions = {},
 ): Table {
   const by = options.by ?? "image";
-  const p = instancePhases(instances, options);
-  const g = phaseGroups(p, by);
-  const ready = equalsMask(p, "outcome", "ready");
-  const conc = numberColumn(p, "concurrency_at_start");
-  const names = [...groupColumns(by), ...PHASE_GROWTH_COLUMNS.slice(2)];
-  const cols: Record<string, unknown[]> = Object.fromEntries(
-    names.map((c) => [c, [] as unknown[]]),
+  const phases = [...PHASES, "boot"];
+  const { rows, groups } = phaseGroups(instancePhases(instances, options), by);
+  const fits = readyValues(
+    rows.filter((d: Row) => op.is_finite(d.concurrency_at_start)),
+    phases,
+  )
+    .groupby("_g", "phase")
+    .rollup({
+      x: op.array_agg("concurrency_at_start"),
+      y: op.array_agg("value"),
+    })
+    .derive({ fit: aq.escape((d: Row) => linearFit(d.x, d.y)) })
+    .derive({
+      n: (d: Row) => d.fit.n,
+      slope_ms_per_instance: (d: Row) => d.fit.slope,
+      r2: (d: Row) => d.fit.r2,
+    })
+    .groupby("_g")
+    .derive({
+      _total: (d: Row) =>
+        op.any(d.phase === "boot" ? d.slope_ms_per_instance : null),
+    })
+    .ungroup()
+    .derive({
+      share_of_growth: (d: Row) =>
+        d._total !== 0 ? d.slope_ms_per_instance / d._total : null,
+    });
+  return finish(
+    groups.join(fits, "_g")
+      .params({ order: phases })
+      .derive({
+        _p: (d: Row, $: Params) => op.indexof($.order, d.phase),
+        ...nullIfNotFinite(["slope_ms_per_instance", "r2", "share_of_growth"]),
+      })
+      .orderby("_g", "_p"),
+    [...groupColumns(by), ...PHASE_GROWTH_COLUMNS.slice(2)],
   );
-  const phases = [...PHASES, "boot"] as const;
-  const values = phases.map((ph) => numberColumn(p, `${ph}_ms`));
-  g.keys.forEach((k, gi) => {
-    const fits = values.map((v) => {
-      const x: number[] = [];
-      const y: number[] = [];
-      for (let i = 0; i < v.length; i++) {
-        if (g.codes[i] !== gi || !ready[i]) continue;
-        if (v[i] !== v[i] || conc[i] !== conc[i]) continue;
-        x.push(conc[i]);
-        y.push(v[i]);
-      }
-      return linearFit(x, y);
-    });
-    const total = fits[fits.length - 1].slope;
-    phases.forEach((phase, pi) => {
-      const f = fits[pi];
-      if (f.n === 0) return;
-      if (by === "run") cols.run_id.push(k.run_id);
-      cols.image.push(k.image);
-      cols.phase_mode.push(k.phase_mode);
-      cols.phase.push(phase);
-      cols.n.push(f.n);
-      cols.slope_ms_per_instance.push(orNull(f.slope));
-      cols.r2.push(orNull(f.r2));
-      cols.share_of_growth.push(
-        total === total && total !== 0 ? orNull(f.slope / total) : null,
-      );
-    });
-  });
-  return aq.table(cols, names);
 }

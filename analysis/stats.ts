@@ -3,78 +3,88 @@
  * least-squares line, the MAD-based modified z-score, a seeded bootstrap
  * and a seeded permutation test. Every function is pure and deterministic.
  *
+ * The formulas are simple-statistics' (`mean`, `sampleCorrelation`,
+ * `sampleRankCorrelation`, `linearRegression`, `rSquared`, `median`,
+ * `medianAbsoluteDeviation`, `quantileSorted`, all type 7 where a quantile
+ * is involved); this module adds the guards (NaN instead of a throw for
+ * too few or constant values) and the resampling loops, which need the
+ * project's seeded mulberry32 draws in a fixed order (tests replay them in
+ * Python). simple-statistics' own `permutationTest` tests means, not
+ * medians, and its `shuffleInPlace` draws one number more per shuffle than
+ * the Fisher–Yates loop documented here, so the loops stay hand-written.
+ *
  * @module
  */
 
+import * as ss from "simple-statistics";
 import { mulberry32, randomIndex } from "./prng.ts";
-import { finiteCopy, quantilesInPlace, quantileSorted } from "./quantile.ts";
+import { finiteCopy, quantileSorted } from "./quantile.ts";
 
 /**
- * Arithmetic mean; NaN for an empty input.
+ * Arithmetic mean (simple-statistics `mean`: compensated summation); NaN for
+ * an empty input.
  *
  * @example
  * ```ts
- * mean([1, 2, 6]); // 3
+ * import { mean } from "./stats.ts";
+ * console.log(mean([1, 2, 6])); // 3
  * ```
  */
 export function mean(values: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < values.length; i++) s += values[i];
-  return values.length ? s / values.length : NaN;
+  return values.length ? ss.mean(asArray(values)) : NaN;
 }
 
-/** Means and centred sums of squares and products of the first n pairs. */
-function centredMoments(
-  x: ArrayLike<number>,
-  y: ArrayLike<number>,
-  n: number,
-): { mx: number; my: number; sxy: number; sxx: number; syy: number } {
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
+/** A plain-array view simple-statistics accepts (typed arrays work as they are). */
+function asArray(values: ArrayLike<number>): number[] {
+  return values as unknown as number[];
+}
+
+/** The first n values, as an array simple-statistics accepts. */
+function head(values: ArrayLike<number>, n: number): number[] {
+  return values.length === n
+    ? asArray(values)
+    : Array.prototype.slice.call(values, 0, n) as number[];
+}
+
+/** Whether every one of the values is equal (correlations are then undefined). */
+function constant(values: readonly number[]): boolean {
+  for (let i = 1; i < values.length; i++) {
+    if (values[i] !== values[0]) return false;
   }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = x[i] - mx;
-    const dy = y[i] - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  return { mx, my, sxy, sxx, syy };
+  return true;
 }
 
 /**
- * Pearson's product-moment correlation r of paired samples (two-pass, as
- * scipy.stats.pearsonr). NaN when n < 2 or either sample is constant.
+ * Pearson's product-moment correlation r of paired samples (the first
+ * min(|x|, |y|) pairs): simple-statistics `sampleCorrelation` (two-pass, as
+ * scipy.stats.pearsonr), clamped to [−1, 1]. NaN when n < 2 or either sample
+ * is constant.
  *
  * @example
  * ```ts
- * pearson([1, 2, 3], [2, 4, 7]); // 0.9933992677987828
+ * import { pearson } from "./stats.ts";
+ * console.log(pearson([1, 2, 3], [2, 4, 7])); // 0.9933992677987828
  * ```
  */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = Math.min(x.length, y.length);
   if (n < 2) return NaN;
-  const { sxy, sxx, syy } = centredMoments(x, y, n);
-  if (sxx === 0 || syy === 0) return NaN;
-  const r = sxy / Math.sqrt(sxx * syy);
+  const a = head(x, n);
+  const b = head(y, n);
+  if (constant(a) || constant(b)) return NaN;
+  const r = ss.sampleCorrelation(a, b);
   return Math.max(-1, Math.min(1, r));
 }
 
 /**
  * Ranks 1..n with ties given their average rank (scipy.stats.rankdata
- * "average").
+ * "average"). Hand-written: simple-statistics ranks the same way inside
+ * `sampleRankCorrelation` but does not export its ranks.
  *
  * @example
  * ```ts
- * ranks([10, 30, 20, 20]); // [1, 4, 2.5, 2.5]
+ * import { ranks } from "./stats.ts";
+ * console.log(ranks([10, 30, 20, 20])); // [1, 4, 2.5, 2.5]
  * ```
  */
 export function ranks(values: ArrayLike<number>): number[] {
@@ -95,16 +105,24 @@ export function ranks(values: ArrayLike<number>): number[] {
 }
 
 /**
- * Spearman's rank correlation ρ: Pearson's r of the average ranks
- * (scipy.stats.spearmanr). NaN when n < 2 or a sample is constant.
+ * Spearman's rank correlation ρ: simple-statistics `sampleRankCorrelation`
+ * (Pearson's r of the average ranks, as scipy.stats.spearmanr), clamped to
+ * [−1, 1]. NaN when n < 2 or a sample is constant.
  *
  * @example
  * ```ts
- * spearman([1, 2, 3, 4], [1, 3, 2, 4]); // 0.8
+ * import { spearman } from "./stats.ts";
+ * console.log(spearman([1, 2, 3, 4], [1, 3, 2, 4])); // 0.7999999999999999 (0.8 but for rounding)
  * ```
  */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  return pearson(ranks(x), ranks(y));
+  const n = Math.min(x.length, y.length);
+  if (n < 2) return NaN;
+  const a = head(x, n);
+  const b = head(y, n);
+  if (constant(a) || constant(b)) return NaN;
+  const r = ss.sampleRankCorrelation(a, b);
+  return Math.max(-1, Math.min(1, r));
 }
 
 /** Result of {@link linearFit}. */
@@ -120,12 +138,14 @@ export interface LinearFit {
 }
 
 /**
- * Ordinary least-squares line y = intercept + slope·x (numpy.polyfit deg 1).
- * NaN slope and intercept when n < 2 or x is constant.
+ * Ordinary least-squares line y = intercept + slope·x (numpy.polyfit deg 1):
+ * simple-statistics `linearRegression`, and its r² from `rSquared` (1 when y
+ * is constant). NaN slope, intercept and r² when n < 2 or x is constant.
  *
  * @example
  * ```ts
- * linearFit([0, 1, 2], [1, 3, 5]); // { slope: 2, intercept: 1, r2: 1, n: 3 }
+ * import { linearFit } from "./stats.ts";
+ * console.log(linearFit([0, 1, 2], [1, 3, 5])); // { slope: 2, intercept: 1, r2: 1, n: 3 }
  * ```
  */
 export function linearFit(
@@ -133,11 +153,15 @@ export function linearFit(
   y: ArrayLike<number>,
 ): LinearFit {
   const n = Math.min(x.length, y.length);
-  const { mx, my, sxy, sxx, syy } = centredMoments(x, y, n);
-  if (n < 2 || sxx === 0) return { slope: NaN, intercept: NaN, r2: NaN, n };
-  const slope = sxy / sxx;
-  const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
-  return { slope, intercept: my - slope * mx, r2, n };
+  const xs = head(x, n);
+  const ys = head(y, n);
+  if (n < 2 || constant(xs)) return { slope: NaN, intercept: NaN, r2: NaN, n };
+  const pairs = xs.map((xi, i) => [xi, ys[i]]);
+  const { m, b } = ss.linearRegression(pairs);
+  const r2 = constant(ys)
+    ? 1
+    : ss.rSquared(pairs, ss.linearRegressionLine({ m, b }));
+  return { slope: m, intercept: b, r2, n };
 }
 
 /** Iglewicz–Hoaglin constant: Φ⁻¹(0.75), so MAD/0.6745 estimates σ. */
@@ -146,34 +170,35 @@ export const MAD_CONSTANT = 0.6745;
 /** Default |modified z| above which a value is an outlier (Iglewicz–Hoaglin). */
 export const OUTLIER_Z = 3.5;
 
+/** √(π/2): the mean absolute deviation times this estimates σ (normal data). */
+export const MEAN_AD_CONSTANT = 1.253314;
+
 /**
  * Modified z-scores M = 0.6745·(x − median)/MAD (Iglewicz & Hoaglin 1993),
- * MAD = median |x − median|. When MAD is 0 (over half the values equal), the
- * mean absolute deviation is used instead: M = (x − median)/(1.253314·MeanAD);
- * when that is 0 too, every score is 0. Null/NaN inputs give NaN scores.
+ * MAD = median |x − median| (simple-statistics `median` and
+ * `medianAbsoluteDeviation`, type-7 medians). When MAD is 0 (over half the
+ * values equal), the mean absolute deviation is used instead:
+ * M = (x − median)/(1.253314·MeanAD); when that is 0 too, every score is 0.
+ * Null/NaN inputs give NaN scores.
  *
  * @example
  * ```ts
- * modifiedZ([1, 2, 3, 4, 100]); // [-1.349, -0.6745, 0, 0.6745, 65.4265]
+ * import { modifiedZ } from "./stats.ts";
+ * console.log(modifiedZ([1, 2, 3, 4, 100])); // [-1.349, -0.6745, 0, 0.6745, 65.4265]
  * ```
  */
 export function modifiedZ(values: ArrayLike<number | null>): number[] {
-  const finite = finiteCopy(values);
-  const med = quantilesInPlace(finite, [0.5])[0];
-  const dev = new Float64Array(finite.length);
-  let sumAbs = 0;
-  for (let i = 0; i < finite.length; i++) {
-    dev[i] = Math.abs(finite[i] - med);
-    sumAbs += dev[i];
-  }
-  const mad = quantilesInPlace(dev, [0.5])[0];
-  const meanAd = finite.length ? sumAbs / finite.length : NaN;
-  const out = new Array<number>(values.length);
+  const finite = asArray(finiteCopy(values));
+  const out = new Array<number>(values.length).fill(NaN);
+  if (finite.length === 0) return out;
+  const med = ss.median(finite);
+  const mad = ss.medianAbsoluteDeviation(finite);
+  const meanAd = ss.mean(finite.map((x) => Math.abs(x - med)));
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (v === null || v === undefined || v !== v) out[i] = NaN;
-    else if (mad > 0) out[i] = (MAD_CONSTANT * (v - med)) / mad;
-    else if (meanAd > 0) out[i] = (v - med) / (1.253314 * meanAd);
+    if (v === null || v === undefined || v !== v) continue;
+    if (mad > 0) out[i] = (MAD_CONSTANT * (v - med)) / mad;
+    else if (meanAd > 0) out[i] = (v - med) / (MEAN_AD_CONSTANT * meanAd);
     else out[i] = 0;
   }
   return out;
@@ -204,11 +229,14 @@ export interface Interval {
  * Pearson's r): `resamples` times,
  * draw n pair indices with replacement (index = ⌊u·n⌋, u from mulberry32(seed),
  * x-draws in order), compute `stat` on the resample; the interval is the
- * type-7 quantiles of the defined results. NaN bounds when none is defined.
+ * type-7 quantiles (simple-statistics `quantileSorted`) of the defined
+ * results. NaN bounds when none is defined.
  *
  * @example
  * ```ts
- * bootstrapCi([1, 2, 3, 4, 5], [2, 1, 4, 3, 5], { stat: spearman, seed: 7 });
+ * import { bootstrapCi, spearman } from "./stats.ts";
+ * const ci = bootstrapCi([1, 2, 3, 4, 5], [2, 1, 4, 3, 5], { stat: spearman, seed: 7 });
+ * console.log(ci.lo <= ci.hi); // true
  * ```
  */
 export function bootstrapCi(
@@ -260,8 +288,8 @@ export interface PermutationResult {
 }
 
 /**
- * Two-sided permutation test of stat(b) − stat(a) (default stat: median).
- * The pooled sample [...a, ...b] is shuffled in place `permutations` times
+ * Two-sided permutation test of stat(b) − stat(a) (default stat: the
+ * type-7 median, simple-statistics `median`). The pooled sample [...a, ...b] is shuffled in place `permutations` times
  * (Fisher–Yates from the last index down, j = ⌊u·(i+1)⌋, u from
  * mulberry32(seed)); the first |a| values form a*, the rest b*. A permuted
  * difference counts when |d*| ≥ |d| − 1e-9. p = (1 + count)/(1 + permutations)
@@ -269,7 +297,9 @@ export interface PermutationResult {
  *
  * @example
  * ```ts
- * permutationTest([1, 2, 3], [7, 8, 9], { seed: 1 }).p; // small
+ * import { permutationTest } from "./stats.ts";
+ * const t = permutationTest([1, 2, 3], [7, 8, 9], { seed: 1 });
+ * console.log(t.diff, t.p < 0.2); // 6 true
  * ```
  */
 export function permutationTest(
@@ -299,5 +329,5 @@ export function permutationTest(
 }
 
 function medianOf(v: Float64Array): number {
-  return quantilesInPlace(v, [0.5])[0];
+  return ss.median(v as unknown as number[]);
 }
