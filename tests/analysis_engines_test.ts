@@ -21,7 +21,7 @@ import {
   mulberry32,
   summarize,
   type Table,
-} from "./mod.ts";
+} from "../analysis/mod.ts";
 
 const rand = mulberry32(2024);
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
