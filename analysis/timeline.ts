@@ -154,10 +154,37 @@ export interface MemoryPeakOptions {
    * instance rows). Both give the same table.
    */
   engine?: "auto" | "arquero" | "typed";
+  /**
+   * Which memory curve: `"run"` (`run_used_kib`, the run's own cgroup:
+   * exact and attributable), `"system"` (`used_kib`, MemTotal −
+   * MemAvailable, the paper's measure) or `"auto"` (default: the run curve
+   * when the samples have one).
+   */
+  curve?: "auto" | "run" | "system";
+}
+
+/** The memory column `curve` picks: `run_used_kib` when asked for or present, else `used_kib`. */
+export function memoryColumn(
+  memory: Table,
+  curve: MemoryPeakOptions["curve"] = "auto",
+): "run_used_kib" | "used_kib" {
+  if (curve === "system") return "used_kib";
+  const has = memory.columnNames().includes("run_used_kib") &&
+    (memory.array("run_used_kib") as ArrayLike<unknown>).length > 0 &&
+    Array.from(memory.array("run_used_kib") as ArrayLike<unknown>).some((v) =>
+      typeof v === "number" && Number.isFinite(v)
+    );
+  if (curve === "run" && !has) {
+    throw new Error(
+      'Cannot use the run\'s memory curve: these samples have no run_used_kib (measured without a per-run cgroup); use curve: "system"',
+    );
+  }
+  return has ? "run_used_kib" : "used_kib";
 }
 
 /**
- * The system-memory peak of each run: `baseline_kib` (used_kib of the
+ * The memory peak of each run, on the run's own curve when the samples have
+ * one (see `curve`), else the system's: `baseline_kib` (used_kib of the
  * earliest sample, at T_0), `peak_used_kib` (the largest used_kib; first
  * one on ties) and when (`peak_t_ms`), `booting_at_peak` (instances with
  * t_s_ms ≤ peak_t_ms < boot_end_ms counted from `instances` of the same
@@ -180,9 +207,12 @@ export function memoryPeak(
   options: MemoryPeakOptions = {},
 ): Table {
   requireColumns(memory, ["t_ms", "used_kib", "booting"]);
+  const col = memoryColumn(memory, options.curve);
   // one grouped pass keeps the few rows that matter: each run's first row
   // (its place in the output), its peak samples and its earliest samples
   const rows = withDefaults(memory, { run_id: null })
+    .params({ col })
+    .derive({ used_kib: (d: Row, $: Params) => d[$.col] })
     .derive({ _row: () => op.row_number() })
     .groupby("run_id")
     .derive({

@@ -12,7 +12,11 @@ import * as aq from "arquero";
 import type { Table } from "../columns.ts";
 import { numberColumn } from "../columns.ts";
 import type { RunRecord } from "../load.ts";
-import { bootingOverTime, timelineSegments } from "../timeline.ts";
+import {
+  bootingOverTime,
+  memoryColumn,
+  timelineSegments,
+} from "../timeline.ts";
 import {
   basePlotOptions,
   composeFigure,
@@ -195,9 +199,22 @@ export function timelineFigure(
     booting: number;
   }[];
   let mem: { t: number[]; v: number[] } | null = null;
+  let memLabel = "system memory in use (MiB)";
   if (data.memory && data.memory.numRows() > 0) {
     const m = onlyRun(data.memory, options.runId, "memory");
-    mem = decimate(numberColumn(m, "t_ms"), numberColumn(m, "used_kib"), width);
+    // The run's own curve (its cgroup) when there is one, else the system's;
+    // samples where the chosen column was not read are skipped.
+    const col = memoryColumn(m);
+    if (col === "run_used_kib") memLabel = "the run's memory, cgroup (MiB)";
+    const t = numberColumn(m, "t_ms");
+    const v = numberColumn(m, col);
+    const keep: number[] = [];
+    for (let i = 0; i < v.length; i++) if (Number.isFinite(v[i])) keep.push(i);
+    mem = decimate(
+      Float64Array.from(keep, (i) => t[i]),
+      Float64Array.from(keep, (i) => v[i]),
+      width,
+    );
   }
   let x0 = 0;
   let x1 = 0;
@@ -287,7 +304,7 @@ export function timelineFigure(
       marginTop: 20,
       marginBottom: 36,
       x: xs("time since T₀ (s)"),
-      y: { label: "system memory in use (MiB)", grid: true, nice: true },
+      y: { label: memLabel, grid: true, nice: true },
       marks: [
         Plot.line(rows, { x: "t", y: "mib", stroke: "#3ca951" }),
         Plot.dot([peak], { x: "t", y: "mib", fill: "#3ca951", r: 3 }),
