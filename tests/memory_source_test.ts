@@ -1,0 +1,152 @@
+/**
+ * Memory sources: the C sampler with a per-run cgroup against /proc/meminfo
+ * on a synthetic guest that touches a known amount, the run's curve in a
+ * storm, and what run.json records. Real QEMU; no absolute times.
+ */
+import assert from "node:assert/strict";
+import { loadProfile } from "../launcher/profile.ts";
+import { runBatch } from "../launcher/run_batch.ts";
+import { ensureImage } from "../launcher/images.ts";
+import type { MemoryRow } from "../launcher/schema.ts";
+import {
+  createRunCgroup,
+  removeRunCgroup,
+} from "../launcher/sampler/run_cgroup.ts";
+import { loadRun } from "../analysis/load.ts";
+
+async function memoryOf(dir: string): Promise<MemoryRow[]> {
+  return (await loadRun(dir)).memory.objects() as unknown as MemoryRow[];
+}
+
+const cgroupOk = (() => {
+  const cg = createRunCgroup(`probe-${Deno.pid}`);
+  if (typeof cg === "string") return cg;
+  removeRunCgroup(cg);
+  return null;
+})();
+const needsCgroup = (name: string) =>
+  cgroupOk === null ? name : `${name} [skipped: ${cgroupOk}]`;
+
+async function storm(
+  n: number,
+  params: Record<string, string>,
+): Promise<
+  { memory: MemoryRow[]; record: Record<string, unknown>; te: number }
+> {
+  const profile = await loadProfile("synthetic");
+  await ensureImage(profile);
+  const out = await Deno.makeTempDir();
+  const { result, record, runDir } = await runBatch(profile, {
+    count: n,
+    pattern: { kind: "back-to-back" },
+    accel: "tcg",
+    params,
+    outDir: out,
+  });
+  const memory = await memoryOf(runDir);
+  await Deno.remove(out, { recursive: true });
+  for (const r of result.rows) assert.equal(r.outcome, "ready", r.error ?? "");
+  const te = Math.min(...result.rows.map((r) => r.ready_ms!));
+  return { memory, record, te };
+}
+
+/** Rise of a curve from its value at T_0 to its last value before `t`. */
+function rise(
+  rows: MemoryRow[],
+  k: "used_kib" | "run_used_kib",
+  t: number,
+): number {
+  const v = rows.filter((r) => r[k] !== null);
+  const base = v.filter((r) => r.t_ms <= 0).at(-1)?.[k] ?? v[0][k]!;
+  const at = v.filter((r) => r.t_ms < t).at(-1)![k]!;
+  return at - base;
+}
+
+Deno.test({
+  name: needsCgroup(
+    "the run's cgroup curve agrees with /proc/meminfo on guests that hold a known amount",
+  ),
+  ignore: cgroupOk !== null,
+  fn: async () => {
+    // 64 MiB touched, then a 2.5 s spin: by the first T_e the kernel has
+    // folded its vmstat counters (every vm.stat_interval, 1 s), so the
+    // system's MemAvailable shows the same memory the cgroup does.
+    const { memory, record, te } = await storm(3, {
+      touch_mib: "64",
+      spin_ms: "2500",
+      mem_mib: "96",
+    });
+    const run = rise(memory, "run_used_kib", te);
+    const sys = rise(memory, "used_kib", te);
+    assert.ok(
+      run > 3 * 64 * 1024,
+      `the run holds at least 3 × 64 MiB: ${run} KiB`,
+    );
+    // resolution of the system curve: the per-CPU vmstat thresholds, and
+    // whatever else the host does meanwhile: within 20 % or 64 MiB
+    assert.ok(
+      Math.abs(run - sys) < Math.max(0.2 * run, 64 * 1024),
+      `cgroup ${run} KiB vs meminfo ${sys} KiB`,
+    );
+    const ms = record.memory_sampler as Record<string, unknown>;
+    assert.equal(ms.source, "c-sampler");
+    assert.equal(ms.meminfo_every, 20);
+    assert.ok((ms.achieved_hz as number) > 0 && (ms.samples as number) > 0);
+    assert.match(
+      String(ms.cgroup),
+      /bootstorm\/.*memory\.(usage_in_bytes|current)$/,
+    );
+    assert.ok((record.memory_cgroup as Record<string, unknown>).path);
+  },
+});
+
+Deno.test({
+  name: needsCgroup(
+    "the run's memory curve rises by about N × the touched amount in a storm",
+  ),
+  ignore: cgroupOk !== null,
+  fn: async () => {
+    const n = 4;
+    const peak = (rows: MemoryRow[]) =>
+      Math.max(...rows.map((r) => r.run_used_kib ?? 0));
+    // the spin keeps every instance alive until all have touched their memory
+    const small = await storm(n, {
+      touch_mib: "1",
+      spin_ms: "1500",
+      mem_mib: "96",
+    });
+    const big = await storm(n, {
+      touch_mib: "64",
+      spin_ms: "1500",
+      mem_mib: "96",
+    });
+    const diff = peak(big.memory) - peak(small.memory);
+    const want = n * 63 * 1024;
+    assert.ok(
+      Math.abs(diff - want) < 0.15 * want,
+      `peak difference ${diff} KiB, expected about ${want} KiB`,
+    );
+  },
+});
+
+Deno.test("the worker source records itself and has no run curve", async () => {
+  const profile = await loadProfile("minkernel-microvm");
+  await ensureImage(profile);
+  const out = await Deno.makeTempDir();
+  const { record, runDir } = await runBatch(profile, {
+    count: 2,
+    pattern: { kind: "back-to-back" },
+    accel: "tcg",
+    memorySource: "worker",
+    outDir: out,
+  });
+  const memory = await memoryOf(runDir);
+  await Deno.remove(out, { recursive: true });
+  const ms = record.memory_sampler as Record<string, unknown>;
+  assert.equal(ms.source, "worker");
+  assert.equal((record.memory_cgroup as Record<string, unknown>).path, null);
+  assert.ok(
+    memory.length > 0 &&
+      memory.every((r) => r.run_used_kib === null && r.used_kib !== null),
+  );
+});
