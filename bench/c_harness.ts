@@ -38,6 +38,8 @@ export interface RunHarnessOptions {
   parallel?: number;
   /** Run the scheduling thread at SCHED_FIFO when permitted (a variant, not the paper's method). */
   realtime?: boolean;
+  /** A memory cgroup's cgroup.procs file every child joins before its exec (`-c`). */
+  cgroupProcs?: string;
   /** Ready condition: a regex (string or RegExp source) or a profile `ready`. */
   ready: HarnessReady;
   /** Per-instance timeout from T_s in ms (default 30000). */
@@ -127,6 +129,7 @@ export function harnessArgs(
     args.push("-p", String(options.parallel));
   }
   if (options.realtime) args.push("-R");
+  if (options.cgroupProcs) args.push("-c", options.cgroupProcs);
   const ready = options.ready;
   if (typeof ready === "string") args.push("-r", ready);
   else if (ready instanceof RegExp) args.push("-r", ready.source);

@@ -24,6 +24,11 @@
  *
  * @module
  */
+import { startCSampler } from "../launcher/sampler/c_sampler.ts";
+import {
+  createRunCgroup,
+  removeRunCgroup,
+} from "../launcher/sampler/run_cgroup.ts";
 import { parseArgs } from "node:util";
 import { buildHarness, type HarnessReady, runHarness } from "./c_harness.ts";
 
@@ -160,6 +165,12 @@ export interface FidelityReport {
   };
   /** Boot-ratio and schedule goals all met (floors have no goal). */
   pass: boolean;
+  /** Memory sampling on both sides: median achieved samples/s per batch. */
+  sampling?: {
+    launcher_hz: number | null;
+    c_hz: number | null;
+    launcher_source: string | null;
+  };
 }
 
 // ---------------------------------------------------------------- pure part
@@ -540,6 +551,17 @@ export function renderFidelityMarkdown(report: FidelityReport): string {
       } on ${h.cores} cores): other work inflates and scatters every number below.`,
     );
   }
+  if (report.sampling) {
+    const f = (x: number | null) => (x === null ? "–" : x.toFixed(0));
+    out.push(
+      "",
+      `Memory sampling on both sides (the same C sampler, 0.5 ms, the run's cgroup plus /proc/meminfo every 20th): launcher ${
+        f(report.sampling.launcher_hz)
+      } samples/s (${report.sampling.launcher_source ?? "?"}), C harness ${
+        f(report.sampling.c_hz)
+      } samples/s (medians over batches).`,
+    );
+  }
   if (report.boot.length) out.push("", renderBootTable(report.boot));
   if (report.schedule.length) {
     out.push("", renderScheduleTable(report.schedule));
@@ -904,6 +926,22 @@ export interface SidesOptions {
   timeoutMs?: number;
   /** Launcher CLI argv prefix. */
   launcherCommand?: string[];
+  /** Sample memory on the C side as the launcher does (default true). */
+  sample?: boolean;
+}
+
+/** Achieved sampling rates of the C side's sampler, one per harness run. */
+export const cSamplerRates: number[] = [];
+/** Achieved sampling rates of the launcher, one per batch (run.json). */
+export const launcherSamplerRates: number[] = [];
+let launcherSamplerSource: string | null = null;
+
+function medianOf(v: number[]): number | null {
+  if (!v.length) return null;
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2
+    ? s[s.length >> 1]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /**
@@ -934,22 +972,46 @@ export async function prepareSides(
       ...pattern,
     });
     await Deno.remove(b.runDir, { recursive: true }).catch(() => {});
+    const ms = b.run.memory_sampler as
+      | { achieved_hz?: number; source?: string }
+      | null;
+    if (ms?.achieved_hz) launcherSamplerRates.push(ms.achieved_hz);
+    if (ms?.source) launcherSamplerSource = ms.source;
     return b;
   };
   const warm = await launcher(1);
   const argv = argvFromRun(warm.run);
   const ready = await readyFromRun(warm.run);
-  const c = (
+  // The C side samples memory like the launcher does: the same C sampler
+  // process, at the same interval, on a cgroup its children join (or on
+  // /proc/meminfo every tick without one), so the two sides pay the same.
+  const c = async (
     n: number,
     pattern: { intervalMs?: number; parallel?: number } = {},
-  ) =>
-    runHarness(argv, {
-      count: n,
-      ready,
-      timeoutMs: options.timeoutMs ?? 30000,
-      binary,
-      ...pattern,
+  ) => {
+    const cg = options.sample === false ? "sampling off" : createRunCgroup(
+      `harness-${Deno.pid}-${crypto.randomUUID().slice(0, 6)}`,
+    );
+    const sampler = options.sample === false ? null : await startCSampler({
+      cgroupUsageFile: typeof cg === "string" ? null : cg.usageFile,
+      meminfoEvery: typeof cg === "string" ? 1 : 20,
+      onSamples: () => {},
     });
+    try {
+      return await runHarness(argv, {
+        count: n,
+        ready,
+        timeoutMs: options.timeoutMs ?? 30000,
+        binary,
+        cgroupProcs: typeof cg === "string" ? undefined : cg.procsFile,
+        ...pattern,
+      });
+    } finally {
+      const st = await sampler?.stop();
+      if (st) cSamplerRates.push(st.achieved_hz);
+      if (typeof cg !== "string") removeRunCgroup(cg);
+    }
+  };
   await c(1);
   return {
     argv,
@@ -1301,6 +1363,11 @@ export async function runFidelity(
       },
       pass: boot.comparisons.every((b) => b.pass) &&
         schedule.comparisons.every((s) => s.pass),
+      sampling: {
+        launcher_hz: medianOf(launcherSamplerRates),
+        c_hz: medianOf(cSamplerRates),
+        launcher_source: launcherSamplerSource,
+      },
     };
   } finally {
     await Deno.remove(outDir, { recursive: true }).catch(() => {});

@@ -30,6 +30,9 @@
  *                  the next one when one finishes (-p 1 = one at a time)
  *   -t MS          per-instance timeout from T_s (default 30000)
  *   -o FILE        CSV output (default stdout)
+ *   -c FILE        cgroup.procs file of a memory cgroup: every child joins it
+ *                  (writes "0") before its exec, so a sampler can read the
+ *                  run's own memory, as the launcher's instances do
  *   -R             run the scheduling (main) thread at SCHED_FIFO priority 1
  *                  when permitted (not the paper's method: a variant showing
  *                  how much of the schedule error is wake-up latency); the
@@ -66,6 +69,9 @@
 #include <unistd.h>
 
 enum ready_mode { READY_REGEX, READY_EXIT, READY_FIRST_OUTPUT };
+
+/* -c: the cgroup.procs file children join before their exec (-1: none). */
+static int cgroup_procs_fd = -1;
 
 enum outcome {
   OUT_NONE,
@@ -239,6 +245,10 @@ static void *run_instance(void *arg) {
     dup2(devnull_fd, 0);
     dup2(out[1], 1);
     dup2(devnull_fd, 2);
+    if (cgroup_procs_fd >= 0) {
+      ssize_t c = write(cgroup_procs_fd, "0", 1);
+      (void)c;
+    }
     execv(exec_path, exec_argv);
     int e = errno;
     ssize_t w = write(err[1], &e, sizeof e);
@@ -402,7 +412,7 @@ static void write_ns(FILE *f, int64_t ns, int present) {
 static void usage(void) {
   fprintf(stderr,
           "usage: harness -n N [-i INTERVAL_MS] (-r READY_REGEX | -x | -f) "
-          "[-p PARALLEL] [-t TIMEOUT_MS] [-o out.csv] [-R] -- argv...\n");
+          "[-p PARALLEL] [-t TIMEOUT_MS] [-o out.csv] [-c CGROUP_PROCS] [-R] -- argv...\n");
   exit(2);
 }
 
@@ -415,7 +425,7 @@ int main(int argc, char **argv) {
   int realtime = 0;
   long parallel = 0;
   int opt;
-  while ((opt = getopt(argc, argv, "+n:i:p:r:xft:o:Rh")) != -1) {
+  while ((opt = getopt(argc, argv, "+n:i:p:r:xft:o:c:Rh")) != -1) {
     switch (opt) {
     case 'n':
       n = strtol(optarg, NULL, 10);
@@ -444,6 +454,13 @@ int main(int argc, char **argv) {
       break;
     case 'R':
       realtime = 1;
+      break;
+    case 'c':
+      cgroup_procs_fd = open(optarg, O_WRONLY | O_CLOEXEC);
+      if (cgroup_procs_fd < 0) {
+        fprintf(stderr, "harness: cannot open %s: %s\n", optarg, strerror(errno));
+        return 2;
+      }
       break;
     case 'p':
       parallel = strtol(optarg, NULL, 10);
