@@ -62,13 +62,16 @@ export interface BootWorkOptions {
  * ```ts
  * import * as aq from "arquero";
  * import { bootWorkSummary } from "./boot_work.ts";
+ * # import "./boot_work.ts"; // @ts-ignore: denoland/deno#26900
  * const t = aq.table({
- *   image: ["a", "a", "b"], outcome: ["ready", "ready", "ready"],
- *   boot_ms: [10, 12, 50], insns_ready: [100, 100, 9000], insns_guest_ready: [10, 12, 8000],
- *   insns_before_guest: [90, 88, 1000], insns_io_ready: [1, 1, 5], insns_system_ready: [1, 1, 2],
- *   mem_accesses_ready: [5, 5, 50], guest_code_pages_ready: [1, 1, 4], insns_ready_lag: [0, 1, 10],
+ *   image: ["b", "a", "a"], outcome: ["ready", "ready", "ready"], boot_ms: [50, 10, 12],
+ *   insns_ready: [9000, 100, 100], insns_guest_ready: [8000, 10, 12], insns_before_guest: [1000, 90, 88],
+ *   insns_io_ready: [5, 1, 1], insns_system_ready: [2, 1, 1], mem_accesses_ready: [50, 5, 5],
+ *   guest_code_pages_ready: [4, 1, 1], guest_code_insns_ready: [700, 8, 8], cr3_writes_ready: [30, 0, 0],
+ *   syscalls_ready: [12, 0, 0], insns_ready_lag: [10, 0, 1],
  * });
- * console.log(bootWorkSummary(t).array("image")); // ["a", "b"]
+ * const s = bootWorkSummary(t);
+ * console.log(s.array("image"), s.array("n"), s.array("insns_guest_median")); // ["a", "b"] [2, 1] [11, 8000]
  * ```
  */
 export function bootWorkSummary(

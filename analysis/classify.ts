@@ -51,6 +51,7 @@ export interface ReferencePoint {
   image: string;
   /** The system it belongs to (one OS build, whichever machine or boot path; see systemOf). */
   system: string;
+  /** Its class (the profile's label). */
   class: SystemClass;
   /** Measured by this toolkit, or taken from the paper's figures. */
   source: "measured" | "paper";
@@ -60,6 +61,7 @@ export interface ReferencePoint {
   count_n: number | null;
   /** Launch pattern kind. */
   pattern: string | null;
+  /** Its features (null where the run cannot provide one). */
   features: FeatureVector;
 }
 
@@ -73,16 +75,23 @@ export interface Calibration {
 
 /** One leave-one-system-out prediction. */
 export interface LosoPrediction {
+  /** The held-out reference point. */
   id: string;
+  /** Its system (held out with all its runs). */
   system: string;
+  /** Its true class. */
   class: SystemClass;
+  /** The class the other systems gave it. */
   predicted: SystemClass | "unknown";
+  /** Probability per class. */
   probabilities: Record<SystemClass, number>;
+  /** Distance to the nearest point of another system. */
   distance: number;
 }
 
 /** How well a feature set does on held-out systems. */
 export interface Evaluation {
+  /** The feature set evaluated. */
   set: FeatureSet;
   /** Systems with runs that have this set's features. */
   systems: string[];
@@ -105,11 +114,13 @@ export interface Evaluation {
     confidence: number;
     accuracy: number;
   }[];
+  /** Every held-out prediction. */
   predictions: LosoPrediction[];
 }
 
 /** The reference set as stored in data/reference/reference.json. */
 export interface Reference {
+  /** Version of this format. */
   version: 2;
   /** When it was built (ISO), or null. */
   built_at: string | null;
@@ -121,6 +132,7 @@ export interface Reference {
   calibration: Partial<Record<FeatureSet, Calibration>>;
   /** LOSO evaluation per feature set. */
   evaluation: Partial<Record<FeatureSet, Evaluation>>;
+  /** The labelled points: measured runs, then the paper's. */
   points: ReferencePoint[];
   /** How it was built, caveats. */
   notes: string[];
@@ -134,6 +146,7 @@ export interface Reference {
  * @example
  * ```ts
  * import { systemOf } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(systemOf("minkernel-microvm")); // "minkernel"
  * ```
  */
@@ -161,8 +174,12 @@ function emptyFeatures(): FeatureVector {
  * uses them (their features are the paper's two); figures show them.
  *
  * @example
- * ```ts ignore
- * paperPoints(await Deno.readTextFile("../shared/paper/paper-results.csv"));
+ * ```ts
+ * import { paperPoints } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const points = paperPoints(await Deno.readTextFile("data/paper/paper-results.csv")); // run from the project root
+ * const osv = points.find((p) => p.id === "paper:osv")!;
+ * console.log(points.length, osv.class, Math.exp(osv.features.log_boot_ratio!).toFixed(2)); // 5 libos "6.32": 6.3× the minkernel's boot time
  * ```
  */
 export function paperPoints(csv: string): ReferencePoint[] {
@@ -224,10 +241,12 @@ export interface Distance {
  * @example
  * ```ts
  * import { featureDistance } from "./classify.ts";
- * import { DEFAULT_SCALES, WORK_FEATURES } from "./features.ts";
- * const a = { log_code_insns: 2, log_guest_insns: 3 } as never;
- * const b = { log_code_insns: 3, log_guest_insns: 3 } as never;
- * console.log(featureDistance(a, b, WORK_FEATURES, DEFAULT_SCALES).distance.toFixed(3)); // "1.414"
+ * import { DEFAULT_SCALES, type FeatureVector, WORK_FEATURES } from "./features.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const a = { log_code_insns: 2, log_guest_insns: 3 } as FeatureVector; // the others missing: not shared
+ * const b = { log_code_insns: 3, log_guest_insns: 3, log_syscalls: 1 } as FeatureVector;
+ * const d = featureDistance(a, b, WORK_FEATURES, DEFAULT_SCALES);
+ * console.log(d.distance.toFixed(3), d.shared, d.terms); // "0.707" 2 { log_code_insns: 1, log_guest_insns: 0 }
  * ```
  */
 export function featureDistance(
@@ -259,10 +278,13 @@ export function featureDistance(
 
 /** A known system near the classified run. */
 export interface Neighbour {
+  /** The known system. */
   system: string;
+  /** Its class. */
   class: SystemClass;
   /** The system's reference run nearest to the classified run. */
   id: string;
+  /** Distance to that run (scaled units). */
   distance: number;
 }
 
@@ -340,6 +362,7 @@ function probabilities(
 
 /** What decided a verdict, feature by feature. */
 export interface Reason {
+  /** The feature. */
   feature: FeatureName;
   /** The run's value. */
   value: number | null;
@@ -357,6 +380,7 @@ export interface Reason {
 
 /** The verdict on one feature vector. */
 export interface Verdict {
+  /** The nearest class, or `unknown` beyond the threshold. */
   class: SystemClass | "unknown";
   /** The feature set used. */
   set: FeatureSet;
@@ -391,8 +415,15 @@ const DEFAULT_CALIBRATION: Calibration = {
  * Classify a feature vector against reference points with one feature set.
  *
  * @example
- * ```ts ignore
- * classifyFeatures(features, reference.points, { set: "work" }, reference.calibration.work).class;
+ * ```ts
+ * import { classifyFeatures, loadReference } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * // OSv's boot work, classified against every other system of the reference:
+ * const osv = ref.points.find((p) => p.system === "osv")!;
+ * const others = ref.points.filter((p) => p.system !== "osv" && p.source === "measured");
+ * const v = classifyFeatures(osv.features, others, { set: "work" }, ref.calibration.work);
+ * console.log(v.class, v.nearest[0].system); // libos rumprun
  * ```
  */
 export function classifyFeatures(
@@ -501,8 +532,14 @@ function losoDistances(
  * the LOSO predictions. Null when fewer than two classes have two systems.
  *
  * @example
- * ```ts ignore
- * const { calibration, evaluation } = calibrateSet(reference.points, "work")!;
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { calibrateSet, loadReference } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * const { calibration, evaluation } = calibrateSet(ref.points, "work")!;
+ * assert.deepEqual(calibration, ref.calibration.work); // what buildReference stored
+ * console.log(`${evaluation.systemsRight.length}/${evaluation.systems.length} held-out systems right`);
  * ```
  */
 export function calibrateSet(
@@ -636,9 +673,27 @@ function evaluate(
  * the paper's points when `paper` is given.
  *
  * @example
- * ```ts ignore
- * const set = withoutProbes(await loadRuns("data/sweeps/reference"));
- * const ref = buildReference(set.runs, { paper: await Deno.readTextFile(paperCsv) });
+ * ```ts
+ * import * as aq from "arquero";
+ * import { buildReference } from "./classify.ts";
+ * import type { RunLike } from "./features.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * // Measured runs come from loadRuns (withoutProbes); two tiny ones here:
+ * const run = (run_id: string, name: string, cls: "baseline" | "libos", code: number, boot: number): RunLike => ({
+ *   record: {
+ *     schema_version: 3, run_id, count: 3, host: { hostname: "box", cpu_model: "EPYC" },
+ *     accelerator: { kind: "tcg" }, profile: { name, class: cls },
+ *   },
+ *   instances: aq.table({
+ *     outcome: ["ready", "ready", "ready"], boot_ms: [boot, boot + 2, boot + 4], concurrency_at_start: [0, 1, 2],
+ *     guest_code_insns_ready: [code, code, code], insns_guest_ready: [10 * code, 10 * code, 10 * code],
+ *     cr3_writes_ready: [0, 0, 0], syscalls_ready: [0, 0, 0], cpu_ready_ms: [40, 42, 44], rss_peak_kib: [2e4, 2e4, 2e4],
+ *   }),
+ * });
+ * const ref = buildReference([run("m1", "minkernel", "baseline", 14, 150), run("o1", "osv", "libos", 84000, 400)]);
+ * console.log(ref.points.map((p) => `${p.system} ${p.class}`), ref.baselines.map((b) => b.host_key));
+ * // ["minkernel baseline", "osv libos"] ["box|EPYC|tcg"]
+ * console.log(ref.calibration); // {}: calibrating a set takes two classes with two systems each
  * ```
  */
 export function buildReference(
@@ -725,13 +780,17 @@ export function buildReference(
 
 /** Full result of {@link classify}. */
 export interface Classification extends Verdict {
+  /** The classified run. */
   run_id: string;
+  /** Its profile name. */
   image: string;
   /** The run's host key and accelerator. */
   host_key: string;
+  /** kvm or tcg (null when run.json does not say). */
   accelerator: string | null;
   /** The class run.json claims (profile.class), for comparison; null when unlabelled. */
   label: SystemClass | null;
+  /** The run's features. */
   features: FeatureVector;
   /** The baseline the timing features are relative to (null for boot work without one). */
   baseline: Baseline | null;
@@ -739,6 +798,7 @@ export interface Classification extends Verdict {
   evaluation: Evaluation | null;
   /** Reference runs and systems compared with. */
   compared: { runs: number; systems: number };
+  /** Caveats of this verdict (distorted timing, default constants). */
   warnings: string[];
 }
 
@@ -750,6 +810,7 @@ export interface ClassifyRunOptions extends ClassifyOptions {
 
 /** The run cannot be classified; the message says why. */
 export class ClassifyError extends Error {
+  /** An error whose message says why the run cannot be classified and what to do. */
   constructor(message: string) {
     super(message);
     this.name = "ClassifyError";
@@ -766,10 +827,26 @@ export class ClassifyError extends Error {
  * minkernel-like or from another host.
  *
  * @example
- * ```ts ignore
- * const ref = await loadReference("data/reference");
- * const verdict = classify(await loadRun(dir), ref, { baselineRuns: [await loadRun(minkernelDir)] });
- * verdict.class; // "libos"
+ * ```ts
+ * import * as aq from "arquero";
+ * import { classify, loadReference } from "./classify.ts";
+ * import type { RunLike } from "./features.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * // A run folder is loaded with loadRun(dir); a timing-only (KVM) run also needs
+ * // { baselineRuns: [await loadRun(minkernelDir)] } of the same host.
+ * const run: RunLike = {
+ *   record: {
+ *     schema_version: 3, run_id: "r1", count: 2, host: { hostname: "box", cpu_model: "EPYC" },
+ *     accelerator: { kind: "tcg" }, profile: { name: "my-unikernel", class: null },
+ *   },
+ *   instances: aq.table({ // boot work of a --insns run under TCG
+ *     outcome: ["ready", "ready"], boot_ms: [60, 62], guest_code_insns_ready: [7000, 7100],
+ *     insns_guest_ready: [4.5e6, 4.6e6], cr3_writes_ready: [1, 1], syscalls_ready: [0, 0],
+ *   }),
+ * };
+ * const verdict = classify(run, ref);
+ * console.log(verdict.class, verdict.set, verdict.nearest[0].system); // libos work unikraft
  * ```
  */
 export function classify(
@@ -886,8 +963,26 @@ function humanCount(x: number): string {
  * known systems, the features that decided it, and what was compared.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as aq from "arquero";
+ * import { classify, loadReference, verdictText } from "./classify.ts";
+ * import type { RunLike } from "./features.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * const run: RunLike = {
+ *   record: {
+ *     schema_version: 3, run_id: "r1", count: 2, host: { hostname: "box", cpu_model: "EPYC" },
+ *     accelerator: { kind: "tcg" }, profile: { name: "my-unikernel", class: null },
+ *   },
+ *   instances: aq.table({ // boot work of a --insns run under TCG
+ *     outcome: ["ready", "ready"], boot_ms: [60, 62], guest_code_insns_ready: [7000, 7100],
+ *     insns_guest_ready: [4.5e6, 4.6e6], cr3_writes_ready: [1, 1], syscalls_ready: [0, 0],
+ *   }),
+ * };
  * console.log(verdictText(classify(run, ref)));
+ * // my-unikernel (run r1) is a library OS (unikernel): probability 1.00.
+ * //   Class probabilities: baseline 0.00, libos 1.00, linux 0.00.
+ * //   Nearest known systems: unikraft (libos, 0.01), solo5 (libos, 0.27), …
  * ```
  */
 export function verdictText(c: Classification): string {
@@ -975,8 +1070,14 @@ export function verdictText(c: Classification): string {
  * Serialise a reference set as JSON (stable key order, 2-space indent).
  *
  * @example
- * ```ts ignore
- * await Deno.writeTextFile("reference.json", toReferenceJson(ref));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromReferenceJson, loadReference, toReferenceJson } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * const text = toReferenceJson(ref);
+ * assert.deepEqual(fromReferenceJson(text), ref);
+ * console.log(text.split("\n")[1]); //   "version": 2,
  * ```
  */
 export function toReferenceJson(reference: Reference): string {
@@ -988,8 +1089,14 @@ export function toReferenceJson(reference: Reference): string {
  * file when it is not a version-2 reference set.
  *
  * @example
- * ```ts ignore
- * const ref = fromReferenceJson(text, { file: "data/reference/reference.json" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromReferenceJson } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const file = "data/reference/reference.json"; // run from the project root
+ * const ref = fromReferenceJson(await Deno.readTextFile(file), { file });
+ * console.log(ref.version, ref.points.length > 0); // 2 true
+ * assert.throws(() => fromReferenceJson('{"version": 1}', { file: "old.json" }), /"version" is 1, expected 2/);
  * ```
  */
 export function fromReferenceJson(
@@ -1044,8 +1151,12 @@ export function fromReferenceJson(
  * source, host_key, count_n, pattern, then every feature; empty = null).
  *
  * @example
- * ```ts ignore
- * await Deno.writeTextFile("points.csv", referenceCsv(ref));
+ * ```ts
+ * import { loadReference, referenceCsv } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * console.log(referenceCsv(ref).split("\n")[0]);
+ * // id,image,system,class,source,host_key,count_n,pattern,log_code_insns,log_guest_insns,…,log_mem_ratio
  * ```
  */
 export function referenceCsv(reference: Reference): string {
@@ -1077,8 +1188,11 @@ export function referenceCsv(reference: Reference): string {
  * Read a reference folder (its reference.json).
  *
  * @example
- * ```ts ignore
- * const ref = await loadReference("data/reference");
+ * ```ts
+ * import { loadReference } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * console.log(Object.keys(ref.calibration)); // ["work", "timing"]
  * ```
  */
 export async function loadReference(dir: string): Promise<Reference> {
@@ -1104,8 +1218,16 @@ export async function loadReference(dir: string): Promise<Reference> {
  * points.csv (the same points, for notebooks and spreadsheets).
  *
  * @example
- * ```ts ignore
- * await saveReference("data/reference", buildReference(set.runs));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadReference, saveReference } from "./classify.ts";
+ * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * const dir = await Deno.makeTempDir();
+ * await saveReference(dir, ref);
+ * assert.deepEqual(await loadReference(dir), ref);
+ * console.log([...Deno.readDirSync(dir)].map((e) => e.name).sort()); // ["points.csv", "reference.json"]
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveReference(

@@ -129,8 +129,11 @@ export interface Baseline {
 
 /** A run as the feature code needs it (a loaded {@link Run} fits). */
 export interface RunLike {
+  /** Its run.json. */
   record: RunRecord;
+  /** Its instance rows. */
   instances: Table;
+  /** Its memory samples (for the memory-per-instance ratio). */
   memory?: Table;
 }
 
@@ -144,6 +147,7 @@ export interface FeatureOptions {
 
 /** A baseline that cannot be used; the message says why and what to do. */
 export class BaselineError extends Error {
+  /** An error whose message says why the baseline cannot be used and what to do. */
   constructor(message: string) {
     super(message);
     this.name = "BaselineError";
@@ -157,8 +161,11 @@ export class BaselineError extends Error {
  * @example
  * ```ts
  * import { hostKey } from "./features.ts";
- * const rec = { run_id: "r", count: 1, schema_version: 3, host: { hostname: "box", cpu_model: "EPYC" }, accelerator: { kind: "tcg" } };
- * console.log(hostKey(rec as never)); // "box|EPYC|tcg"
+ * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(hostKey({
+ *   schema_version: 3, run_id: "r", count: 1, host: { hostname: "box", cpu_model: "EPYC" }, accelerator: { kind: "tcg" },
+ * })); // "box|EPYC|tcg"
+ * console.log(hostKey({ schema_version: 1, run_id: "old", count: 1 })); // "?|?|?"
  * ```
  */
 export function hostKey(record: RunRecord): string {
@@ -185,7 +192,17 @@ function medianOf(v: Float64Array): number {
   return v.length ? quantilesInPlace(v.slice(), [0.5])[0] : NaN;
 }
 
-/** Number of ready instances of a run. */
+/**
+ * Number of ready instances of a run.
+ *
+ * @example
+ * ```ts
+ * import * as aq from "arquero";
+ * import { readyCount } from "./features.ts";
+ * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(readyCount(aq.table({ outcome: ["ready", "timeout", "ready"] }))); // 2
+ * ```
+ */
 export function readyCount(instances: Table): number {
   const ready = equalsMask(instances, "outcome", "ready");
   let n = 0;
@@ -215,8 +232,15 @@ function lowBoots(instances: Table, options: FeatureOptions): Float64Array {
  * instances, taken by lowest concurrency). NaN when nothing booted.
  *
  * @example
- * ```ts ignore
- * lowConcurrencyBoot(run.instances); // e.g. 151.2
+ * ```ts
+ * import * as aq from "arquero";
+ * import { lowConcurrencyBoot } from "./features.ts";
+ * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   outcome: ["ready", "ready", "ready", "ready", "ready"],
+ *   boot_ms: [150, 152, 154, 400, 420], concurrency_at_start: [0, 1, 2, 8, 9],
+ * });
+ * console.log(lowConcurrencyBoot(instances)); // 152: the median of the three started with < 4 booting
  * ```
  */
 export function lowConcurrencyBoot(
@@ -232,8 +256,17 @@ export function lowConcurrencyBoot(
  * the paper's QEMU options) when there are any, else every `baseline` run.
  *
  * @example
- * ```ts ignore
- * measureBaseline(pickBaselineRuns(set.runs));
+ * ```ts
+ * import * as aq from "arquero";
+ * import { pickBaselineRuns, type RunLike } from "./features.ts";
+ * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
+ * const run = (run_id: string, name: string, cls: "baseline" | "libos"): RunLike => ({
+ *   record: { schema_version: 3, run_id, count: 0, profile: { name, class: cls } },
+ *   instances: aq.table({}),
+ * });
+ * const runs = [run("a", "minkernel-microvm", "baseline"), run("b", "minkernel", "baseline"), run("c", "osv", "libos")];
+ * console.log(pickBaselineRuns(runs).map((r) => r.record.run_id)); // ["b"]
+ * console.log(pickBaselineRuns(runs, "minkernel-exit").map((r) => r.record.run_id)); // ["a", "b"]: no such profile, every baseline
  * ```
  */
 export function pickBaselineRuns<T extends RunLike>(
@@ -253,8 +286,24 @@ export function pickBaselineRuns<T extends RunLike>(
  * host or accelerator.
  *
  * @example
- * ```ts ignore
- * checkBaseline([minkernelRun], { forHost: hostKey(run.record) });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as aq from "arquero";
+ * import { BaselineError, checkBaseline, type RunLike } from "./features.ts";
+ * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
+ * const minkernel: RunLike = {
+ *   record: {
+ *     schema_version: 3, run_id: "m1", count: 3, host: { hostname: "box", cpu_model: "EPYC" },
+ *     accelerator: { kind: "tcg" }, profile: { name: "minkernel", class: "baseline" },
+ *   },
+ *   instances: aq.table({
+ *     outcome: ["ready", "ready", "ready"], boot_ms: [150, 152, 170], concurrency_at_start: [0, 1, 2],
+ *     cpu_ready_ms: [40, 42, 44], rss_peak_kib: [20000, 20100, 20200], guest_code_insns_ready: [14, 14, 14],
+ *   }),
+ * };
+ * checkBaseline([minkernel], { forHost: "box|EPYC|tcg" }); // fine
+ * assert.throws(() => checkBaseline([minkernel], { forHost: "box|EPYC|kvm" }), /do not compare across hosts or accelerators/);
+ * assert.throws(() => checkBaseline([]), BaselineError);
  * ```
  */
 export function checkBaseline(
@@ -315,8 +364,22 @@ export function checkBaseline(
  * per booting instance at the peak.
  *
  * @example
- * ```ts ignore
- * const base = measureBaseline([minkernelRun]);
+ * ```ts
+ * import * as aq from "arquero";
+ * import { measureBaseline, type RunLike } from "./features.ts";
+ * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
+ * const minkernel: RunLike = {
+ *   record: {
+ *     schema_version: 3, run_id: "m1", count: 3, host: { hostname: "box", cpu_model: "EPYC" },
+ *     accelerator: { kind: "tcg" }, profile: { name: "minkernel", class: "baseline" },
+ *   },
+ *   instances: aq.table({
+ *     outcome: ["ready", "ready", "ready"], boot_ms: [150, 152, 170], concurrency_at_start: [0, 1, 2],
+ *     cpu_ready_ms: [40, 42, 44], rss_peak_kib: [20000, 20100, 20200], guest_code_insns_ready: [14, 14, 14],
+ *   }),
+ * };
+ * const base = measureBaseline([minkernel]);
+ * console.log(base.host_key, base.boot_ms, base.cpu_ms, base.rss_kib, base.runs); // box|EPYC|tcg 152 42 20100 ["m1"]
  * ```
  */
 export function measureBaseline(
@@ -369,8 +432,22 @@ export function measureBaseline(
  *   `log_mem_ratio` = ln(memory per booting instance / baseline's).
  *
  * @example
- * ```ts ignore
- * runFeatures(run, measureBaseline([minkernelRun])).log_code_insns;
+ * ```ts
+ * import * as aq from "arquero";
+ * import { type Baseline, runFeatures, type RunLike } from "./features.ts";
+ * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
+ * const baseline: Baseline = { host_key: "box|EPYC|tcg", boot_ms: 152, cpu_ms: 42, rss_kib: 20100, per_booting_kib: null, runs: ["m1"] };
+ * const osv: RunLike = {
+ *   record: { schema_version: 3, run_id: "o1", count: 2, profile: { name: "osv", class: "libos" } },
+ *   instances: aq.table({
+ *     outcome: ["ready", "ready"], boot_ms: [400, 420], first_output_boot_ms: [300, 315], concurrency_at_start: [0, 1],
+ *     guest_code_insns_ready: [30000, 30000], insns_guest_ready: [5e7, 5.2e7], cr3_writes_ready: [40, 40],
+ *     syscalls_ready: [0, 0], cpu_ready_ms: [120, 130], rss_peak_kib: [60000, 61000],
+ *   }),
+ * };
+ * const f = runFeatures(osv, baseline);
+ * console.log(f.log_code_insns?.toFixed(2), f.uses_paging, f.gap_ratio, f.log_cpu_ratio?.toFixed(2)); // "4.48" 1 0.25 "1.09"
+ * console.log(runFeatures(osv, null).log_cpu_ratio); // null: no baseline, no timing features
  * ```
  */
 export function runFeatures(

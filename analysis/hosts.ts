@@ -23,7 +23,10 @@ export const HOST = "host";
  *
  * @example
  * ```ts
- * hasHosts(aq.table({ host: ["node1"], boot_ms: [1] })); // true
+ * import * as aq from "arquero";
+ * import { hasHosts } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(hasHosts(aq.table({ host: ["node1"], boot_ms: [1] })), hasHosts(aq.table({ boot_ms: [1] }))); // true false
  * ```
  */
 export function hasHosts(table: Table): boolean {
@@ -36,7 +39,10 @@ export function hasHosts(table: Table): boolean {
  *
  * @example
  * ```ts
- * hostNames(aq.table({ host: ["b", "a", "b"] })); // ["b", "a"]
+ * import * as aq from "arquero";
+ * import { hostNames } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(hostNames(aq.table({ host: ["b", "a", "b"] })), hostNames(aq.table({ boot_ms: [1] }))); // ["b", "a"] [""]
  * ```
  */
 export function hostNames(table: Table): string[] {
@@ -44,7 +50,17 @@ export function hostNames(table: Table): string[] {
   return [...new Set(table.array(HOST) as string[])];
 }
 
-/** The rows of one host. */
+/**
+ * The rows of one host (all rows when there is no host column).
+ *
+ * @example
+ * ```ts
+ * import * as aq from "arquero";
+ * import { ofHost } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(ofHost(aq.table({ host: ["b", "a", "b"], boot_ms: [1, 2, 3] }), "b").array("boot_ms")); // [1, 3]
+ * ```
+ */
 export function ofHost(table: Table, host: string): Table {
   if (!hasHosts(table)) return table;
   return table.filter(aq.escape((d: { host: string }) => d.host === host))
@@ -106,7 +122,16 @@ function summaryRow(host: string, t: Table): Record<string, unknown> {
  *
  * @example
  * ```ts
- * hostSummary(set.instances).print(); // node1 … node3, all
+ * import * as aq from "arquero";
+ * import { hostSummary } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * const storm = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
+ * });
+ * const s = hostSummary(storm);
+ * console.log(s.array("host"), s.array("lost"), s.array("median_ms"), s.array("last_ready_ms"));
+ * // ["node1", "node2", "all"] [0, 1, 1] [110, 300, 120] [125, 300, 300]
  * ```
  */
 export function hostSummary(instances: Table): Table {
@@ -129,6 +154,7 @@ export interface SlowestHost {
   lag_ms: number | null;
   /** The host with the highest median boot time, and that median. */
   slowest_median_host: string | null;
+  /** The median boot time of {@link SlowestHost.slowest_median_host}, ms. */
   slowest_median_ms: number | null;
   /** Highest / lowest per-host median boot time. */
   median_ratio: number | null;
@@ -140,7 +166,15 @@ export interface SlowestHost {
  *
  * @example
  * ```ts
- * slowestHost(hostSummary(set.instances)).host; // "node2"
+ * import * as aq from "arquero";
+ * import { hostSummary, slowestHost } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * const storm = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
+ * });
+ * const s = slowestHost(hostSummary(storm));
+ * console.log(s.host, s.last_ready_ms, s.median_last_ready_ms, s.lag_ms); // node2 300 212.5 87.5
  * ```
  */
 export function slowestHost(summary: Table): SlowestHost {
@@ -191,7 +225,15 @@ export function slowestHost(summary: Table): SlowestHost {
  *
  * @example
  * ```ts
- * hostConcurrencyBins(set.instances, { width: 8 }).print();
+ * import * as aq from "arquero";
+ * import { hostConcurrencyBins } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * const storm = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
+ * });
+ * const bins = hostConcurrencyBins(storm, { width: 8 });
+ * console.log(bins.array("host"), bins.array("n"), bins.array("not_ready")); // ["node1", "node2"] [2, 1] [0, 1]
  * ```
  */
 export function hostConcurrencyBins(
@@ -216,8 +258,15 @@ export function hostConcurrencyBins(
  *
  * @example
  * ```ts
- * const curve = recoveryCurve(set.instances);
- * timeToFraction(curve, 0.99); // ms until 99 % of the storm was up
+ * import * as aq from "arquero";
+ * import { recoveryCurve } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * const storm = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
+ * });
+ * const curve = recoveryCurve(storm);
+ * console.log(curve.array("t_ms"), curve.array("up"), curve.array("fraction")); // [100, 125, 300] [1, 2, 3] [0.25, 0.5, 0.75]
  * ```
  */
 export function recoveryCurve(instances: Table): Table {
@@ -245,7 +294,15 @@ export function recoveryCurve(instances: Table): Table {
  *
  * @example
  * ```ts
- * timeToFraction(recoveryCurve(set.instances), 1); // the time to the last of all instances, or null if some failed
+ * import * as aq from "arquero";
+ * import { recoveryCurve, timeToFraction } from "./hosts.ts";
+ * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
+ * const storm = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
+ * });
+ * const curve = recoveryCurve(storm);
+ * console.log(timeToFraction(curve, 0.5), timeToFraction(curve, 1)); // 125 null: one instance was lost
  * ```
  */
 export function timeToFraction(curve: Table, fraction: number): number | null {

@@ -56,6 +56,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DEFAULT_REFERENCE = join(ROOT, "data", "reference");
 const DEFAULT_PAPER = join(ROOT, "..", "shared", "paper", "paper-results.csv");
 
+/** The `--help` text of `deno task classify`. */
 export const USAGE = `Usage:
   deno task classify <run dir> [--baseline DIR] [--reference DIR] [--json]
   deno task classify --measure <profile | profile.json> [--image-file PATH] [--count N]

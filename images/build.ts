@@ -32,8 +32,15 @@ async function run(cmd: string, args: string[]): Promise<void> {
  * Assemble and link one multiboot guest; returns its path.
  *
  * @example
- * ```ts ignore
- * const elf = await buildMinkernel();
+ * ```ts
+ * import { buildMinkernel } from "./build.ts";
+ * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
+ * // needs binutils (as, ld); deno task test installs them
+ * const outDir = await Deno.makeTempDir();
+ * const elf = await buildMinkernel({ outDir });
+ * const head = (await Deno.readFile(elf)).subarray(0, 4);
+ * console.log(elf.endsWith("/minkernel.elf"), new TextDecoder().decode(head.subarray(1))); // true "ELF"
+ * await Deno.remove(outDir, { recursive: true });
  * ```
  */
 export async function buildMinkernel(

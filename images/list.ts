@@ -10,12 +10,19 @@ import { sha256File } from "../launcher/run_record.ts";
 
 /** One line of the listing. */
 export interface ImageStatus {
+  /** Profile name. */
   profile: string;
+  /** The profile's system class (baseline, libos, linux…), null when it names none. */
   class: string | null;
+  /** Path of its image (null: the profile needs none). */
   image: string | null;
+  /** Whether the image is there. */
   present: boolean;
+  /** Image size in bytes (null when absent). */
   bytes: number | null;
+  /** sha256 of the image (null when absent). */
   sha256: string | null;
+  /** How to get the image, from the profile (null when it does not say). */
   obtain: string | null;
 }
 
@@ -23,8 +30,12 @@ export interface ImageStatus {
  * The status of every profile in a folder.
  *
  * @example
- * ```ts ignore
- * for (const s of await imageStatuses()) console.log(s.profile, s.present);
+ * ```ts
+ * import { imageStatuses } from "./list.ts";
+ * # import "./list.ts"; // @ts-ignore: denoland/deno#26900
+ * const minkernel = (await imageStatuses()).find((s) => s.profile === "minkernel")!;
+ * console.log(minkernel.class, minkernel.image?.endsWith("build/minkernel/minkernel.elf")); // "baseline" true
+ * console.log(minkernel.present ? minkernel.sha256 : minkernel.obtain); // its sha256, or how to build it
  * ```
  */
 export async function imageStatuses(

@@ -48,6 +48,10 @@ function openLibc(): Libc | null {
  * import { SharedFile } from "./shared_file.ts";
  * const f = SharedFile.create("example", 4096);
  * console.log(f.u64(0)); // 0n
+ * // A child process writes through its own mapping; a plain write to the file shows the same:
+ * using w = await Deno.open(f.path, { write: true });
+ * await w.write(new Uint8Array(new BigUint64Array([42n]).buffer));
+ * console.log(f.u64(0), f.access); // 42n "mmap" ("pread" without FFI)
  * f.close();
  * ```
  */

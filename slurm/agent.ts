@@ -42,17 +42,25 @@ import { readStormSpec, type Share, type StormSpec } from "./storm_spec.ts";
 
 /** What a node records in `<storm>/nodes/<host>/agent.json`. */
 export interface AgentRecord {
+  /** Version of this format. */
   agent_version: 1;
+  /** The storm (storm.json's storm_id). */
   storm_id: string;
+  /** Slurm node name (SLURMD_NODENAME, else the short host name). */
   host: string;
+  /** Slurm task rank (SLURM_PROCID). */
   rank: number;
+  /** The operating system's host name. */
   hostname: string;
+  /** Slurm's environment of the task (null when unset). */
   slurm: {
     job_id: string | null;
     node_name: string | null;
     procid: string | null;
   };
+  /** Kernel boot id (/proc/sys/kernel/random/boot_id): nodes sharing one share a clock. */
   boot_id: string | null;
+  /** How far the agent got. */
   state:
     | "hello"
     | "refused"
@@ -61,9 +69,13 @@ export interface AgentRecord {
     | "finished"
     | "interrupted"
     | "failed";
+  /** Why it was refused or failed (null otherwise). */
   error: string | null;
+  /** This node's part (storm.json's share for its rank). */
   share: Share;
+  /** Its pre-flight verdict (null until checked). */
   preflight: Preflight | null;
+  /** Its clock offset against the submitter. */
   clock: {
     injected_offset_ms: number;
     /** Measured before the storm: used for T_0. */
@@ -71,6 +83,7 @@ export interface AgentRecord {
     /** Measured after the storm: drift = after − before. */
     after: ClockOffset | null;
   };
+  /** The storm's start as this node saw it (null until the go). */
   t0: {
     /** The storm's T_0, submitter clock, ms since the epoch. */
     storm_ms: number;
@@ -81,6 +94,7 @@ export interface AgentRecord {
   } | null;
   /** Run folder, relative to the node folder. */
   run_dir: string | null;
+  /** Its run's run_id (null until the run is written). */
   run_id: string | null;
 }
 
@@ -90,6 +104,7 @@ export interface AgentOptions {
   storm: string;
   /** The submitter's UDP endpoint. */
   coordinator: { host: string; port: number };
+  /** The storm's token (storm.json), carried by every message. */
   token: string;
   /** Stops the agent (SIGTERM, SIGINT). */
   signal?: AbortSignal;
@@ -277,6 +292,7 @@ async function poll(
  *
  * @example
  * ```ts ignore
+ * // runs on a node of the storm's Slurm job (srun), see cli/storm_agent.ts
  * Deno.exit(await runAgent({ storm, coordinator: { host: "vm", port: 40000 }, token }));
  * ```
  */

@@ -54,8 +54,11 @@ interface ClusterState {
 
 /** Options of {@link clusterUp}. */
 export interface ClusterUpOptions {
+  /** Nodes (default: as many as the running cluster has, else 3). */
   nodes?: number;
+  /** First three octets of the private /24 (default `10.213.61`). */
   subnet?: string;
+  /** The cluster's folder (default `/run/bootstorm-cluster`). */
   dir?: string;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
@@ -65,6 +68,7 @@ export interface ClusterUpOptions {
 
 /** A running cluster, as `clusterUp` and `clusterStatus` report it. */
 export interface ClusterInfo {
+  /** Its names, addresses and folders. */
   plan: ClusterPlan;
   /** `SLURM_CONF` value for Slurm's commands. */
   slurmConf: string;
@@ -379,6 +383,7 @@ async function nodeStates(
  *
  * @example
  * ```ts ignore
+ * // needs root; installs slurm-wlm and munge, creates network namespaces
  * const { env } = await clusterUp({ nodes: 3 });
  * // env.SLURM_CONF points Slurm's commands at the cluster
  * ```
@@ -510,6 +515,7 @@ export async function clusterUp(
  *
  * @example
  * ```ts ignore
+ * // needs a local cluster (deno task cluster up)
  * const info = await clusterStatus();
  * console.log(info?.nodeStates); // { node1: "idle", … }
  * ```
@@ -579,6 +585,7 @@ async function nodePids(plan: ClusterPlan, node: string): Promise<number[]> {
  *
  * @example
  * ```ts ignore
+ * // needs root and a local cluster (deno task cluster up)
  * const killed = await crashNode("node2");
  * ```
  */
@@ -601,10 +608,15 @@ export async function crashNode(
 
 /** What `clusterDown` found still present afterwards (empty when clean). */
 export interface Leftovers {
+  /** Pids still alive in its namespaces or cgroups. */
   processes: number[];
+  /** Network namespaces still there. */
   namespaces: string[];
+  /** Links (bridge, veths) still there. */
   links: string[];
+  /** cgroup directories still there. */
   cgroups: string[];
+  /** Its folder, when still there. */
   files: string[];
 }
 
@@ -666,6 +678,7 @@ function rmdirTree(d: string): void {
  *
  * @example
  * ```ts ignore
+ * // needs root; tears down the local cluster
  * const left = await clusterDown();
  * console.log(left.processes.length === 0); // true
  * ```

@@ -45,6 +45,7 @@ export interface CoordinatorOptions {
   force?: boolean;
   /** The submitter's clock (default CLOCK_REALTIME), ms since the epoch. */
   clock?: () => number;
+  /** Told of each step: a node's hello, prestart, go (T_0), a node done. */
   onEvent?: (ev: CoordinatorEvent) => void;
 }
 
@@ -61,6 +62,7 @@ export type Done = Extract<Request, { t: "done" }>;
  * @example
  * ```ts
  * import { sharedMemoryErrors } from "./coordinator.ts";
+ * # import "./coordinator.ts"; // @ts-ignore: denoland/deno#26900
  * const p = (count: number) => ({ ok: true, error: null, boot_id: "b", available_kib: 1000, estimated_peak_kib: 400, count });
  * console.log(sharedMemoryErrors([["node1", p(4)], ["node2", p(4)], ["node3", p(4)]]).length); // 1
  * ```
@@ -98,8 +100,11 @@ export function sharedMemoryErrors(
 
 /** The submitter's UDP endpoint for one storm. */
 export class Coordinator {
+  /** The hello of each node, by host. */
   readonly hellos: Map<string, Hello> = new Map();
+  /** Hosts whose instances are all pre-started. */
   readonly ready: Set<string> = new Set();
+  /** The done report of each node that finished, by host. */
   readonly done: Map<string, Done> = new Map();
   /** When each node was last heard from, submitter clock (ms since the epoch). */
   readonly lastHeard: Map<string, number> = new Map();

@@ -52,14 +52,19 @@ export const INSTANT_COLUMNS: readonly string[] = [
 
 /** One host's part, as read from its node folder. */
 export interface HostInput {
+  /** Host (Slurm node name). */
   host: string;
+  /** Slurm task rank of its launcher (SLURM_PROCID). */
   rank: number;
+  /** The node agent's agent.json (null when the node wrote none). */
   agent: AgentRecord | null;
   /** The node run's run.json (null when the node wrote none). */
   record: Record<string, unknown> | null;
   /** Run folder relative to the storm folder. */
   runDir: string | null;
+  /** The node run's instance rows (times on the node's own T_0). */
   instances: Record<string, unknown>[];
+  /** The node run's memory samples. */
   memory: Record<string, unknown>[];
   /** Instances this host was to boot. */
   count: number;
@@ -69,22 +74,39 @@ export interface HostInput {
 
 /** The per-host record of a merged dataset. */
 export interface MergedHost {
+  /** Host (Slurm node name). */
   host: string;
+  /** Slurm task rank of its launcher (SLURM_PROCID). */
   rank: number;
+  /** Its node run (under nodes/<host>/). */
   run_id: string | null;
+  /** Its node run folder, relative to the storm folder. */
   run_dir: string | null;
+  /** complete, partial, or lost (no run at all). */
   status: "complete" | "partial" | "lost";
+  /** Instances it was to boot. */
   count: number;
+  /** Instances that became ready. */
   ready: number;
+  /** Instances with another outcome it recorded. */
   failed: number;
+  /** Instances it never reported (outcome lost). */
   lost: number;
+  /** kvm or tcg, per host. */
   accelerator: string | null;
+  /** QEMU version on the host. */
   qemu_version: string | null;
+  /** Kernel boot id: hosts sharing one share a clock and memory. */
   boot_id: string | null;
+  /** Submitter clock minus host clock, measured by round trips before the storm, ms. */
   clock_offset_ms: number | null;
+  /** Half the shortest round trip: the true offset is within clock_offset_ms ± this, ms. */
   clock_uncertainty_ms: number | null;
+  /** Shortest round trip, ms. */
   clock_rtt_min_ms: number | null;
+  /** Offset measured after the storm minus before, ms. */
   clock_drift_ms: number | null;
+  /** Test only: ms added to the host's clock (0 on real hosts). */
   injected_offset_ms: number;
   /** Where this host's T_0 sits on the common timeline (its start offset), ms. */
   shift_ms: number;
@@ -107,15 +129,21 @@ export interface StartSkew {
    * their starts (offset errors included), ms; null unless every host shares one.
    */
   start_skew_same_clock_ms: number | null;
+  /** Hosts merged. */
   hosts: number;
 }
 
 /** What {@link mergeStorm} wrote. */
 export interface MergeResult {
+  /** The storm folder (now also a run folder). */
   dir: string;
+  /** complete when every host's run is complete and none lost instances. */
   status: "complete" | "partial";
+  /** Instance rows of the merged dataset (lost ones included). */
   rows: number;
+  /** One record per host, by rank. */
   hosts: MergedHost[];
+  /** How far apart the hosts started. */
   skew: StartSkew;
 }
 
@@ -136,9 +164,20 @@ function instantsOf(record: Record<string, unknown> | null): string[] {
  * the start skew.
  *
  * @example
- * ```ts ignore
- * const m = mergeRows(inputs);
- * m.instances.filter((r) => r.outcome === "lost").length;
+ * ```ts
+ * import { type HostInput, mergeRows } from "./merge.ts";
+ * # import "./merge.ts"; // @ts-ignore: denoland/deno#26900
+ * const host = (name: string, rank: number, instances: Record<string, unknown>[]): HostInput => ({
+ *   host: name, rank, agent: null, record: { status: "complete" }, runDir: null,
+ *   instances, memory: [], count: 2, outcome: null,
+ * });
+ * const m = mergeRows([
+ *   host("node2", 1, [{ instance: 0, outcome: "ready", ready_ms: 40 }]), // instance 1 never reported
+ *   host("node1", 0, [{ instance: 1, outcome: "ready", ready_ms: 35 }, { instance: 0, outcome: "ready", ready_ms: 30 }]),
+ * ]);
+ * console.log(m.instances.map((r) => `${r.host}#${r.instance} ${r.outcome}`));
+ * // ["node1#0 ready", "node1#1 ready", "node2#0 ready", "node2#1 lost"]
+ * console.log(m.hosts.map((h) => `${h.host} ${h.status} ${h.lost}`)); // ["node1 complete 0", "node2 partial 1"]
  * ```
  */
 export function mergeRows(inputs: readonly HostInput[]): {
@@ -433,6 +472,7 @@ export const HOSTS_COLUMNS: readonly ColumnSpec[] = [
  *
  * @example
  * ```ts ignore
+ * // needs a storm folder written by deno task sweep --slurm (storm.json, nodes/<host>/…)
  * const m = await mergeStorm("data/storms/20261201T120000Z-abcdef");
  * console.log(m.status, m.skew.start_skew_ms);
  * ```

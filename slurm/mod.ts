@@ -17,7 +17,8 @@
  *
  * @example
  * ```ts ignore
- * import { clusterUp, mergeStorm } from "./slurm/mod.ts";
+ * // needs root: a local Slurm cluster (Debian's slurm-wlm and munge)
+ * import { clusterUp, mergeStorm } from "./mod.ts";
  * await clusterUp({ nodes: 3 });
  * // … deno task sweep --slurm --nodes 3 --count 16 --back-to-back …
  * const merged = await mergeStorm("data/storms/<id>");

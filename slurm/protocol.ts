@@ -17,6 +17,7 @@ import type { ClockOffset } from "./clock_offset.ts";
 
 /** The pre-flight verdict of one node. */
 export interface Preflight {
+  /** Whether the node can run its share. */
   ok: boolean;
   /** What is wrong, naming the node, the path and the fix (null when ok). */
   error: string | null;

@@ -17,17 +17,21 @@ export type ParseCommand = (args: string[]) => Command;
 
 /** A parsed `--slurm` command line. */
 export interface StormArgs {
+  /** The rest of the command line, parsed by the launcher as one batch. */
   batch: BatchArgs;
   /** Nodes of the job (null: every node of the partition). */
   nodes: number | null;
   /** Partition (null: the cluster's default partition). */
   partition: string | null;
+  /** `--count` (instances per node) or `--total` (split evenly). */
   split: { kind: "count"; count: number } | { kind: "total"; total: number };
+  /** `--start-margin`: T_0 is the instant every node is ready plus this, ms. */
   startMarginMs: number;
   /** Address the nodes reach this host at (null: chosen). */
   coordinator: string | null;
   /** Test only: per rank, ms added to that node's clock. */
   injectClockOffsetMs: number[];
+  /** `--force`: run even when the memory pre-flight refuses a node. */
   force: boolean;
   /** Give up when a node has not reported within this long after submission, ms. */
   agentTimeoutMs: number;
@@ -93,6 +97,7 @@ function whole(flag: string, v: string): number {
  * @example
  * ```ts
  * import { wantsSlurm } from "./storm_args.ts";
+ * # import "./storm_args.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(wantsSlurm(["--slurm", "--count", "4"])); // true
  * ```
  */
@@ -108,6 +113,7 @@ export function wantsSlurm(args: readonly string[]): boolean {
  * ```ts
  * import { parseStormArgs } from "./storm_args.ts";
  * import { parseCommand } from "../launcher/cli.ts";
+ * # import "./storm_args.ts"; // @ts-ignore: denoland/deno#26900
  * const a = parseStormArgs(["--slurm", "--nodes", "3", "--total", "48", "--back-to-back"], parseCommand);
  * console.log(a.nodes, a.split); // 3 { kind: "total", total: 48 }
  * ```

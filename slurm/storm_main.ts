@@ -19,8 +19,17 @@ import { runStorm, StormError } from "./submit.ts";
  * One line per host and a skew line.
  *
  * @example
- * ```ts ignore
- * console.error(mergeSummary(result.merged!));
+ * ```ts
+ * import { mergeRows } from "./merge.ts";
+ * import { mergeSummary } from "./storm_main.ts";
+ * # import "./storm_main.ts"; // @ts-ignore: denoland/deno#26900
+ * const m = mergeRows([{
+ *   host: "node1", rank: 0, agent: null, record: { status: "complete" }, runDir: null, count: 1, outcome: null,
+ *   instances: [{ instance: 0, outcome: "ready", ready_ms: 30 }], memory: [],
+ * }]);
+ * console.log(mergeSummary({ dir: "storm", status: "complete", rows: 1, hosts: m.hosts, skew: m.skew }));
+ * //   node1: 1/1 ready, 0 failed, 0 lost; last ready 30.0 ms; clock offset – ± – ms; first start – ms late
+ * //   start skew between hosts: – ms; merged dataset complete, 1 instances
  * ```
  */
 export function mergeSummary(m: MergeResult): string {
@@ -51,6 +60,7 @@ export function mergeSummary(m: MergeResult): string {
  *
  * @example
  * ```ts ignore
+ * // needs a Slurm cluster (deno task cluster up)
  * Deno.exit(await stormMain(["--slurm", "--count", "16"], { parseCommand, help: HELP }));
  * ```
  */

@@ -11,7 +11,9 @@ import type { Pattern } from "../launcher/pattern.ts";
 
 /** One node's part of the storm, by Slurm task rank (SLURM_PROCID). */
 export interface Share {
+  /** Instances this node boots. */
   count: number;
+  /** Its launch pattern (an interval keeps the cluster-wide cadence). */
   pattern: Pattern;
   /** This node's T_0 is the storm's T_0 plus this, ms (a cluster-wide cadence). */
   start_offset_ms: number;
@@ -19,7 +21,9 @@ export interface Share {
 
 /** What happened to one host, as the submitter saw it. */
 export interface HostOutcome {
+  /** Its Slurm task rank (null when it never said hello). */
   rank: number | null;
+  /** How its part ended. */
   state: "finished" | "lost" | "refused" | "interrupted";
   /** Why it is lost or refused (null otherwise). */
   reason: string | null;
@@ -27,19 +31,27 @@ export interface HostOutcome {
 
 /** The content of `storm.json`. */
 export interface StormSpec {
+  /** Version of this format. */
   storm_version: 1;
+  /** The storm's id (also its folder's name). */
   storm_id: string;
   /** Every message between the nodes and the submitter carries it. */
   token: string;
+  /** When it was submitted (ISO 8601). */
   created_at: string;
   /** Hostname of the submitting host. */
   submit_host: string;
   /** Where the nodes reach the submitter (UDP). */
   coordinator: { host: string; port: number };
+  /** Nodes of the job. */
   nodes: number;
+  /** Slurm partition. */
   partition: string;
+  /** The profile every node runs. */
   profile: { name: string; path: string };
+  /** The profile's image and its sha256 (every node checks it has the same), null without one. */
   image: { path: string; sha256: string } | null;
+  /** Profile params (`--param NAME=VALUE`). */
   params: Record<string, string>;
   /** The pattern as given on the command line. */
   pattern: Pattern;
@@ -47,16 +59,25 @@ export interface StormSpec {
   split: { kind: "count"; count: number } | { kind: "total"; total: number };
   /** Per node, by rank. */
   shares: Share[];
+  /** Accelerator (`--accel`). */
   accel: "auto" | "kvm" | "tcg";
+  /** Per-instance boot timeout from T_s, ms (null: the profile's, or as the agent derives it). */
   timeout_ms: number | null;
+  /** SIGTERM → SIGKILL grace period when stopping instances, ms (null: the launcher's default). */
   grace_ms: number | null;
+  /** `--spawn-mode` (null: the launcher's choice for the pattern). */
   spawn_mode: "direct" | "prestart" | null;
+  /** QEMU phase mode (`--phases`). */
   phases: boolean;
+  /** T_0 is the instant every node is ready plus this, ms. */
   start_margin_ms: number;
   /** Test only: each rank's clock reads this many ms off (local cluster: one shared clock). */
   inject_clock_offset_ms: number[];
+  /** Run even when the memory pre-flight refuses a node (`--force`). */
   force: boolean;
+  /** The Slurm job: its id once submitted, the job script and output file names in the storm folder. */
   slurm: { job_id: string | null; script: string; output: string };
+  /** Where the storm is. */
   state:
     | "submitted"
     | "running"
@@ -78,6 +99,7 @@ export interface StormSpec {
  * @example
  * ```ts
  * import { splitEvenly } from "./storm_spec.ts";
+ * # import "./storm_spec.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(splitEvenly(100, 3)); // [34, 33, 33]
  * ```
  */
@@ -98,6 +120,7 @@ export function splitEvenly(total: number, nodes: number): number[] {
  * @example
  * ```ts
  * import { shares } from "./storm_spec.ts";
+ * # import "./storm_spec.ts"; // @ts-ignore: denoland/deno#26900
  * const s = shares({ kind: "total", total: 6 }, { kind: "interval", intervalMs: 5 }, 3);
  * console.log(s.map((x) => [x.count, x.start_offset_ms])); // [[2, 0], [2, 5], [2, 10]]
  * ```

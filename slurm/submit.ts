@@ -33,6 +33,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** A storm that cannot be submitted or started; the message names the problem and the fix. */
 export class StormError extends Error {
+  /** An error whose message names the problem and the fix. */
   constructor(message: string) {
     super(message);
     this.name = "StormError";
@@ -121,9 +122,13 @@ async function slurm(
 
 /** A partition as `sinfo` reports it. */
 export interface PartitionInfo {
+  /** Partition name (without sinfo's `*`). */
   name: string;
+  /** Whether it is up. */
   available: boolean;
+  /** Nodes in it, over every node state. */
   nodes: number;
+  /** Whether it is the cluster's default partition. */
   isDefault: boolean;
 }
 
@@ -134,6 +139,7 @@ export interface PartitionInfo {
  * @example
  * ```ts
  * import { parsePartitions } from "./submit.ts";
+ * # import "./submit.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(parsePartitions("storm*|up|2\nstorm*|up|1\ngpu|up|4\n"));
  * // [{ name: "storm", available: true, nodes: 3, isDefault: true }, { name: "gpu", … }]
  * ```
@@ -226,6 +232,7 @@ exec srun --nodes=${spec.nodes} --ntasks=${spec.nodes} --ntasks-per-node=1 \\
 
 /** Options of {@link runStorm}. */
 export interface StormOptions {
+  /** Cancels the storm (scancel); the merge then is skipped. */
   signal?: AbortSignal;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
@@ -233,8 +240,11 @@ export interface StormOptions {
 
 /** What a storm produced. */
 export interface StormResult {
+  /** The storm folder. */
   dir: string;
+  /** Its storm.json as last written. */
   spec: StormSpec;
+  /** The merged dataset (null when cancelled). */
   merged: MergeResult | null;
   /** 0 complete, 1 partial (a node lost), 130 cancelled. */
   code: number;
@@ -305,6 +315,7 @@ async function lostReason(
  *
  * @example
  * ```ts ignore
+ * // needs a Slurm cluster (deno task cluster up)
  * const r = await runStorm(parseStormArgs(["--slurm", "--count", "16"], parseCommand));
  * ```
  */

@@ -38,9 +38,13 @@ export type FieldKind =
 
 /** An Arrow type as flechette describes it. */
 export interface ArrowType {
+  /** flechette's `Type` id (`Type.Int`, `Type.Float`, `Type.Utf8`…). */
   typeId: number;
+  /** Integers: bits per value (8, 16, 32, 64; default 32). */
   bitWidth?: number;
+  /** Integers: signed or not (default signed). */
   signed?: boolean;
+  /** Floats: 0 half, 1 single, 2 double precision (default 2). */
   precision?: number;
 }
 
@@ -49,8 +53,12 @@ export interface ArrowType {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Type } from "@uwdata/flechette";
- * fieldKind({ typeId: Type.Float, precision: 2 }); // { kind: "float", bits: 64 }
+ * import { fieldKind } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * assert.deepEqual(fieldKind({ typeId: Type.Float, precision: 2 }), { kind: "float", bits: 64 });
+ * assert.deepEqual(fieldKind({ typeId: Type.Int, bitWidth: 32, signed: true }), { kind: "int", bits: 32, signed: true });
  * ```
  */
 export function fieldKind(t: ArrowType): FieldKind {
@@ -91,7 +99,10 @@ const INT_TYPES: Record<string, DuckType> = {
  *
  * @example
  * ```ts
- * duckTypeOf({ kind: "int", bits: 64, signed: true }, "VARCHAR"); // "BIGINT"
+ * import { duckTypeOf } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(duckTypeOf({ kind: "int", bits: 64, signed: true }, "VARCHAR")); // "BIGINT"
+ * console.log(duckTypeOf({ kind: "null" }, "VARCHAR")); // "VARCHAR"
  * ```
  */
 export function duckTypeOf(k: FieldKind, fallback: DuckType): DuckType {
@@ -116,7 +127,9 @@ export function duckTypeOf(k: FieldKind, fallback: DuckType): DuckType {
  *
  * @example
  * ```ts
- * duckTypeOfSpec("int32"); // "INTEGER"
+ * import { duckTypeOfSpec } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(duckTypeOfSpec("int32")); // "INTEGER"
  * ```
  */
 export function duckTypeOfSpec(t: ColumnType): DuckType {
@@ -131,7 +144,10 @@ export function duckTypeOfSpec(t: ColumnType): DuckType {
  *
  * @example
  * ```ts
- * unifyKinds([{ kind: "int", bits: 32, signed: true }, { kind: "float", bits: 64 }], "VARCHAR"); // "DOUBLE"
+ * import { unifyKinds } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(unifyKinds([{ kind: "int", bits: 32, signed: true }, { kind: "float", bits: 64 }], "VARCHAR")); // "DOUBLE"
+ * console.log(unifyKinds([{ kind: "null" }], "INTEGER")); // "INTEGER"
  * ```
  */
 export function unifyKinds(
@@ -162,7 +178,9 @@ export function unifyKinds(
  *
  * @example
  * ```ts
- * byteWidth("DOUBLE"); // 8
+ * import { byteWidth } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(byteWidth("DOUBLE"), byteWidth("VARCHAR")); // 8 16
  * ```
  */
 export function byteWidth(t: DuckType): number {
@@ -193,7 +211,10 @@ export function byteWidth(t: DuckType): number {
  *
  * @example
  * ```ts
- * sameLayout({ kind: "float", bits: 64 }, "DOUBLE"); // true
+ * import { sameLayout } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(sameLayout({ kind: "float", bits: 64 }, "DOUBLE")); // true
+ * console.log(sameLayout({ kind: "int", bits: 32, signed: true }, "BIGINT")); // false
  * ```
  */
 export function sameLayout(k: FieldKind, t: DuckType): boolean {
@@ -213,9 +234,12 @@ export function sameLayout(k: FieldKind, t: DuckType): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { setBits } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * const bits = new Uint8Array(2);
- * setBits(bits, 3, 7);
- * bits; // Uint8Array [ 0xf8, 0x03 ]
+ * setBits(bits, 3, 7); // bits 3..9
+ * assert.deepEqual([...bits], [0xf8, 0x03]);
  * ```
  */
 export function setBits(bits: Uint8Array, start: number, n: number): void {
@@ -235,9 +259,12 @@ export function setBits(bits: Uint8Array, start: number, n: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { copyBits } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * const dst = new Uint8Array(1);
- * copyBits(new Uint8Array([0b1010]), 1, dst, 0, 3);
- * dst[0]; // 0b101
+ * copyBits(new Uint8Array([0b1010]), 1, dst, 0, 3); // source bits 1..3 to bits 0..2
+ * assert.equal(dst[0], 0b101);
  * ```
  */
 export function copyBits(
@@ -272,9 +299,16 @@ export const INLINE_MAX = 12;
  *
  * @example
  * ```ts
- * const out = new Uint8Array(32);
- * const long = inlineStrings(new TextEncoder().encode("ready"), new Int32Array([0, 5]), 0, 1, out, 0, () => true);
- * long.length; // 0
+ * import assert from "node:assert/strict";
+ * import { inlineStrings } from "./arrow_columns.ts";
+ * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * const data = new TextEncoder().encode("readya string longer than 12");
+ * const offsets = new Int32Array([0, 5, data.length]);
+ * const out = new Uint8Array(2 * 16);
+ * const long = inlineStrings(data, offsets, 0, 2, out, 0, () => true);
+ * assert.deepEqual(long, [1]); // row 1 goes through the C API
+ * assert.equal(new DataView(out.buffer).getUint32(0, true), 5); // row 0: length, then "ready"
+ * assert.equal(new TextDecoder().decode(out.subarray(4, 9)), "ready");
  * ```
  */
 export function inlineStrings(

@@ -62,6 +62,7 @@ export const RUN_COLUMNS: readonly { name: string; type: DuckType }[] = [
 
 /** A run that a scan left out, and why. */
 export interface SkippedRun {
+  /** The run folder. */
   dir: string;
   /** The file at fault. */
   file: string;
@@ -77,9 +78,16 @@ const warnings = new Map<string, string[]>();
  * `on_error := 'skip'`), in order.
  *
  * @example
- * ```ts ignore
- * await con.run("select count(*) from bootstorm_scan(['r1', 'r2'], 'instances', on_error := 'skip', report := 'x')");
- * scanReport("x"); // [{ dir: "r2", file: "r2/instances.arrow", message: "Cannot load …" }]
+ * ```ts
+ * import { openDuckDB } from "./duckdb.ts";
+ * import { clearScanReport, registerArrowScan, scanReport } from "./arrow_scan.ts";
+ * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
+ * const db = await openDuckDB();
+ * registerArrowScan(db.duck, db.connection);
+ * await db.connection.run("select count(*) from bootstorm_scan(['no/such/run'], 'instances', on_error := 'skip', report := 'x')");
+ * console.log(scanReport("x")[0].file); // "no/such/run/run.json"
+ * clearScanReport("x");
+ * db.close();
  * ```
  */
 export function scanReport(id: string): SkippedRun[] {
@@ -91,8 +99,10 @@ export function scanReport(id: string): SkippedRun[] {
  * given `report := id`.
  *
  * @example
- * ```ts ignore
- * for (const w of scanWarnings("x")) console.error(`warning: ${w}`);
+ * ```ts
+ * import { scanWarnings } from "./arrow_scan.ts";
+ * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
+ * for (const w of scanWarnings("x")) console.error(`warning: ${w}`); // none: no scan reported to "x"
  * ```
  */
 export function scanWarnings(id: string): string[] {
@@ -103,8 +113,11 @@ export function scanWarnings(id: string): string[] {
  * Forget a report.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { clearScanReport, scanReport } from "./arrow_scan.ts";
+ * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * clearScanReport("x");
+ * console.log(scanReport("x")); // []
  * ```
  */
 export function clearScanReport(id: string): void {
@@ -141,8 +154,13 @@ function specsOf(stem: Stem): readonly ColumnSpec[] {
  * readFileSync for big files).
  *
  * @example
- * ```ts ignore
- * const bytes = readFileFast("data/runs/r1/instances.arrow");
+ * ```ts
+ * import { readFileFast } from "./arrow_scan.ts";
+ * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
+ * const file = await Deno.makeTempFile();
+ * await Deno.writeFile(file, new Uint8Array(100_000).fill(7));
+ * console.log(readFileFast(file).length); // 100000
+ * await Deno.remove(file);
  * ```
  */
 export function readFileFast(path: string): Uint8Array {
@@ -167,8 +185,13 @@ export function readFileFast(path: string): Uint8Array {
  * DatasetError naming the file.
  *
  * @example
- * ```ts ignore
- * readRunRecord("data/runs/r1").run_id; // "r1"
+ * ```ts
+ * import { readRunRecord } from "./arrow_scan.ts";
+ * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/run.json`, JSON.stringify({ schema_version: 3, run_id: "r1", count: 4 }));
+ * console.log(readRunRecord(dir).run_id); // "r1"
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function readRunRecord(dir: string): RunRecord {
@@ -193,8 +216,19 @@ export function readRunRecord(dir: string): RunRecord {
  * first bytes of the file); throws DatasetError naming the file.
  *
  * @example
- * ```ts ignore
- * readArrowFields("data/runs/r1/instances.arrow")[0]; // { name: "instance", kind: { kind: "int", bits: 32, signed: true } }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tableFromArrays, tableToIPC } from "@uwdata/flechette";
+ * import { readArrowFields } from "./arrow_scan.ts";
+ * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
+ * const file = await Deno.makeTempFile({ suffix: ".arrow" });
+ * const table = tableFromArrays({ instance: new Int32Array([0, 1]), boot_ms: new Float64Array([12.5, 13]) });
+ * await Deno.writeFile(file, tableToIPC(table, { format: "stream" })!);
+ * assert.deepEqual(readArrowFields(file), [
+ *   { name: "instance", kind: { kind: "int", bits: 32, signed: true } },
+ *   { name: "boot_ms", kind: { kind: "float", bits: 64 } },
+ * ]);
+ * await Deno.remove(file);
  * ```
  */
 export function readArrowFields(
@@ -364,9 +398,16 @@ function duckType(api: DuckDB["api"], t: DuckType) {
  * `also_check := ['memory']` to also check other files of each run).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { openDuckDB } from "./duckdb.ts";
+ * import { registerArrowScan } from "./arrow_scan.ts";
+ * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
+ * const db = await openDuckDB();
  * registerArrowScan(db.duck, db.connection);
- * await db.connection.run("select count(*) from bootstorm_scan(['data/runs/r1'], 'instances')");
+ * // No run folders: no rows, but the columns of the dataset schema, then run_id, host, image, count_n.
+ * const r = await db.connection.runAndReadAll("select * from bootstorm_scan([]::VARCHAR[], 'instances')");
+ * console.log(r.currentRowCount, r.columnNames().slice(-4)); // 0 ["run_id", "host", "image", "count_n"]
+ * db.close();
  * ```
  */
 export function registerArrowScan(duck: DuckDB, connection: Connection): void {

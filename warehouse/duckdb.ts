@@ -19,6 +19,7 @@ export type Instance = import("@duckdb/node-api").DuckDBInstance;
 
 /** A problem of the warehouse (export, query); the message names it and the fix. */
 export class WarehouseError extends Error {
+  /** An error whose message names the problem and the fix. */
   constructor(message: string) {
     super(message);
     this.name = "WarehouseError";
@@ -27,7 +28,9 @@ export class WarehouseError extends Error {
 
 /** Both DuckDB modules, loaded. */
 export interface DuckDB {
+  /** `@duckdb/node-api`: instances, connections, types, table functions. */
   api: DuckDBApi;
+  /** `@duckdb/node-bindings`: the raw C API (vector copies). */
   bindings: DuckDBBindings;
 }
 
@@ -39,9 +42,16 @@ let loaded: Promise<DuckDB> | null = null;
  * (no `--allow-ffi`, a platform without a prebuilt binary, a broken cache).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadDuckDB } from "./duckdb.ts";
+ * # import "./duckdb.ts"; // @ts-ignore: denoland/deno#26900
  * const { api } = await loadDuckDB();
- * const db = await api.DuckDBInstance.create(":memory:");
+ * const instance = await api.DuckDBInstance.create(":memory:");
+ * const connection = await instance.connect();
+ * const r = await connection.runAndReadAll("select 6 * 7 as x");
+ * console.log(r.getRowObjectsJS()); // [{ x: 42 }]
+ * connection.closeSync();
+ * instance.closeSync();
  * ```
  */
 export function loadDuckDB(): Promise<DuckDB> {
@@ -83,8 +93,11 @@ export interface DuckDBOptions {
 
 /** An open in-memory DuckDB database with bootstorm's table functions registered. */
 export interface DuckDBDatabase {
+  /** The loaded DuckDB modules. */
   duck: DuckDB;
+  /** The in-memory database. */
   instance: Instance;
+  /** The one connection to it. */
   connection: Connection;
   /** Close the connection, the instance and remove the spill folder. */
   close(): void;
@@ -95,9 +108,12 @@ export interface DuckDBDatabase {
  * JSON (exact query positions, see query_error.ts).
  *
  * @example
- * ```ts ignore
- * const db = await openDuckDB({ memoryLimit: "2GB" });
- * await db.connection.run("select 42");
+ * ```ts
+ * import { openDuckDB } from "./duckdb.ts";
+ * # import "./duckdb.ts"; // @ts-ignore: denoland/deno#26900
+ * const db = await openDuckDB({ memoryLimit: "2GB", threads: 1 });
+ * const r = await db.connection.runAndReadAll("select current_setting('threads') as threads");
+ * console.log(r.getRowObjectsJS()); // [{ threads: 1n }]
  * db.close();
  * ```
  */

@@ -79,6 +79,7 @@ export interface ExportReport {
  *
  * @example
  * ```ts ignore
+ * // needs run folders written by deno task sweep below data/sweeps
  * const r = await exportRuns(["data/sweeps"], "data/parquet");
  * console.log(`${r.exported.length} runs added, ${r.skipped.length} already there`);
  * ```
@@ -303,7 +304,10 @@ export async function exportRuns(
  *
  * @example
  * ```ts
- * kvMetadata("instances", [1, 2], 10).includes("bootstorm_schema_version: '2'"); // true
+ * import { kvMetadata } from "./export.ts";
+ * # import "./export.ts"; // @ts-ignore: denoland/deno#26900
+ * const kv = kvMetadata("instances", [1, 2], 10);
+ * console.log(kv.includes("bootstorm_schema_version: '2'"), kv.includes("bootstorm_runs: '10'")); // true true
  * ```
  */
 export function kvMetadata(
@@ -363,8 +367,18 @@ function failure(dir: string, e: unknown): SkippedRun {
  * WarehouseError for a missing source or when there is no run.
  *
  * @example
- * ```ts ignore
- * await findAllRuns(["data/sweeps", "data/runs"]);
+ * ```ts
+ * import { join } from "node:path";
+ * import { findAllRuns } from "./export.ts";
+ * # import "./export.ts"; // @ts-ignore: denoland/deno#26900
+ * const data = await Deno.realPath(await Deno.makeTempDir());
+ * for (const run of ["sweep/r2", "sweep/r1", "r3"]) {
+ *   await Deno.mkdir(join(data, run), { recursive: true });
+ *   await Deno.writeTextFile(join(data, run, "run.json"), "{}");
+ * }
+ * const runs = await findAllRuns([join(data, "sweep"), data]); // r1 and r2 are found twice, listed once
+ * console.log(runs.map((d) => d.slice(data.length + 1))); // ["r3", "sweep/r1", "sweep/r2"]
+ * await Deno.remove(data, { recursive: true });
  * ```
  */
 export async function findAllRuns(

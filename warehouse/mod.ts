@@ -17,6 +17,7 @@
  *
  * @example
  * ```ts ignore
+ * // needs run folders written by deno task sweep below data/sweeps
  * import { exportRuns, query } from "./mod.ts";
  * await exportRuns("data/sweeps", "data/parquet");
  * const t = await query("select image, median(boot_ms) as median_ms from instances group by image", { data: "data/parquet" });

@@ -40,7 +40,10 @@ function plain(v: ResultValue): unknown {
  *
  * @example
  * ```ts
- * csvField('say "hi"'); // '"say ""hi"""'
+ * import { csvField } from "./output.ts";
+ * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(csvField('say "hi"')); // "say ""hi"""
+ * console.log(csvField(null) === ""); // true
  * ```
  */
 export function csvField(v: ResultValue): string {
@@ -54,8 +57,11 @@ export function csvField(v: ResultValue): string {
  *
  * @example
  * ```ts
- * resultCsv({ columns: ["a", "b"], values: [[1, 2], ["x", null]], rows: 2 }, true);
- * // "a,b\n1,x\n2,\n"
+ * import assert from "node:assert/strict";
+ * import { resultCsv } from "./output.ts";
+ * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
+ * const csv = resultCsv({ columns: ["a", "b"], values: [[1, 2], ["x", null]], rows: 2 }, true);
+ * assert.equal(csv, "a,b\n1,x\n2,\n");
  * ```
  */
 export function resultCsv(chunk: ResultChunk, header: boolean): string {
@@ -72,7 +78,13 @@ export function resultCsv(chunk: ResultChunk, header: boolean): string {
  *
  * @example
  * ```ts
- * resultJson({ columns: ["a"], values: [[1, 2]], rows: 2 }, true); // '{"a":1}\n,{"a":2}\n'
+ * import assert from "node:assert/strict";
+ * import { resultJson } from "./output.ts";
+ * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
+ * const first = resultJson({ columns: ["a"], values: [[1, 2]], rows: 2 }, true);
+ * const next = resultJson({ columns: ["a"], values: [[3]], rows: 1 }, false);
+ * assert.equal(first + next, '{"a":1}\n,{"a":2}\n,{"a":3}\n');
+ * assert.deepEqual(JSON.parse(`[${first + next}]`), [{ a: 1 }, { a: 2 }, { a: 3 }]);
  * ```
  */
 export function resultJson(chunk: ResultChunk, first: boolean): string {
@@ -91,7 +103,13 @@ export function resultJson(chunk: ResultChunk, first: boolean): string {
  *
  * @example
  * ```ts
- * console.log(formatResult(["image", "median_ms"], [["osv", 12.5]]));
+ * import { formatResult } from "./output.ts";
+ * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(formatResult(["image", "median_ms"], [["osv", 12.5], ["minkernel", 3.25]]));
+ * // image      median_ms
+ * // ---------  ---------
+ * // osv            12.50
+ * // minkernel       3.25
  * ```
  */
 export function formatResult(columns: string[], rows: ResultValue[][]): string {

@@ -56,9 +56,11 @@ export type ResultValue = unknown;
 
 /** A streamed part of a result: column-major values. */
 export interface ResultChunk {
+  /** Column names, in order. */
   columns: string[];
   /** `values[c][r]`: column c, row r. */
   values: ResultValue[][];
+  /** Rows in this chunk. */
   rows: number;
 }
 
@@ -81,6 +83,7 @@ export interface Warehouse {
   ): Promise<{ columns: string[]; rows: number }>;
   /** Non-fatal findings of the Arrow scans so far (salvaged batches, a missing end-of-stream marker). */
   warnings(): string[];
+  /** Close DuckDB and forget the scan report. */
   close(): void;
 }
 
@@ -89,8 +92,18 @@ export interface Warehouse {
  * skipped; a run folder or an export folder is not descended into).
  *
  * @example
- * ```ts ignore
- * const { parquet, runs } = await findSources(["data"]);
+ * ```ts
+ * import { join } from "node:path";
+ * import { findSources } from "./query.ts";
+ * # import "./query.ts"; // @ts-ignore: denoland/deno#26900
+ * const data = await Deno.realPath(await Deno.makeTempDir());
+ * for (const [dir, file] of [["runs/r1", "run.json"], ["export", "runs.parquet"], ["export/r0", "run.json"], [".old/r9", "run.json"]]) {
+ *   await Deno.mkdir(join(data, dir), { recursive: true });
+ *   await Deno.writeTextFile(join(data, dir, file), "");
+ * }
+ * const { parquet, runs } = await findSources([data]); // not into the export folder, nor hidden ones
+ * console.log(parquet.map((d) => d.slice(data.length)), runs.map((d) => d.slice(data.length))); // ["/export"] ["/runs/r1"]
+ * await Deno.remove(data, { recursive: true });
  * ```
  */
 export async function findSources(
@@ -129,6 +142,7 @@ export async function findSources(
  *
  * @example
  * ```ts ignore
+ * // needs run folders (deno task sweep) or exports (deno task export) below data
  * const wh = await openWarehouse({ data: "data" });
  * const t = await wh.query("select image, count_n, median(boot_ms) as median_ms from instances group by all");
  * wh.close();
@@ -302,7 +316,9 @@ function makeWarehouse(
  *
  * @example
  * ```ts
- * jsValue(42n); // 42
+ * import { jsValue } from "./query.ts";
+ * # import "./query.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(jsValue(42n), jsValue(2n ** 64n), jsValue([1n, "a"])); // 42 "18446744073709551616" [1, "a"]
  * ```
  */
 export function jsValue(v: unknown): ResultValue {
@@ -322,6 +338,7 @@ export function jsValue(v: unknown): ResultValue {
  *
  * @example
  * ```ts ignore
+ * // needs run folders (deno task sweep) below data/sweeps
  * const t = await query("select image, median(boot_ms) as median_ms from instances group by image", { data: "data/sweeps" });
  * ```
  */

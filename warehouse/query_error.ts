@@ -19,6 +19,7 @@ export class QueryError extends Error {
   /** Where in the SQL (0-based offset, 1-based line and column), when DuckDB says. */
   readonly position: { offset: number; line: number; column: number } | null;
 
+  /** A message of the problem, the SQL line with a caret under `position`, then `hint`. */
   constructor(
     sql: string,
     type: string,
@@ -56,7 +57,11 @@ function caret(sql: string, line: number, column: number): string {
  *
  * @example
  * ```ts
- * lineColumn("select 1,\n  foo", 12); // { offset: 12, line: 2, column: 3 }
+ * import assert from "node:assert/strict";
+ * import { lineColumn } from "./query_error.ts";
+ * # import "./query_error.ts"; // @ts-ignore: denoland/deno#26900
+ * assert.deepEqual(lineColumn("select 1,\n  foo", 12), { offset: 12, line: 2, column: 3 });
+ * assert.deepEqual(lineColumn("select 'é', foo", 13), { offset: 12, line: 1, column: 13 }); // é is 2 bytes
  * ```
  */
 export function lineColumn(
@@ -81,8 +86,16 @@ export function lineColumn(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromDuckDBError } from "./query_error.ts";
+ * # import "./query_error.ts"; // @ts-ignore: denoland/deno#26900
  * const e = fromDuckDBError('Binder Error: {"exception_type":"Binder","exception_message":"Referenced column \\"foo\\" not found","position":"7"}', "select foo from runs", "");
- * e.position; // { offset: 7, line: 1, column: 8 }
+ * assert.equal(e.type, "Binder");
+ * assert.deepEqual(e.position, { offset: 7, line: 1, column: 8 });
+ * console.log(e.message);
+ * // SQL error (Binder) at line 1, column 8: Referenced column "foo" not found
+ * //   1 | select foo from runs
+ * //     |        ^
  * ```
  */
 export function fromDuckDBError(

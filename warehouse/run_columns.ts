@@ -21,8 +21,14 @@ export type RunColumnType = "BOOLEAN" | "BIGINT" | "DOUBLE" | "VARCHAR";
  *
  * @example
  * ```ts
- * flattenRecord({ schema_version: 2, run_id: "r", count: 4, host: { hostname: "h", cores: 2 }, argv: ["qemu"] }, "data/runs/r");
- * // { schema_version: 2, run_id: "r", count: 4, host_hostname: "h", host_cores: 2, argv: '["qemu"]', host: "h", image: "unknown", run_dir: "data/runs/r" }
+ * import assert from "node:assert/strict";
+ * import { flattenRecord } from "./run_columns.ts";
+ * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * const flat = flattenRecord({ schema_version: 2, run_id: "r", count: 4, host: { hostname: "h", cores: 2 }, argv: ["qemu"] }, "data/runs/r");
+ * assert.deepEqual(flat, {
+ *   schema_version: 2, run_id: "r", count: 4, host_hostname: "h", host_cores: 2, argv: '["qemu"]',
+ *   host: "h", image: "unknown", run_dir: "data/runs/r",
+ * });
  * ```
  */
 export function flattenRecord(record: RunRecord, dir: string): FlatRecord {
@@ -57,8 +63,15 @@ export function flattenRecord(record: RunRecord, dir: string): FlatRecord {
  *
  * @example
  * ```ts
- * runColumns([{ a: 1, b: "x" }, { a: 2.5, c: true }]);
- * // [{ name: "a", type: "DOUBLE" }, { name: "b", type: "VARCHAR" }, { name: "c", type: "BOOLEAN" }]
+ * import assert from "node:assert/strict";
+ * import { runColumns } from "./run_columns.ts";
+ * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * assert.deepEqual(runColumns([{ a: 1, b: "x", d: 3 }, { a: 2.5, c: true, d: null }]), [
+ *   { name: "a", type: "DOUBLE" },
+ *   { name: "b", type: "VARCHAR" },
+ *   { name: "d", type: "BIGINT" },
+ *   { name: "c", type: "BOOLEAN" },
+ * ]);
  * ```
  */
 export function runColumns(
@@ -94,7 +107,9 @@ export function runColumns(
  *
  * @example
  * ```ts
- * ident('a"b'); // '"a""b"'
+ * import { ident } from "./run_columns.ts";
+ * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(ident('a"b')); // "a""b"
  * ```
  */
 export function ident(name: string): string {
@@ -106,7 +121,9 @@ export function ident(name: string): string {
  *
  * @example
  * ```ts
- * literal("it's"); // "'it''s'"
+ * import { literal } from "./run_columns.ts";
+ * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(literal("it's")); // 'it''s'
  * ```
  */
 export function literal(text: string): string {
@@ -118,7 +135,9 @@ export function literal(text: string): string {
  *
  * @example
  * ```ts
- * literalList(["a", "b"]); // "['a', 'b']"
+ * import { literalList } from "./run_columns.ts";
+ * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(literalList(["a", "b"])); // ['a', 'b']
  * ```
  */
 export function literalList(texts: readonly string[]): string {

@@ -21,9 +21,17 @@ export const TIME_COLUMNS: readonly string[] = ["started_at", "finished_at"];
  * return the SELECT that reads it with the times as TIMESTAMPTZ.
  *
  * @example
- * ```ts ignore
- * const select = await createRunsTable(db.connection, "new_runs", [flattenRecord(rec, dir)]);
- * await db.connection.run(`copy (${select}) to 'runs.parquet' (format parquet)`);
+ * ```ts
+ * import { openDuckDB } from "./duckdb.ts";
+ * import { flattenRecord } from "./run_columns.ts";
+ * import { createRunsTable } from "./runs_table.ts";
+ * # import "./runs_table.ts"; // @ts-ignore: denoland/deno#26900
+ * const db = await openDuckDB();
+ * const rec = { schema_version: 3, run_id: "r1", count: 4, started_at: "2026-01-01T10:00:00Z" };
+ * const select = await createRunsTable(db.connection, "new_runs", [flattenRecord(rec as never, "data/runs/r1")]);
+ * const r = await db.connection.runAndReadAll(`select run_id, typeof(started_at) as t from (${select})`);
+ * console.log(r.getRowObjectsJS()); // [{ run_id: "r1", t: "TIMESTAMP WITH TIME ZONE" }]
+ * db.close();
  * ```
  */
 export async function createRunsTable(

@@ -59,8 +59,16 @@ interface BinRow {
  *
  * @example
  * ```ts
- * const bins = concurrencyBins(set.instances, { width: 32 });
- * concurrencyBinsFigure(bins, { document: svgDocument() });
+ * import * as aq from "arquero";
+ * import { concurrencyBinsFigure } from "./bins_figure.ts";
+ * # import "./bins_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * // The rows of concurrencyBins(instances, { width: 2 }) for one run:
+ * const bins = aq.table({
+ *   run_id: ["r1", "r1"], image: ["osv", "osv"], count_n: [4, 4], bin_lo: [0, 2], bin_hi: [2, 4], n: [2, 2],
+ *   min_ms: [380, 420], median_ms: [390, 450], max_ms: [400, 480],
+ * });
+ * const svg = concurrencyBinsFigure(bins);
+ * console.log(svg.startsWith("<svg"), svg.includes("Boot time by concurrency at start")); // true true
  * ```
  */
 export function concurrencyBinsFigure(

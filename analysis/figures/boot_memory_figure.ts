@@ -21,17 +21,29 @@ import {
 
 /** One row of a correlation table (see `correlate`). */
 export interface CorrelationRow {
+  /** Column on x. */
   x: string;
+  /** Column on y. */
   y: string;
+  /** Rows where both are finite. */
   n: number;
+  /** Pearson r. */
   pearson: number | null;
+  /** Low end of r's bootstrap interval. */
   pearson_lo: number | null;
+  /** High end of r's bootstrap interval. */
   pearson_hi: number | null;
+  /** Spearman ρ. */
   spearman: number | null;
+  /** Low end of ρ's bootstrap interval. */
   spearman_lo: number | null;
+  /** High end of ρ's bootstrap interval. */
   spearman_hi: number | null;
+  /** Slope of the least-squares line y = intercept + slope·x. */
   slope: number | null;
+  /** Intercept of that line. */
   intercept: number | null;
+  /** r² of that line. */
   r2: number | null;
 }
 
@@ -102,8 +114,17 @@ function pickRow(
  *
  * @example
  * ```ts
- * const s = summarize(set.instances, { memory: set.memory });
- * bootMemoryFigure(s, { correlation: bootMemoryCorrelation(s) });
+ * import * as aq from "arquero";
+ * import { bootMemoryFigure } from "./boot_memory_figure.ts";
+ * # import "./boot_memory_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * // Per-run rows as summarize(set.instances, { memory: set.memory }) gives them:
+ * const summary = aq.table({
+ *   run_id: ["a", "b", "c", "d"], image: ["minkernel", "minkernel", "osv", "osv"],
+ *   per_booting_kib: [10e3, 12e3, 30e3, 34e3], median_ms: [150, 170, 400, 450],
+ * });
+ * // the correlation is computed (seed 1) unless given: { correlation: bootMemoryCorrelation(summary) }
+ * const svg = bootMemoryFigure(summary);
+ * console.log(svg.startsWith("<svg"), svg.includes("Boot time against memory")); // true true
  * ```
  */
 export function bootMemoryFigure(

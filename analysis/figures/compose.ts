@@ -22,21 +22,29 @@ export const FIGURE_WIDTH = 720;
 
 /** The part of a DOM node the figures use (linkedom's nodes fit). */
 export interface DomNode {
+  /** Element name (absent for text nodes). */
   tagName?: string;
 }
 
 /** The part of a DOM element the figures use (linkedom's elements fit). */
 export interface DomElement extends DomNode {
+  /** An attribute's value, null when absent. */
   getAttribute(name: string): string | null;
+  /** Set an attribute. */
   setAttribute(name: string, value: string): void;
+  /** Append a child (moving it from its old parent). */
   appendChild(child: DomNode): unknown;
+  /** Its children. */
   readonly childNodes: ArrayLike<DomNode> & Iterable<DomNode>;
+  /** Its text. */
   textContent: string | null;
+  /** It and its children as markup. */
   readonly outerHTML: string;
 }
 
 /** The part of a DOM document the figures use (pass linkedom's `parseHTML(…).document`). */
 export interface DomDocument {
+  /** A new element in a namespace ({@link SVG_NS} for the figures). */
   createElementNS(namespace: string, name: string): DomElement;
 }
 
@@ -57,7 +65,12 @@ export interface FigureOptions {
  *
  * @example
  * ```ts
- * const svg = ecdfFigure(set.instances, { document: svgDocument() });
+ * import { SVG_NS, svgDocument } from "./compose.ts";
+ * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
+ * const document = svgDocument(); // give it to a figure: ecdfFigure(instances, { document })
+ * const rect = document.createElementNS(SVG_NS, "rect");
+ * rect.setAttribute("width", "3");
+ * console.log(rect.outerHTML); // <rect width="3" />
  * ```
  */
 export function svgDocument(): DomDocument {
@@ -69,7 +82,9 @@ export function svgDocument(): DomDocument {
 
 /** One legend entry drawn above the panels. */
 export interface LegendItem {
+  /** Its text. */
   label: string;
+  /** Swatch colour (CSS). */
   color: string;
   /** Swatch shape (default "line"). */
   shape?: "line" | "dot" | "ring";
@@ -89,11 +104,15 @@ export interface Panel {
 
 /** Options of {@link composeFigure}. */
 export interface ComposeOptions {
+  /** Figure width, px. */
   width: number;
   /** Height of the panel area (below the header), px. */
   height: number;
+  /** Title line (bold). */
   title?: string;
+  /** Second line under the title. */
   subtitle?: string;
+  /** Legend entries, above the panels. */
   legend?: LegendItem[];
 }
 
@@ -117,7 +136,9 @@ function el(
  *
  * @example
  * ```ts
- * headerHeight({ title: "ECDF" }); // 30
+ * import { headerHeight } from "./compose.ts";
+ * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(headerHeight({ title: "ECDF" }), headerHeight({ title: "ECDF", subtitle: "N = 16" })); // 30 46
  * ```
  */
 export function headerHeight(
@@ -143,7 +164,12 @@ export function headerHeight(
  *
  * @example
  * ```ts
- * legendLayout([{ label: "a", color: "red" }], 720); // { rows: 1, at: [{ x: 12, row: 0 }] }
+ * import assert from "node:assert/strict";
+ * import { legendLayout } from "./compose.ts";
+ * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
+ * assert.deepEqual(legendLayout([{ label: "a", color: "red" }], 720), { rows: 1, at: [{ x: 12, row: 0 }] });
+ * const long = { label: "x".repeat(40), color: "red" };
+ * console.log(legendLayout([long, long], 400).rows); // 2: the second entry wraps
  * ```
  */
 export function legendLayout(
@@ -174,8 +200,13 @@ export function legendLayout(
  *
  * @example
  * ```ts
- * const p = Plot.plot({ document, width: 300, height: 200, marks: [Plot.frame()] });
- * composeFigure(document, [{ plot: p, x: 0, y: 0 }], { width: 300, height: 200, title: "Empty" });
+ * import * as Plot from "@observablehq/plot";
+ * import { basePlotOptions, composeFigure, type DomElement, svgDocument } from "./compose.ts";
+ * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
+ * const document = svgDocument();
+ * const plot = Plot.plot({ ...basePlotOptions(document), width: 300, height: 200, marks: [Plot.frame()] }) as unknown as DomElement;
+ * const svg = composeFigure(document, [{ plot, x: 0, y: 0 }], { width: 300, height: 200, title: "Empty" });
+ * console.log(svg.startsWith("<svg"), svg.includes('height="230"'), svg.includes(">Empty</text>")); // true true true: 30 px of header
  * ```
  */
 export function composeFigure(
@@ -296,7 +327,9 @@ function round(v: number): number {
  *
  * @example
  * ```ts
- * textWidth("median", 10); // 36
+ * import { textWidth } from "./compose.ts";
+ * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(textWidth("median", 10)); // 36
  * ```
  */
 export function textWidth(text: string, size: number): number {
@@ -310,8 +343,13 @@ export function textWidth(text: string, size: number): number {
  *
  * @example
  * ```ts
- * normalizeIds('<clipPath id="plot-clip-7"/><g clip-path="url(#plot-clip-7)"/>');
- * // '<clipPath id="bs-clip-1"/><g clip-path="url(#bs-clip-1)"/>'
+ * import assert from "node:assert/strict";
+ * import { normalizeIds } from "./compose.ts";
+ * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
+ * assert.equal(
+ *   normalizeIds('<clipPath id="plot-clip-7"/><g clip-path="url(#plot-clip-7)"/>'),
+ *   '<clipPath id="bs-clip-1"/><g clip-path="url(#bs-clip-1)"/>',
+ * );
  * ```
  */
 export function normalizeIds(svg: string): string {
@@ -338,7 +376,11 @@ export function normalizeIds(svg: string): string {
  *
  * @example
  * ```ts
- * Plot.plot({ ...basePlotOptions(document), marks: [Plot.frame()] });
+ * import * as Plot from "@observablehq/plot";
+ * import { basePlotOptions, svgDocument } from "./compose.ts";
+ * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
+ * const plot = Plot.plot({ ...basePlotOptions(svgDocument()), marks: [Plot.frame()] });
+ * console.log(plot.tagName); // "SVG"
  * ```
  */
 export function basePlotOptions(document: DomDocument): Plot.PlotOptions {

@@ -63,7 +63,20 @@ export interface DatasetFiguresOptions {
  *
  * @example
  * ```ts
- * const set = withoutProbes(await loadRuns("data/sweeps/20240101T000000Z-abc"));
+ * import * as aq from "arquero";
+ * import type { RunSet } from "../load.ts";
+ * import { withoutProbes } from "./dataset_figures.ts";
+ * # import "./dataset_figures.ts"; // @ts-ignore: denoland/deno#26900
+ * const run = (dir: string, run_id: string) => ({
+ *   dir, record: { schema_version: 3, run_id, count: 0 }, instances: aq.table({}), memory: aq.table({}),
+ *   formats: { instances: "arrow" as const, memory: "arrow" as const }, warnings: [],
+ * });
+ * // what loadRuns("data/sweeps/s1") returns for a sweep with one probe:
+ * const set: RunSet = {
+ *   sweep: null, instances: aq.table({}), memory: aq.table({}),
+ *   runs: [run("data/sweeps/s1/probes/p1", "p1"), run("data/sweeps/s1/r1", "r1")],
+ * };
+ * console.log(withoutProbes(set).runs.map((r) => r.record.run_id)); // ["r1"]
  * ```
  */
 export function withoutProbes(set: RunSet): RunSet {
@@ -84,8 +97,9 @@ export function withoutProbes(set: RunSet): RunSet {
  *
  * @example
  * ```ts
- * binWidthFor(256, "libos"); // 32
- * binWidthFor(16, "baseline"); // 2
+ * import { binWidthFor } from "./dataset_figures.ts";
+ * # import "./dataset_figures.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(binWidthFor(256, "libos"), binWidthFor(256, "linux"), binWidthFor(16, "baseline")); // 32 16 2
  * ```
  */
 export function binWidthFor(count: number, cls?: string | null): number {
@@ -104,7 +118,29 @@ export function binWidthFor(count: number, cls?: string | null): number {
  *
  * @example
  * ```ts
- * for (const f of datasetFigures(await loadRuns(dir))) await Deno.writeTextFile(`${f.name}.svg`, f.svg);
+ * import * as aq from "arquero";
+ * import type { RunSet } from "../load.ts";
+ * import { datasetFigures } from "./dataset_figures.ts";
+ * # import "./dataset_figures.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
+ *   instance: [0, 1, 2, 3], outcome: ["ready", "ready", "ready", "timeout"], concurrency_at_start: [0, 1, 2, 3],
+ *   t_s_ms: [0, 5, 10, 15], boot_ms: [150, 160, 170, null], boot_end_ms: [150, 165, 180, 1015],
+ *   first_output_boot_ms: [100, 110, 120, null], rss_peak_kib: [2e4, 2e4, 2e4, null],
+ * });
+ * const memory = aq.table({ run_id: ["r1", "r1", "r1"], t_ms: [0, 100, 200], used_kib: [1e6, 1.05e6, 1.02e6], booting: [0, 3, 1] });
+ * const record = {
+ *   schema_version: 3, run_id: "r1", count: 4, profile: { name: "minkernel", class: "baseline" as const },
+ *   pattern: { kind: "interval", interval_ms: 5 }, accelerator: { kind: "tcg" as const },
+ * };
+ * // what loadRuns(dir) returns for a folder holding that one run:
+ * const set: RunSet = {
+ *   sweep: null, instances, memory,
+ *   runs: [{ dir: "data/runs/r1", record, instances, memory, formats: { instances: "arrow", memory: "arrow" }, warnings: [] }],
+ * };
+ * // writeFigures writes them: for (const f of figures) await Deno.writeTextFile(`${f.name}.svg`, f.svg)
+ * const figures = datasetFigures(set);
+ * console.log(figures.map((f) => f.name)); // ["timeline-r1", "concurrency-bins", "ecdf"]
  * ```
  */
 export function datasetFigures(

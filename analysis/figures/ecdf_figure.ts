@@ -38,7 +38,16 @@ export interface EcdfFigureOptions extends FigureOptions {
  *
  * @example
  * ```ts
- * ecdfFigure(set.instances, { document: svgDocument() });
+ * import * as aq from "arquero";
+ * import { svgDocument } from "./compose.ts";
+ * import { ecdfFigure } from "./ecdf_figure.ts";
+ * # import "./ecdf_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   image: ["minkernel", "minkernel", "osv", "osv"], outcome: ["ready", "ready", "ready", "timeout"],
+ *   boot_ms: [150, 160, 400, null],
+ * });
+ * const svg = ecdfFigure(instances, { document: svgDocument() }); // one document can hold many figures
+ * console.log(svg.startsWith("<svg"), svg.includes("Distribution of boot time")); // true true
  * ```
  */
 export function ecdfFigure(

@@ -25,7 +25,9 @@ export interface FeaturePoint {
   name: string;
   /** Class (`baseline`, `libos`, `linux`, or `unknown`/null for an unlabelled run). */
   class: string | null;
+  /** Its value of the feature on x (null: left out of the figure). */
   x: number | null;
+  /** Its value of the feature on y (null: left out of the figure). */
   y: number | null;
   /** `paper` points are drawn hollow (default `measured`). */
   source?: "measured" | "paper";
@@ -51,9 +53,13 @@ export interface FeatureSpaceOptions extends FigureOptions {
  *
  * @example
  * ```ts
- * const ref = await loadReference("data/reference");
- * const verdict = classify(run, ref);
- * featurePoints(ref, { x: "log_boot_ratio", y: "log_mem_ratio", classification: verdict });
+ * import { loadReference } from "../classify.ts";
+ * import { featurePoints } from "./feature_space_figure.ts";
+ * # import "./feature_space_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * const ref = await loadReference("data/reference"); // run from the project root
+ * // add { classification: classify(run, ref) } to place a classified run among them
+ * const points = featurePoints(ref, { x: "log_code_insns", y: "log_cr3_writes" });
+ * console.log(points.length === ref.points.length, points.find((p) => p.name === "osv")?.class); // true libos
  * ```
  */
 export function featurePoints(
@@ -89,10 +95,13 @@ export function featurePoints(
  *
  * @example
  * ```ts
- * featureSpaceFigure(
+ * import { featureSpaceFigure } from "./feature_space_figure.ts";
+ * # import "./feature_space_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * const svg = featureSpaceFigure(
  *   [{ name: "minkernel", class: "baseline", x: 0, y: 0 }, { name: "new", class: "libos", x: 2, y: 1, highlight: true }],
  *   { xFeature: "log_boot_ratio", yFeature: "log_mem_ratio" },
  * );
+ * console.log(svg.startsWith("<svg"), svg.includes("new → libos")); // true true
  * ```
  */
 export function featureSpaceFigure(

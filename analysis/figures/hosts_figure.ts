@@ -41,7 +41,15 @@ const FAILED_COLOR = "#ff725c";
  *
  * @example
  * ```ts
- * await Deno.writeTextFile("hosts.svg", hostTimelineFigure(set.instances, { document: svgDocument() }));
+ * import * as aq from "arquero";
+ * import { hostTimelineFigure } from "./hosts_figure.ts";
+ * # import "./hosts_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], instance: [0, 1, 0, 1], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], boot_end_ms: [100, 125, 300, null],
+ * });
+ * const svg = hostTimelineFigure(instances); // write it with Deno.writeTextFile("hosts.svg", svg)
+ * console.log(svg.includes("Timeline per host"), svg.includes("2 hosts, 3 ready, 1 lost")); // true true
  * ```
  */
 export function hostTimelineFigure(
@@ -137,7 +145,15 @@ export function hostTimelineFigure(
  *
  * @example
  * ```ts
- * await Deno.writeTextFile("recovery.svg", recoveryFigure(set.instances, { document: svgDocument() }));
+ * import * as aq from "arquero";
+ * import { recoveryFigure } from "./hosts_figure.ts";
+ * # import "./hosts_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], instance: [0, 1, 0, 1], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], boot_end_ms: [100, 125, 300, null],
+ * });
+ * const svg = recoveryFigure(instances);
+ * console.log(svg.includes("3 of 4 up after 0.30 s")); // true
  * ```
  */
 export function recoveryFigure(
@@ -217,7 +233,16 @@ export function recoveryFigure(
  *
  * @example
  * ```ts
- * for (const f of hostFigures(run, { document: svgDocument() })) console.log(f.name);
+ * import * as aq from "arquero";
+ * import { hostFigures } from "./hosts_figure.ts";
+ * # import "./hosts_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   host: ["node1", "node1", "node2", "node2"], instance: [0, 1, 0, 1], outcome: ["ready", "ready", "ready", "lost"],
+ *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], boot_end_ms: [100, 125, 300, null],
+ * });
+ * for (const f of hostFigures({ instances, record: { run_id: "storm1" } })) console.log(f.name);
+ * // hosts-storm1
+ * // recovery-storm1
  * ```
  */
 export function hostFigures(

@@ -159,7 +159,16 @@ function stackPanel(
  *
  * @example
  * ```ts
- * phasesFigure(phasesOfRuns(set.runs), { document: svgDocument() });
+ * import * as aq from "arquero";
+ * import { phasesFigure } from "./phases_figure.ts";
+ * # import "./phases_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * // Instances of a --phases run (T_K) with a "kernel" mark; for runs loaded from folders use phasesOfRuns(set.runs)
+ * const instances = aq.table({
+ *   image: ["osv", "osv"], outcome: ["ready", "ready"], concurrency_at_start: [0, 1], count_n: [2, 2],
+ *   t_s_ms: [0, 5], t_k_ms: [30, 36], first_output_ms: [80, 90], kernel_ms: [120, 130], ready_ms: [200, 210], boot_ms: [200, 205],
+ * });
+ * const svg = phasesFigure(instances);
+ * console.log(svg.startsWith("<svg"), svg.includes("Where the boot time goes")); // true true
  * ```
  */
 export function phasesFigure(

@@ -29,6 +29,7 @@ import {
 
 /** The data of one run the timeline needs (a loaded `Run` fits). */
 export interface TimelineData {
+  /** Instance rows (`instance`, `t_s_ms`, `boot_end_ms`, `outcome`). */
   instances: Table;
   /** Memory samples (`t_ms`, `used_kib`); without them the memory panel is left out. */
   memory?: Table;
@@ -54,7 +55,9 @@ const MARGIN_RIGHT = 20;
  *
  * @example
  * ```ts
- * shortPattern({ kind: "interval", interval_ms: 5 }); // "5 ms"
+ * import { shortPattern } from "./timeline_figure.ts";
+ * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(shortPattern({ kind: "interval", interval_ms: 5 }), shortPattern({ kind: "parallel", parallelism: 4 })); // "5 ms" "P=4"
  * ```
  */
 export function shortPattern(pattern: RunRecord["pattern"]): string {
@@ -75,7 +78,12 @@ export function shortPattern(pattern: RunRecord["pattern"]): string {
  *
  * @example
  * ```ts
- * runLabel(run.record); // "minkernel · N=16 · every 5 ms · TCG"
+ * import { runLabel } from "./timeline_figure.ts";
+ * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(runLabel({
+ *   schema_version: 3, run_id: "r1", count: 16, profile: { name: "minkernel" },
+ *   pattern: { kind: "interval", interval_ms: 5 }, accelerator: { kind: "tcg" },
+ * })); // "minkernel · N=16 · every 5 ms · TCG"
  * ```
  */
 export function runLabel(record: RunRecord): string {
@@ -103,7 +111,11 @@ export function runLabel(record: RunRecord): string {
  *
  * @example
  * ```ts
- * decimate([0, 1, 2, 3], [5, 9, 1, 4], 1); // { t: [1, 2], v: [9, 1] }
+ * import assert from "node:assert/strict";
+ * import { decimate } from "./timeline_figure.ts";
+ * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * assert.deepEqual(decimate([0, 1, 2, 3], [5, 9, 1, 4], 1), { t: [1, 2], v: [9, 1] }); // the bucket's highest and lowest
+ * assert.deepEqual(decimate([0, 1], [5, 9], 1), { t: [0, 1], v: [5, 9] }); // few points: kept as they are
  * ```
  */
 export function decimate(
@@ -176,8 +188,18 @@ function onlyRun(table: Table, runId: string | undefined, what: string): Table {
  *
  * @example
  * ```ts
- * const run = await loadRun("data/runs/20240101T000000Z-abc123");
- * await Deno.writeTextFile("timeline.svg", timelineFigure(run, { document: svgDocument() }));
+ * import * as aq from "arquero";
+ * import { timelineFigure } from "./timeline_figure.ts";
+ * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
+ * // a loaded run (loadRun(dir)) fits as it is; here its instances and memory samples:
+ * const instances = aq.table({
+ *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"],
+ *   instance: [0, 1, 2, 3], outcome: ["ready", "ready", "ready", "timeout"], concurrency_at_start: [0, 1, 2, 3],
+ *   t_s_ms: [0, 5, 10, 15], boot_ms: [150, 160, 170, null], boot_end_ms: [150, 165, 180, 1015],
+ * });
+ * const memory = aq.table({ t_ms: [0, 100, 200], used_kib: [1e6, 1.05e6, 1.02e6] });
+ * const svg = timelineFigure({ instances, memory }); // write it with Deno.writeTextFile("timeline.svg", svg)
+ * console.log(svg.startsWith("<svg"), svg.includes(">Timeline</text>")); // true true
  * ```
  */
 export function timelineFigure(

@@ -50,7 +50,17 @@ async function subdirs(dir: string): Promise<string[]> {
  *
  * @example
  * ```ts
- * const dir = await defaultDataset(); // e.g. "/work/main/data/sweeps/20240101T000000Z-abc"
+ * import { defaultDataset } from "./write_figures.ts";
+ * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
+ * // default: $BOOTSTORM_DATA, else the newest dataset under the repository's data/
+ * const root = await Deno.makeTempDir();
+ * for (const run of ["runs/20240101T000000Z-aaaaaa", "runs/20240102T000000Z-bbbbbb"]) {
+ *   await Deno.mkdir(`${root}/${run}`, { recursive: true });
+ *   await Deno.writeTextFile(`${root}/${run}/run.json`, "{}");
+ * }
+ * console.log(await defaultDataset({ root, env: {} }) === `${root}/runs/20240102T000000Z-bbbbbb`); // true: the newest
+ * console.log(await defaultDataset({ root, env: { BOOTSTORM_DATA: "data/sweeps/x" } })); // "data/sweeps/x"
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function defaultDataset(
@@ -94,8 +104,11 @@ export interface WriteFiguresOptions
 
 /** What {@link writeFigures} wrote. */
 export interface WrittenFigures {
+  /** The folder written to. */
   out: string;
+  /** The figures drawn. */
   figures: NamedFigure[];
+  /** The files written (SVG, then PNG, per figure). */
   files: string[];
 }
 
@@ -105,7 +118,31 @@ export interface WrittenFigures {
  *
  * @example
  * ```ts
- * const { files } = await writeFigures("data/sweeps/20240101T000000Z-abc");
+ * import * as aq from "arquero";
+ * import type { RunSet } from "../load.ts";
+ * import { writeFigures } from "./write_figures.ts";
+ * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
+ *   instance: [0, 1, 2, 3], outcome: ["ready", "ready", "ready", "timeout"], concurrency_at_start: [0, 1, 2, 3],
+ *   t_s_ms: [0, 5, 10, 15], boot_ms: [150, 160, 170, null], boot_end_ms: [150, 165, 180, 1015],
+ *   first_output_boot_ms: [100, 110, 120, null], rss_peak_kib: [2e4, 2e4, 2e4, null],
+ * });
+ * const memory = aq.table({ run_id: ["r1", "r1", "r1"], t_ms: [0, 100, 200], used_kib: [1e6, 1.05e6, 1.02e6], booting: [0, 3, 1] });
+ * const record = {
+ *   schema_version: 3, run_id: "r1", count: 4, profile: { name: "minkernel", class: "baseline" as const },
+ *   pattern: { kind: "interval", interval_ms: 5 }, accelerator: { kind: "tcg" as const },
+ * };
+ * // what loadRuns(dir) returns for a folder holding that one run:
+ * const set: RunSet = {
+ *   sweep: null, instances, memory,
+ *   runs: [{ dir: "data/runs/r1", record, instances, memory, formats: { instances: "arrow", memory: "arrow" }, warnings: [] }],
+ * };
+ * const out = await Deno.makeTempDir(); // default: <dir>/figures
+ * // without { set }, writeFigures loads dir itself (loadRuns)
+ * const { files } = await writeFigures("data/runs/r1", { set, out, png: false });
+ * console.log(files.map((f) => f.slice(out.length + 1))); // ["timeline-r1.svg", "concurrency-bins.svg", "ecdf.svg"]
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function writeFigures(
@@ -139,7 +176,9 @@ export async function writeFigures(
  *
  * @example
  * ```ts
- * datasetName("/x/data/sweeps/abc"); // "sweeps/abc"
+ * import { datasetName } from "./write_figures.ts";
+ * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(datasetName("/x/data/sweeps/abc"), datasetName("/x/elsewhere/abc/")); // "sweeps/abc" "abc"
  * ```
  */
 export function datasetName(dir: string): string {
@@ -155,8 +194,31 @@ export function datasetName(dir: string): string {
  * returns its path and size.
  *
  * @example
- * ```ts ignore
- * const { out } = await writeReport("data/sweeps/x", { set: withoutProbes(await loadRuns("data/sweeps/x")) });
+ * ```ts
+ * import * as aq from "arquero";
+ * import type { RunSet } from "../load.ts";
+ * import { writeReport } from "./write_figures.ts";
+ * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
+ * const instances = aq.table({
+ *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
+ *   instance: [0, 1, 2, 3], outcome: ["ready", "ready", "ready", "timeout"], concurrency_at_start: [0, 1, 2, 3],
+ *   t_s_ms: [0, 5, 10, 15], boot_ms: [150, 160, 170, null], boot_end_ms: [150, 165, 180, 1015],
+ *   first_output_boot_ms: [100, 110, 120, null], rss_peak_kib: [2e4, 2e4, 2e4, null],
+ * });
+ * const memory = aq.table({ run_id: ["r1", "r1", "r1"], t_ms: [0, 100, 200], used_kib: [1e6, 1.05e6, 1.02e6], booting: [0, 3, 1] });
+ * const record = {
+ *   schema_version: 3, run_id: "r1", count: 4, profile: { name: "minkernel", class: "baseline" as const },
+ *   pattern: { kind: "interval", interval_ms: 5 }, accelerator: { kind: "tcg" as const },
+ * };
+ * // what loadRuns(dir) returns for a folder holding that one run:
+ * const set: RunSet = {
+ *   sweep: null, instances, memory,
+ *   runs: [{ dir: "data/runs/r1", record, instances, memory, formats: { instances: "arrow", memory: "arrow" }, warnings: [] }],
+ * };
+ * const dir = await Deno.makeTempDir(); // a run folder: set = withoutProbes(await loadRuns(dir))
+ * const { out, bytes } = await writeReport(dir, { set });
+ * console.log(out === `${dir}/report.html`, bytes > 0); // true true
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeReport(

@@ -54,6 +54,7 @@ interface Options {
 export interface LinuxGuestBuild {
   /** Absolute paths of the kernel and the initramfs. */
   vmlinuz: string;
+  /** Absolute path of the initramfs (`vmlinuz.initrd`). */
   initrd: string;
   /** The manifest: inputs (packages, versions, sha256) and outputs. */
   manifest: {
@@ -465,6 +466,7 @@ async function gzip(data: Uint8Array): Promise<Uint8Array> {
  *
  * @example
  * ```ts ignore
+ * // downloads about 27 MB of Debian packages (once, into the cache)
  * const built = await buildLinuxGuest({ out: "build/linux" });
  * console.log(built.manifest.initramfs.sha256);
  * ```

@@ -55,11 +55,16 @@ function normalise(path: string): string {
  *
  * @example
  * ```ts
- * const bytes = writeNewc([
- *   { kind: "dir", path: "dev" },
- *   { kind: "char", path: "dev/console", major: 5, minor: 1 },
+ * import assert from "node:assert/strict";
+ * import { type CpioEntry, writeNewc } from "./newc.ts";
+ * const entries: CpioEntry[] = [
  *   { kind: "file", path: "init", data: new TextEncoder().encode("#!/bin/sh\n"), mode: 0o755 },
- * ]);
+ *   { kind: "char", path: "dev/console", major: 5, minor: 1 }, // adds the directory dev
+ * ];
+ * const bytes = writeNewc(entries);
+ * const text = new TextDecoder().decode(bytes);
+ * console.log(text.startsWith("070701"), text.includes("TRAILER!!!"), bytes.length % 4); // true true 0
+ * assert.deepEqual(writeNewc([...entries].reverse()), bytes); // same entries, same bytes
  * ```
  */
 export function writeNewc(entries: readonly CpioEntry[]): Uint8Array {

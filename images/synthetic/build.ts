@@ -41,7 +41,9 @@ const CFLAGS = [
 export interface SyntheticBuild {
   /** Absolute path of the ELF. */
   path: string;
+  /** Size of the ELF, bytes. */
   bytes: number;
+  /** sha256 of the ELF (the build is reproducible). */
   sha256: string;
 }
 
@@ -80,8 +82,14 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
  * or binutils is missing.
  *
  * @example
- * ```ts ignore
- * const { path, sha256 } = await buildSynthetic({ out: "build/synthetic" });
+ * ```ts
+ * import { buildSynthetic } from "./build.ts";
+ * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
+ * // needs gcc and binutils
+ * const out = await Deno.makeTempDir();
+ * const { path, sha256 } = await buildSynthetic({ out });
+ * console.log(path === `${out}/synthetic.elf`, sha256.length); // true 64
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function buildSynthetic(

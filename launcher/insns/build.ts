@@ -27,6 +27,7 @@ export class InsnsError extends Error {}
 export interface InsnsPluginInfo {
   /** The built shared object. */
   path: string;
+  /** sha256 of the shared object. */
   sha256: string;
   /** sha256 of `insns_plugin.c`. */
   source_sha256: string;
@@ -40,6 +41,7 @@ export interface InsnsPluginInfo {
   qemu_source_version: string | null;
   /** The output shim (LD_PRELOAD): counts at each stdout write. */
   shim_path: string;
+  /** sha256 of the output shim. */
   shim_sha256: string;
 }
 
@@ -92,8 +94,12 @@ function firstLines(s: string, n = 3): string {
  * does not come from a Debian package.
  *
  * @example
- * ```ts ignore
- * console.log(await qemuSourceVersion("qemu-system-x86_64")); // { package: "qemu", version: "1:7.2+dfsg-7+deb12u18" }
+ * ```ts
+ * import { qemuSourceVersion } from "./build.ts";
+ * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(await qemuSourceVersion("no-such-qemu")); // null: not on PATH
+ * console.log(await qemuSourceVersion("qemu-system-x86_64"));
+ * // Debian 12's qemu-system-x86: { package: "qemu", version: "1:7.2+dfsg-7+deb12u18" }; null when not from dpkg
  * ```
  */
 export async function qemuSourceVersion(
@@ -343,6 +349,7 @@ async function debSrcLines(): Promise<string> {
  *
  * @example
  * ```ts ignore
+ * // needs QEMU, gcc, and Debian's QEMU source package (downloaded once) for qemu-plugin.h
  * const plugin = await ensureInsnsPlugin();
  * console.log(plugin.path, plugin.qemu_source_version);
  * ```
@@ -482,8 +489,10 @@ export async function ensureInsnsPlugin(
  * @example
  * ```ts
  * import { pluginLoadError } from "./build.ts";
+ * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
  * const e = pluginLoadError("qemu-system-x86_64: -plugin x.so: invalid option", { api: 1 });
- * console.log(e !== null); // true
+ * console.log(e); // "Cannot use --insns: this QEMU (qemu-system-x86_64) has no TCG plugin support (…); use a QEMU built with --enable-plugins, …"
+ * console.log(pluginLoadError("qemu-system-x86_64: terminating on signal 15", { api: 1 })); // null: not about the plugin
  * ```
  */
 export function pluginLoadError(

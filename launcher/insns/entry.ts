@@ -31,6 +31,7 @@ function argAfter(argv: string[], names: string[]): string | null {
  * @example
  * ```ts
  * import { kernelEntry } from "./entry.ts";
+ * # import "./entry.ts"; // @ts-ignore: denoland/deno#26900
  * const mb = new Uint8Array(64);
  * const dv = new DataView(mb.buffer);
  * dv.setUint32(0, 0x1badb002, true);
@@ -115,9 +116,15 @@ function elfInfo(
  * sector for a disk boot through SeaBIOS, or null (the address rule).
  *
  * @example
- * ```ts ignore
- * const e = await guestEntry(["qemu-system-x86_64", "-kernel", "build/minkernel/minkernel.elf"]);
- * console.log(e); // { entry: 1048588, rule: "multiboot-elf" }
+ * ```ts
+ * import { guestEntry } from "./entry.ts";
+ * # import "./entry.ts"; // @ts-ignore: denoland/deno#26900
+ * console.log(await guestEntry(["qemu-system-x86_64", "-m", "64", "-drive", "file=osv.img"]));
+ * // { entry: 31744, rule: "boot-sector" }: a disk boot starts at 0x7c00
+ * console.log(await guestEntry(["qemu-system-x86_64", "-M", "microvm", "-drive", "file=osv.img"]));
+ * // { entry: null, rule: "microvm without -kernel: address rule" }
+ * // With -kernel, the image's entry (see kernelEntry): build/minkernel/minkernel.elf gives
+ * // { entry: 1048588, rule: "multiboot-elf" }
  * ```
  */
 export async function guestEntry(argv: string[]): Promise<GuestEntry> {

@@ -26,6 +26,7 @@ const memo = new Map<string, Promise<InsnsSelfTest>>();
  *
  * @example
  * ```ts ignore
+ * // needs QEMU with plugin support, the built plugin (ensureInsnsPlugin) and the minkernel image
  * const t = await selfTestPlugin("qemu-system-x86_64", plugin.path, { kernel: "build/minkernel/minkernel.elf", api: 1 });
  * console.log(t.guest); // about 10
  * ```

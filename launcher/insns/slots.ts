@@ -57,11 +57,17 @@ export interface OutputCounts {
   guest: number;
   /** The other counters then; absent for the first write (kept apart). */
   io?: number;
+  /** System instructions then (see {@link InsnsCounters.system}). */
   system?: number;
+  /** Guest memory accesses then. */
   mem?: number;
+  /** Distinct guest translation blocks then. */
   blocks?: number;
+  /** Instructions in the distinct guest blocks then. */
   blockInsns?: number;
+  /** Writes to CR3 then. */
   cr3Writes?: number;
+  /** System calls then. */
   syscalls?: number;
 }
 
@@ -71,6 +77,7 @@ export interface OutputCounts {
  * @example
  * ```ts
  * import { InsnsSlots } from "./slots.ts";
+ * # import "./slots.ts"; // @ts-ignore: denoland/deno#26900
  * const slots = InsnsSlots.create(2);
  * console.log(slots.read(0)); // null: no plugin has written slot 0
  * slots.close();
@@ -79,6 +86,7 @@ export interface OutputCounts {
 export class InsnsSlots {
   /** The file each plugin instance maps (`out=` argument). */
   readonly path: string;
+  /** Instances (one slot each). */
   readonly count: number;
   #file: SharedFile;
 

@@ -30,15 +30,21 @@ export interface MemorySample {
 
 /** What the sampler achieved, for the run record. */
 export interface CSamplerStats {
+  /** Which sampler recorded the memory. */
   source: "c-sampler";
+  /** Samples per second asked for (1000 / intervalMs). */
   target_hz: number;
+  /** Samples per second achieved between the first and the last sample. */
   achieved_hz: number;
+  /** Samples taken. */
   samples: number;
   /** Largest interval between two samples, ms. */
   worst_gap_ms: number | null;
   /** CPU the sampler process used, ms, and as a share of one core over its life. */
   cpu_ms: number;
+  /** cpu_ms over the time between the first and the last sample (null with fewer than two). */
   cpu_share_of_one_core: number | null;
+  /** Whether it got SCHED_FIFO. */
   realtime: boolean;
   /** Whole-system memory read every this many ticks (0: never). */
   meminfo_every: number;
@@ -60,6 +66,7 @@ export interface CSamplerOptions {
   realtime?: boolean;
   /** Receives the samples, in batches, every `drainMs` (default 50). */
   onSamples: (rows: MemorySample[]) => void;
+  /** How often the ring is drained into `onSamples`, ms (default 50). */
   drainMs?: number;
 }
 
@@ -103,9 +110,16 @@ export async function ensureCSampler(
  * stats.
  *
  * @example
- * ```ts ignore
- * const s = await startCSampler({ cgroupUsageFile: cg.usageFile, onSamples: (r) => rows.push(...r) });
+ * ```ts
+ * import { type MemorySample, startCSampler } from "./c_sampler.ts";
+ * # import "./c_sampler.ts"; // @ts-ignore: denoland/deno#26900
+ * // needs gcc (the sampler is built once into build/sampler/)
+ * const rows: MemorySample[] = [];
+ * const s = await startCSampler({ intervalMs: 1, realtime: false, onSamples: (r) => rows.push(...r) });
+ * await new Promise((r) => setTimeout(r, 100));
  * const stats = await s.stop();
+ * console.log(stats.samples > 10, rows.length === stats.samples - stats.lost); // true true
+ * console.log(rows.some((r) => r.used_kib !== null), rows[0].run_used_kib); // true null: no cgroup given
  * ```
  */
 export async function startCSampler(

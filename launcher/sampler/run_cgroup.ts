@@ -47,9 +47,16 @@ function isFile(p: string): boolean {
  * works (not root, no memory controller).
  *
  * @example
- * ```ts ignore
- * const cg = createRunCgroup("20261201T101010Z-abcdef");
- * if (typeof cg !== "string") console.log(cg.usageFile);
+ * ```ts
+ * import { createRunCgroup, removeRunCgroup, runCgroupUsage } from "./run_cgroup.ts";
+ * # import "./run_cgroup.ts"; // @ts-ignore: denoland/deno#26900
+ * const cg = createRunCgroup(`doc-example-${Deno.pid}`);
+ * if (typeof cg === "string") {
+ *   console.log(cg); // why there is none (e.g. not root): the run samples whole-system memory
+ * } else {
+ *   console.log(cg.usageFile, runCgroupUsage(cg)); // e.g. "/sys/fs/cgroup/memory/bootstorm/doc-example-…/memory.usage_in_bytes" 0
+ *   removeRunCgroup(cg);
+ * }
  * ```
  */
 export function createRunCgroup(name: string): RunCgroup | string {
