@@ -62,7 +62,6 @@ export interface BootWorkOptions {
  * ```ts
  * import * as aq from "arquero";
  * import { bootWorkSummary } from "./boot_work.ts";
- * # import "./boot_work.ts"; // @ts-ignore: denoland/deno#26900
  * const t = aq.table({
  *   image: ["b", "a", "a"], outcome: ["ready", "ready", "ready"], boot_ms: [50, 10, 12],
  *   insns_ready: [9000, 100, 100], insns_guest_ready: [8000, 10, 12], insns_before_guest: [1000, 90, 88],

@@ -146,7 +146,6 @@ export interface Reference {
  * @example
  * ```ts
  * import { systemOf } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(systemOf("minkernel-microvm")); // "minkernel"
  * ```
  */
@@ -176,7 +175,6 @@ function emptyFeatures(): FeatureVector {
  * @example
  * ```ts
  * import { paperPoints } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const points = paperPoints(await Deno.readTextFile("data/paper/paper-results.csv")); // run from the project root
  * const osv = points.find((p) => p.id === "paper:osv")!;
  * console.log(points.length, osv.class, Math.exp(osv.features.log_boot_ratio!).toFixed(2)); // 5 libos "6.32": 6.3× the minkernel's boot time
@@ -242,7 +240,6 @@ export interface Distance {
  * ```ts
  * import { featureDistance } from "./classify.ts";
  * import { DEFAULT_SCALES, type FeatureVector, WORK_FEATURES } from "./features.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const a = { log_code_insns: 2, log_guest_insns: 3 } as FeatureVector; // the others missing: not shared
  * const b = { log_code_insns: 3, log_guest_insns: 3, log_syscalls: 1 } as FeatureVector;
  * const d = featureDistance(a, b, WORK_FEATURES, DEFAULT_SCALES);
@@ -417,7 +414,6 @@ const DEFAULT_CALIBRATION: Calibration = {
  * @example
  * ```ts
  * import { classifyFeatures, loadReference } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * // OSv's boot work, classified against every other system of the reference:
  * const osv = ref.points.find((p) => p.system === "osv")!;
@@ -535,7 +531,6 @@ function losoDistances(
  * ```ts
  * import assert from "node:assert/strict";
  * import { calibrateSet, loadReference } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * const { calibration, evaluation } = calibrateSet(ref.points, "work")!;
  * assert.deepEqual(calibration, ref.calibration.work); // what buildReference stored
@@ -677,7 +672,6 @@ function evaluate(
  * import * as aq from "arquero";
  * import { buildReference } from "./classify.ts";
  * import type { RunLike } from "./features.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * // Measured runs come from loadRuns (withoutProbes); two tiny ones here:
  * const run = (run_id: string, name: string, cls: "baseline" | "libos", code: number, boot: number): RunLike => ({
  *   record: {
@@ -831,7 +825,6 @@ export class ClassifyError extends Error {
  * import * as aq from "arquero";
  * import { classify, loadReference } from "./classify.ts";
  * import type { RunLike } from "./features.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * // A run folder is loaded with loadRun(dir); a timing-only (KVM) run also needs
  * // { baselineRuns: [await loadRun(minkernelDir)] } of the same host.
@@ -967,7 +960,6 @@ function humanCount(x: number): string {
  * import * as aq from "arquero";
  * import { classify, loadReference, verdictText } from "./classify.ts";
  * import type { RunLike } from "./features.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * const run: RunLike = {
  *   record: {
@@ -1073,7 +1065,6 @@ export function verdictText(c: Classification): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { fromReferenceJson, loadReference, toReferenceJson } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * const text = toReferenceJson(ref);
  * assert.deepEqual(fromReferenceJson(text), ref);
@@ -1092,7 +1083,6 @@ export function toReferenceJson(reference: Reference): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { fromReferenceJson } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const file = "data/reference/reference.json"; // run from the project root
  * const ref = fromReferenceJson(await Deno.readTextFile(file), { file });
  * console.log(ref.version, ref.points.length > 0); // 2 true
@@ -1153,7 +1143,6 @@ export function fromReferenceJson(
  * @example
  * ```ts
  * import { loadReference, referenceCsv } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * console.log(referenceCsv(ref).split("\n")[0]);
  * // id,image,system,class,source,host_key,count_n,pattern,log_code_insns,log_guest_insns,…,log_mem_ratio
@@ -1190,7 +1179,6 @@ export function referenceCsv(reference: Reference): string {
  * @example
  * ```ts
  * import { loadReference } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * console.log(Object.keys(ref.calibration)); // ["work", "timing"]
  * ```
@@ -1221,7 +1209,6 @@ export async function loadReference(dir: string): Promise<Reference> {
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadReference, saveReference } from "./classify.ts";
- * # import "./classify.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * const dir = await Deno.makeTempDir();
  * await saveReference(dir, ref);

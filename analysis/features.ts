@@ -161,7 +161,6 @@ export class BaselineError extends Error {
  * @example
  * ```ts
  * import { hostKey } from "./features.ts";
- * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(hostKey({
  *   schema_version: 3, run_id: "r", count: 1, host: { hostname: "box", cpu_model: "EPYC" }, accelerator: { kind: "tcg" },
  * })); // "box|EPYC|tcg"
@@ -199,7 +198,6 @@ function medianOf(v: Float64Array): number {
  * ```ts
  * import * as aq from "arquero";
  * import { readyCount } from "./features.ts";
- * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(readyCount(aq.table({ outcome: ["ready", "timeout", "ready"] }))); // 2
  * ```
  */
@@ -235,7 +233,6 @@ function lowBoots(instances: Table, options: FeatureOptions): Float64Array {
  * ```ts
  * import * as aq from "arquero";
  * import { lowConcurrencyBoot } from "./features.ts";
- * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   outcome: ["ready", "ready", "ready", "ready", "ready"],
  *   boot_ms: [150, 152, 154, 400, 420], concurrency_at_start: [0, 1, 2, 8, 9],
@@ -259,7 +256,6 @@ export function lowConcurrencyBoot(
  * ```ts
  * import * as aq from "arquero";
  * import { pickBaselineRuns, type RunLike } from "./features.ts";
- * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
  * const run = (run_id: string, name: string, cls: "baseline" | "libos"): RunLike => ({
  *   record: { schema_version: 3, run_id, count: 0, profile: { name, class: cls } },
  *   instances: aq.table({}),
@@ -290,7 +286,6 @@ export function pickBaselineRuns<T extends RunLike>(
  * import assert from "node:assert/strict";
  * import * as aq from "arquero";
  * import { BaselineError, checkBaseline, type RunLike } from "./features.ts";
- * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
  * const minkernel: RunLike = {
  *   record: {
  *     schema_version: 3, run_id: "m1", count: 3, host: { hostname: "box", cpu_model: "EPYC" },
@@ -367,7 +362,6 @@ export function checkBaseline(
  * ```ts
  * import * as aq from "arquero";
  * import { measureBaseline, type RunLike } from "./features.ts";
- * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
  * const minkernel: RunLike = {
  *   record: {
  *     schema_version: 3, run_id: "m1", count: 3, host: { hostname: "box", cpu_model: "EPYC" },
@@ -435,7 +429,6 @@ export function measureBaseline(
  * ```ts
  * import * as aq from "arquero";
  * import { type Baseline, runFeatures, type RunLike } from "./features.ts";
- * # import "./features.ts"; // @ts-ignore: denoland/deno#26900
  * const baseline: Baseline = { host_key: "box|EPYC|tcg", boot_ms: 152, cpu_ms: 42, rss_kib: 20100, per_booting_kib: null, runs: ["m1"] };
  * const osv: RunLike = {
  *   record: { schema_version: 3, run_id: "o1", count: 2, profile: { name: "osv", class: "libos" } },

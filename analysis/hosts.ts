@@ -25,7 +25,6 @@ export const HOST = "host";
  * ```ts
  * import * as aq from "arquero";
  * import { hasHosts } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(hasHosts(aq.table({ host: ["node1"], boot_ms: [1] })), hasHosts(aq.table({ boot_ms: [1] }))); // true false
  * ```
  */
@@ -41,7 +40,6 @@ export function hasHosts(table: Table): boolean {
  * ```ts
  * import * as aq from "arquero";
  * import { hostNames } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(hostNames(aq.table({ host: ["b", "a", "b"] })), hostNames(aq.table({ boot_ms: [1] }))); // ["b", "a"] [""]
  * ```
  */
@@ -57,7 +55,6 @@ export function hostNames(table: Table): string[] {
  * ```ts
  * import * as aq from "arquero";
  * import { ofHost } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(ofHost(aq.table({ host: ["b", "a", "b"], boot_ms: [1, 2, 3] }), "b").array("boot_ms")); // [1, 3]
  * ```
  */
@@ -124,7 +121,6 @@ function summaryRow(host: string, t: Table): Record<string, unknown> {
  * ```ts
  * import * as aq from "arquero";
  * import { hostSummary } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * const storm = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
@@ -168,7 +164,6 @@ export interface SlowestHost {
  * ```ts
  * import * as aq from "arquero";
  * import { hostSummary, slowestHost } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * const storm = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
@@ -227,7 +222,6 @@ export function slowestHost(summary: Table): SlowestHost {
  * ```ts
  * import * as aq from "arquero";
  * import { hostConcurrencyBins } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * const storm = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
@@ -260,7 +254,6 @@ export function hostConcurrencyBins(
  * ```ts
  * import * as aq from "arquero";
  * import { recoveryCurve } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * const storm = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],
@@ -296,7 +289,6 @@ export function recoveryCurve(instances: Table): Table {
  * ```ts
  * import * as aq from "arquero";
  * import { recoveryCurve, timeToFraction } from "./hosts.ts";
- * # import "./hosts.ts"; // @ts-ignore: denoland/deno#26900
  * const storm = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], concurrency_at_start: [0, 1, 0, 1],

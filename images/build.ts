@@ -34,7 +34,6 @@ async function run(cmd: string, args: string[]): Promise<void> {
  * @example
  * ```ts
  * import { buildMinkernel } from "./build.ts";
- * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
  * // needs binutils (as, ld); deno task test installs them
  * const outDir = await Deno.makeTempDir();
  * const elf = await buildMinkernel({ outDir });

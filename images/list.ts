@@ -32,7 +32,6 @@ export interface ImageStatus {
  * @example
  * ```ts
  * import { imageStatuses } from "./list.ts";
- * # import "./list.ts"; // @ts-ignore: denoland/deno#26900
  * const minkernel = (await imageStatuses()).find((s) => s.profile === "minkernel")!;
  * console.log(minkernel.class, minkernel.image?.endsWith("build/minkernel/minkernel.elf")); // "baseline" true
  * console.log(minkernel.present ? minkernel.sha256 : minkernel.obtain); // its sha256, or how to build it

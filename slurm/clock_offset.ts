@@ -49,7 +49,6 @@ export interface ClockOffset {
  * @example
  * ```ts
  * import { estimateOffset } from "./clock_offset.ts";
- * # import "./clock_offset.ts"; // @ts-ignore: denoland/deno#26900
  * // node clock 100 ms behind, legs of 1 ms and 3 ms, then 0.2 ms each way:
  * const e = estimateOffset([{ t1: 0, t2: 101, t4: 4 }, { t1: 10, t2: 110.2, t4: 10.4 }]);
  * console.log(e.offset_ms.toFixed(1), e.uncertainty_ms.toFixed(1)); // "100.0" "0.2"
@@ -101,7 +100,6 @@ const buf = new BigInt64Array(2);
  * @example
  * ```ts
  * import { realtimeMs } from "./clock_offset.ts";
- * # import "./clock_offset.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(Math.abs(realtimeMs() - Date.now()) < 1000); // true
  * ```
  */
@@ -129,7 +127,6 @@ export interface HostClock {
  * @example
  * ```ts
  * import { hostClock } from "./clock_offset.ts";
- * # import "./clock_offset.ts"; // @ts-ignore: denoland/deno#26900
  * const c = hostClock(250);
  * console.log(c.injectedMs); // 250
  * ```

@@ -62,7 +62,6 @@ export const NODE_HIERARCHIES: readonly string[] = [
  * @example
  * ```ts
  * import { clusterPlan, nodeAddress } from "./cluster_config.ts";
- * # import "./cluster_config.ts"; // @ts-ignore: denoland/deno#26900
  * const p = clusterPlan({ nodes: 3, rootHostname: "vm" });
  * console.log(p.nodes.join(","), nodeAddress(p, "node2")); // "node1,node2,node3" "10.213.61.12"
  * ```
@@ -108,7 +107,6 @@ export function clusterPlan(options: {
  * @example
  * ```ts
  * import { isPrivateSubnet } from "./cluster_config.ts";
- * # import "./cluster_config.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(isPrivateSubnet("10.213.61"), isPrivateSubnet("8.8.8")); // true false
  * ```
  */
@@ -164,7 +162,6 @@ export function nodeRange(plan: ClusterPlan): string {
  * @example
  * ```ts
  * import { clusterPlan, slurmConf } from "./cluster_config.ts";
- * # import "./cluster_config.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(slurmConf(clusterPlan({ rootHostname: "vm" })).includes("ProctrackType=proctrack/cgroup")); // true
  * ```
  */
@@ -253,7 +250,6 @@ export function shQuote(s: string): string {
  * @example
  * ```ts
  * import { clusterPlan, nodeCgroup } from "./cluster_config.ts";
- * # import "./cluster_config.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(nodeCgroup(clusterPlan({ rootHostname: "vm" }), "freezer", "node1"));
  * // "/sys/fs/cgroup/freezer/bootstorm-cluster/node1"
  * ```

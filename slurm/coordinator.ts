@@ -62,7 +62,6 @@ export type Done = Extract<Request, { t: "done" }>;
  * @example
  * ```ts
  * import { sharedMemoryErrors } from "./coordinator.ts";
- * # import "./coordinator.ts"; // @ts-ignore: denoland/deno#26900
  * const p = (count: number) => ({ ok: true, error: null, boot_id: "b", available_kib: 1000, estimated_peak_kib: 400, count });
  * console.log(sharedMemoryErrors([["node1", p(4)], ["node2", p(4)], ["node3", p(4)]]).length); // 1
  * ```

@@ -166,7 +166,6 @@ function instantsOf(record: Record<string, unknown> | null): string[] {
  * @example
  * ```ts
  * import { type HostInput, mergeRows } from "./merge.ts";
- * # import "./merge.ts"; // @ts-ignore: denoland/deno#26900
  * const host = (name: string, rank: number, instances: Record<string, unknown>[]): HostInput => ({
  *   host: name, rank, agent: null, record: { status: "complete" }, runDir: null,
  *   instances, memory: [], count: 2, outcome: null,

@@ -17,7 +17,6 @@ export const DEFAULT_START_MARGIN_MS = 300;
  * @example
  * ```ts
  * import { chooseStartInstant } from "./start_instant.ts";
- * # import "./start_instant.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(chooseStartInstant(1000, 300)); // 1300
  * ```
  */
@@ -37,7 +36,6 @@ export function chooseStartInstant(nowMs: number, marginMs: number): number {
  * @example
  * ```ts
  * import { toNodeClock } from "./start_instant.ts";
- * # import "./start_instant.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(toNodeClock(5000, -250)); // 5250: the node's clock is 250 ms ahead
  * ```
  */
@@ -63,7 +61,6 @@ export interface LocalStart {
  * ```ts
  * import { hostClock } from "./clock_offset.ts";
  * import { localStart } from "./start_instant.ts";
- * # import "./start_instant.ts"; // @ts-ignore: denoland/deno#26900
  * // T_0 on the submitter's clock, this node 250 ms ahead of it, starting 5 ms after T_0:
  * const s = localStart(1_000_000, { offsetMs: -250, startOffsetMs: 5, clock: hostClock() });
  * console.log(s.submitter_ms, s.node_wall_ms); // 1000005 1000255

@@ -97,7 +97,6 @@ function whole(flag: string, v: string): number {
  * @example
  * ```ts
  * import { wantsSlurm } from "./storm_args.ts";
- * # import "./storm_args.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(wantsSlurm(["--slurm", "--count", "4"])); // true
  * ```
  */
@@ -113,7 +112,6 @@ export function wantsSlurm(args: readonly string[]): boolean {
  * ```ts
  * import { parseStormArgs } from "./storm_args.ts";
  * import { parseCommand } from "../launcher/cli.ts";
- * # import "./storm_args.ts"; // @ts-ignore: denoland/deno#26900
  * const a = parseStormArgs(["--slurm", "--nodes", "3", "--total", "48", "--back-to-back"], parseCommand);
  * console.log(a.nodes, a.split); // 3 { kind: "total", total: 48 }
  * ```

@@ -22,7 +22,6 @@ import { runStorm, StormError } from "./submit.ts";
  * ```ts
  * import { mergeRows } from "./merge.ts";
  * import { mergeSummary } from "./storm_main.ts";
- * # import "./storm_main.ts"; // @ts-ignore: denoland/deno#26900
  * const m = mergeRows([{
  *   host: "node1", rank: 0, agent: null, record: { status: "complete" }, runDir: null, count: 1, outcome: null,
  *   instances: [{ instance: 0, outcome: "ready", ready_ms: 30 }], memory: [],

@@ -99,7 +99,6 @@ export interface StormSpec {
  * @example
  * ```ts
  * import { splitEvenly } from "./storm_spec.ts";
- * # import "./storm_spec.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(splitEvenly(100, 3)); // [34, 33, 33]
  * ```
  */
@@ -120,7 +119,6 @@ export function splitEvenly(total: number, nodes: number): number[] {
  * @example
  * ```ts
  * import { shares } from "./storm_spec.ts";
- * # import "./storm_spec.ts"; // @ts-ignore: denoland/deno#26900
  * const s = shares({ kind: "total", total: 6 }, { kind: "interval", intervalMs: 5 }, 3);
  * console.log(s.map((x) => [x.count, x.start_offset_ms])); // [[2, 0], [2, 5], [2, 10]]
  * ```

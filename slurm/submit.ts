@@ -139,7 +139,6 @@ export interface PartitionInfo {
  * @example
  * ```ts
  * import { parsePartitions } from "./submit.ts";
- * # import "./submit.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(parsePartitions("storm*|up|2\nstorm*|up|1\ngpu|up|4\n"));
  * // [{ name: "storm", available: true, nodes: 3, isDefault: true }, { name: "gpu", … }]
  * ```

@@ -56,7 +56,6 @@ export interface ArrowType {
  * import assert from "node:assert/strict";
  * import { Type } from "@uwdata/flechette";
  * import { fieldKind } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * assert.deepEqual(fieldKind({ typeId: Type.Float, precision: 2 }), { kind: "float", bits: 64 });
  * assert.deepEqual(fieldKind({ typeId: Type.Int, bitWidth: 32, signed: true }), { kind: "int", bits: 32, signed: true });
  * ```
@@ -100,7 +99,6 @@ const INT_TYPES: Record<string, DuckType> = {
  * @example
  * ```ts
  * import { duckTypeOf } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(duckTypeOf({ kind: "int", bits: 64, signed: true }, "VARCHAR")); // "BIGINT"
  * console.log(duckTypeOf({ kind: "null" }, "VARCHAR")); // "VARCHAR"
  * ```
@@ -128,7 +126,6 @@ export function duckTypeOf(k: FieldKind, fallback: DuckType): DuckType {
  * @example
  * ```ts
  * import { duckTypeOfSpec } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(duckTypeOfSpec("int32")); // "INTEGER"
  * ```
  */
@@ -145,7 +142,6 @@ export function duckTypeOfSpec(t: ColumnType): DuckType {
  * @example
  * ```ts
  * import { unifyKinds } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(unifyKinds([{ kind: "int", bits: 32, signed: true }, { kind: "float", bits: 64 }], "VARCHAR")); // "DOUBLE"
  * console.log(unifyKinds([{ kind: "null" }], "INTEGER")); // "INTEGER"
  * ```
@@ -179,7 +175,6 @@ export function unifyKinds(
  * @example
  * ```ts
  * import { byteWidth } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(byteWidth("DOUBLE"), byteWidth("VARCHAR")); // 8 16
  * ```
  */
@@ -212,7 +207,6 @@ export function byteWidth(t: DuckType): number {
  * @example
  * ```ts
  * import { sameLayout } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(sameLayout({ kind: "float", bits: 64 }, "DOUBLE")); // true
  * console.log(sameLayout({ kind: "int", bits: 32, signed: true }, "BIGINT")); // false
  * ```
@@ -236,7 +230,6 @@ export function sameLayout(k: FieldKind, t: DuckType): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * import { setBits } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * const bits = new Uint8Array(2);
  * setBits(bits, 3, 7); // bits 3..9
  * assert.deepEqual([...bits], [0xf8, 0x03]);
@@ -261,7 +254,6 @@ export function setBits(bits: Uint8Array, start: number, n: number): void {
  * ```ts
  * import assert from "node:assert/strict";
  * import { copyBits } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * const dst = new Uint8Array(1);
  * copyBits(new Uint8Array([0b1010]), 1, dst, 0, 3); // source bits 1..3 to bits 0..2
  * assert.equal(dst[0], 0b101);
@@ -301,7 +293,6 @@ export const INLINE_MAX = 12;
  * ```ts
  * import assert from "node:assert/strict";
  * import { inlineStrings } from "./arrow_columns.ts";
- * # import "./arrow_columns.ts"; // @ts-ignore: denoland/deno#26900
  * const data = new TextEncoder().encode("readya string longer than 12");
  * const offsets = new Int32Array([0, 5, data.length]);
  * const out = new Uint8Array(2 * 16);

@@ -81,7 +81,6 @@ const warnings = new Map<string, string[]>();
  * ```ts
  * import { openDuckDB } from "./duckdb.ts";
  * import { clearScanReport, registerArrowScan, scanReport } from "./arrow_scan.ts";
- * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * const db = await openDuckDB();
  * registerArrowScan(db.duck, db.connection);
  * await db.connection.run("select count(*) from bootstorm_scan(['no/such/run'], 'instances', on_error := 'skip', report := 'x')");
@@ -101,7 +100,6 @@ export function scanReport(id: string): SkippedRun[] {
  * @example
  * ```ts
  * import { scanWarnings } from "./arrow_scan.ts";
- * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * for (const w of scanWarnings("x")) console.error(`warning: ${w}`); // none: no scan reported to "x"
  * ```
  */
@@ -115,7 +113,6 @@ export function scanWarnings(id: string): string[] {
  * @example
  * ```ts
  * import { clearScanReport, scanReport } from "./arrow_scan.ts";
- * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * clearScanReport("x");
  * console.log(scanReport("x")); // []
  * ```
@@ -156,7 +153,6 @@ function specsOf(stem: Stem): readonly ColumnSpec[] {
  * @example
  * ```ts
  * import { readFileFast } from "./arrow_scan.ts";
- * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * const file = await Deno.makeTempFile();
  * await Deno.writeFile(file, new Uint8Array(100_000).fill(7));
  * console.log(readFileFast(file).length); // 100000
@@ -187,7 +183,6 @@ export function readFileFast(path: string): Uint8Array {
  * @example
  * ```ts
  * import { readRunRecord } from "./arrow_scan.ts";
- * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/run.json`, JSON.stringify({ schema_version: 3, run_id: "r1", count: 4 }));
  * console.log(readRunRecord(dir).run_id); // "r1"
@@ -220,7 +215,6 @@ export function readRunRecord(dir: string): RunRecord {
  * import assert from "node:assert/strict";
  * import { tableFromArrays, tableToIPC } from "@uwdata/flechette";
  * import { readArrowFields } from "./arrow_scan.ts";
- * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * const file = await Deno.makeTempFile({ suffix: ".arrow" });
  * const table = tableFromArrays({ instance: new Int32Array([0, 1]), boot_ms: new Float64Array([12.5, 13]) });
  * await Deno.writeFile(file, tableToIPC(table, { format: "stream" })!);
@@ -401,7 +395,6 @@ function duckType(api: DuckDB["api"], t: DuckType) {
  * ```ts
  * import { openDuckDB } from "./duckdb.ts";
  * import { registerArrowScan } from "./arrow_scan.ts";
- * # import "./arrow_scan.ts"; // @ts-ignore: denoland/deno#26900
  * const db = await openDuckDB();
  * registerArrowScan(db.duck, db.connection);
  * // No run folders: no rows, but the columns of the dataset schema, then run_id, host, image, count_n.

@@ -44,7 +44,6 @@ let loaded: Promise<DuckDB> | null = null;
  * @example
  * ```ts
  * import { loadDuckDB } from "./duckdb.ts";
- * # import "./duckdb.ts"; // @ts-ignore: denoland/deno#26900
  * const { api } = await loadDuckDB();
  * const instance = await api.DuckDBInstance.create(":memory:");
  * const connection = await instance.connect();
@@ -110,7 +109,6 @@ export interface DuckDBDatabase {
  * @example
  * ```ts
  * import { openDuckDB } from "./duckdb.ts";
- * # import "./duckdb.ts"; // @ts-ignore: denoland/deno#26900
  * const db = await openDuckDB({ memoryLimit: "2GB", threads: 1 });
  * const r = await db.connection.runAndReadAll("select current_setting('threads') as threads");
  * console.log(r.getRowObjectsJS()); // [{ threads: 1n }]

@@ -305,7 +305,6 @@ export async function exportRuns(
  * @example
  * ```ts
  * import { kvMetadata } from "./export.ts";
- * # import "./export.ts"; // @ts-ignore: denoland/deno#26900
  * const kv = kvMetadata("instances", [1, 2], 10);
  * console.log(kv.includes("bootstorm_schema_version: '2'"), kv.includes("bootstorm_runs: '10'")); // true true
  * ```
@@ -370,7 +369,6 @@ function failure(dir: string, e: unknown): SkippedRun {
  * ```ts
  * import { join } from "node:path";
  * import { findAllRuns } from "./export.ts";
- * # import "./export.ts"; // @ts-ignore: denoland/deno#26900
  * const data = await Deno.realPath(await Deno.makeTempDir());
  * for (const run of ["sweep/r2", "sweep/r1", "r3"]) {
  *   await Deno.mkdir(join(data, run), { recursive: true });

@@ -41,7 +41,6 @@ function plain(v: ResultValue): unknown {
  * @example
  * ```ts
  * import { csvField } from "./output.ts";
- * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(csvField('say "hi"')); // "say ""hi"""
  * console.log(csvField(null) === ""); // true
  * ```
@@ -59,7 +58,6 @@ export function csvField(v: ResultValue): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { resultCsv } from "./output.ts";
- * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
  * const csv = resultCsv({ columns: ["a", "b"], values: [[1, 2], ["x", null]], rows: 2 }, true);
  * assert.equal(csv, "a,b\n1,x\n2,\n");
  * ```
@@ -80,7 +78,6 @@ export function resultCsv(chunk: ResultChunk, header: boolean): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { resultJson } from "./output.ts";
- * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
  * const first = resultJson({ columns: ["a"], values: [[1, 2]], rows: 2 }, true);
  * const next = resultJson({ columns: ["a"], values: [[3]], rows: 1 }, false);
  * assert.equal(first + next, '{"a":1}\n,{"a":2}\n,{"a":3}\n');
@@ -104,7 +101,6 @@ export function resultJson(chunk: ResultChunk, first: boolean): string {
  * @example
  * ```ts
  * import { formatResult } from "./output.ts";
- * # import "./output.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(formatResult(["image", "median_ms"], [["osv", 12.5], ["minkernel", 3.25]]));
  * // image      median_ms
  * // ---------  ---------

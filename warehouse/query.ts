@@ -95,7 +95,6 @@ export interface Warehouse {
  * ```ts
  * import { join } from "node:path";
  * import { findSources } from "./query.ts";
- * # import "./query.ts"; // @ts-ignore: denoland/deno#26900
  * const data = await Deno.realPath(await Deno.makeTempDir());
  * for (const [dir, file] of [["runs/r1", "run.json"], ["export", "runs.parquet"], ["export/r0", "run.json"], [".old/r9", "run.json"]]) {
  *   await Deno.mkdir(join(data, dir), { recursive: true });
@@ -317,7 +316,6 @@ function makeWarehouse(
  * @example
  * ```ts
  * import { jsValue } from "./query.ts";
- * # import "./query.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(jsValue(42n), jsValue(2n ** 64n), jsValue([1n, "a"])); // 42 "18446744073709551616" [1, "a"]
  * ```
  */

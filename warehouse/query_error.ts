@@ -59,7 +59,6 @@ function caret(sql: string, line: number, column: number): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { lineColumn } from "./query_error.ts";
- * # import "./query_error.ts"; // @ts-ignore: denoland/deno#26900
  * assert.deepEqual(lineColumn("select 1,\n  foo", 12), { offset: 12, line: 2, column: 3 });
  * assert.deepEqual(lineColumn("select 'é', foo", 13), { offset: 12, line: 1, column: 13 }); // é is 2 bytes
  * ```
@@ -88,7 +87,6 @@ export function lineColumn(
  * ```ts
  * import assert from "node:assert/strict";
  * import { fromDuckDBError } from "./query_error.ts";
- * # import "./query_error.ts"; // @ts-ignore: denoland/deno#26900
  * const e = fromDuckDBError('Binder Error: {"exception_type":"Binder","exception_message":"Referenced column \\"foo\\" not found","position":"7"}', "select foo from runs", "");
  * assert.equal(e.type, "Binder");
  * assert.deepEqual(e.position, { offset: 7, line: 1, column: 8 });

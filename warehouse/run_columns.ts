@@ -23,7 +23,6 @@ export type RunColumnType = "BOOLEAN" | "BIGINT" | "DOUBLE" | "VARCHAR";
  * ```ts
  * import assert from "node:assert/strict";
  * import { flattenRecord } from "./run_columns.ts";
- * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
  * const flat = flattenRecord({ schema_version: 2, run_id: "r", count: 4, host: { hostname: "h", cores: 2 }, argv: ["qemu"] }, "data/runs/r");
  * assert.deepEqual(flat, {
  *   schema_version: 2, run_id: "r", count: 4, host_hostname: "h", host_cores: 2, argv: '["qemu"]',
@@ -65,7 +64,6 @@ export function flattenRecord(record: RunRecord, dir: string): FlatRecord {
  * ```ts
  * import assert from "node:assert/strict";
  * import { runColumns } from "./run_columns.ts";
- * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
  * assert.deepEqual(runColumns([{ a: 1, b: "x", d: 3 }, { a: 2.5, c: true, d: null }]), [
  *   { name: "a", type: "DOUBLE" },
  *   { name: "b", type: "VARCHAR" },
@@ -108,7 +106,6 @@ export function runColumns(
  * @example
  * ```ts
  * import { ident } from "./run_columns.ts";
- * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(ident('a"b')); // "a""b"
  * ```
  */
@@ -122,7 +119,6 @@ export function ident(name: string): string {
  * @example
  * ```ts
  * import { literal } from "./run_columns.ts";
- * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(literal("it's")); // 'it''s'
  * ```
  */
@@ -136,7 +132,6 @@ export function literal(text: string): string {
  * @example
  * ```ts
  * import { literalList } from "./run_columns.ts";
- * # import "./run_columns.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(literalList(["a", "b"])); // ['a', 'b']
  * ```
  */

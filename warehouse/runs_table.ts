@@ -25,7 +25,6 @@ export const TIME_COLUMNS: readonly string[] = ["started_at", "finished_at"];
  * import { openDuckDB } from "./duckdb.ts";
  * import { flattenRecord } from "./run_columns.ts";
  * import { createRunsTable } from "./runs_table.ts";
- * # import "./runs_table.ts"; // @ts-ignore: denoland/deno#26900
  * const db = await openDuckDB();
  * const rec = { schema_version: 3, run_id: "r1", count: 4, started_at: "2026-01-01T10:00:00Z" };
  * const select = await createRunsTable(db.connection, "new_runs", [flattenRecord(rec as never, "data/runs/r1")]);

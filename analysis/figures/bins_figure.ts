@@ -61,7 +61,6 @@ interface BinRow {
  * ```ts
  * import * as aq from "arquero";
  * import { concurrencyBinsFigure } from "./bins_figure.ts";
- * # import "./bins_figure.ts"; // @ts-ignore: denoland/deno#26900
  * // The rows of concurrencyBins(instances, { width: 2 }) for one run:
  * const bins = aq.table({
  *   run_id: ["r1", "r1"], image: ["osv", "osv"], count_n: [4, 4], bin_lo: [0, 2], bin_hi: [2, 4], n: [2, 2],

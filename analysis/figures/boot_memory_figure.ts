@@ -116,7 +116,6 @@ function pickRow(
  * ```ts
  * import * as aq from "arquero";
  * import { bootMemoryFigure } from "./boot_memory_figure.ts";
- * # import "./boot_memory_figure.ts"; // @ts-ignore: denoland/deno#26900
  * // Per-run rows as summarize(set.instances, { memory: set.memory }) gives them:
  * const summary = aq.table({
  *   run_id: ["a", "b", "c", "d"], image: ["minkernel", "minkernel", "osv", "osv"],

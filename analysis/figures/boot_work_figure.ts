@@ -36,7 +36,6 @@ export interface BootWorkFigureOptions extends FigureOptions {
  * import * as aq from "arquero";
  * import { BOOT_WORK_COLUMNS } from "../boot_work.ts";
  * import { bootWorkFigure } from "./boot_work_figure.ts";
- * # import "./boot_work_figure.ts"; // @ts-ignore: denoland/deno#26900
  * const counts = (c: string) => [c, c === "insns_guest_ready" ? [9, 9, 1.1e7, 1.2e7] : [1, 1, 1, 1]];
  * const instances = aq.table({ // a --insns run's instances: every boot-work column
  *   image: ["minkernel", "minkernel", "osv", "osv"], outcome: ["ready", "ready", "ready", "ready"],

@@ -66,7 +66,6 @@ export interface FigureOptions {
  * @example
  * ```ts
  * import { SVG_NS, svgDocument } from "./compose.ts";
- * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
  * const document = svgDocument(); // give it to a figure: ecdfFigure(instances, { document })
  * const rect = document.createElementNS(SVG_NS, "rect");
  * rect.setAttribute("width", "3");
@@ -137,7 +136,6 @@ function el(
  * @example
  * ```ts
  * import { headerHeight } from "./compose.ts";
- * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(headerHeight({ title: "ECDF" }), headerHeight({ title: "ECDF", subtitle: "N = 16" })); // 30 46
  * ```
  */
@@ -166,7 +164,6 @@ export function headerHeight(
  * ```ts
  * import assert from "node:assert/strict";
  * import { legendLayout } from "./compose.ts";
- * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
  * assert.deepEqual(legendLayout([{ label: "a", color: "red" }], 720), { rows: 1, at: [{ x: 12, row: 0 }] });
  * const long = { label: "x".repeat(40), color: "red" };
  * console.log(legendLayout([long, long], 400).rows); // 2: the second entry wraps
@@ -202,7 +199,6 @@ export function legendLayout(
  * ```ts
  * import * as Plot from "@observablehq/plot";
  * import { basePlotOptions, composeFigure, type DomElement, svgDocument } from "./compose.ts";
- * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
  * const document = svgDocument();
  * const plot = Plot.plot({ ...basePlotOptions(document), width: 300, height: 200, marks: [Plot.frame()] }) as unknown as DomElement;
  * const svg = composeFigure(document, [{ plot, x: 0, y: 0 }], { width: 300, height: 200, title: "Empty" });
@@ -328,7 +324,6 @@ function round(v: number): number {
  * @example
  * ```ts
  * import { textWidth } from "./compose.ts";
- * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(textWidth("median", 10)); // 36
  * ```
  */
@@ -345,7 +340,6 @@ export function textWidth(text: string, size: number): number {
  * ```ts
  * import assert from "node:assert/strict";
  * import { normalizeIds } from "./compose.ts";
- * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
  * assert.equal(
  *   normalizeIds('<clipPath id="plot-clip-7"/><g clip-path="url(#plot-clip-7)"/>'),
  *   '<clipPath id="bs-clip-1"/><g clip-path="url(#bs-clip-1)"/>',
@@ -378,7 +372,6 @@ export function normalizeIds(svg: string): string {
  * ```ts
  * import * as Plot from "@observablehq/plot";
  * import { basePlotOptions, svgDocument } from "./compose.ts";
- * # import "./compose.ts"; // @ts-ignore: denoland/deno#26900
  * const plot = Plot.plot({ ...basePlotOptions(svgDocument()), marks: [Plot.frame()] });
  * console.log(plot.tagName); // "SVG"
  * ```

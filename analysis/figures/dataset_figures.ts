@@ -66,7 +66,6 @@ export interface DatasetFiguresOptions {
  * import * as aq from "arquero";
  * import type { RunSet } from "../load.ts";
  * import { withoutProbes } from "./dataset_figures.ts";
- * # import "./dataset_figures.ts"; // @ts-ignore: denoland/deno#26900
  * const run = (dir: string, run_id: string) => ({
  *   dir, record: { schema_version: 3, run_id, count: 0 }, instances: aq.table({}), memory: aq.table({}),
  *   formats: { instances: "arrow" as const, memory: "arrow" as const }, warnings: [],
@@ -98,7 +97,6 @@ export function withoutProbes(set: RunSet): RunSet {
  * @example
  * ```ts
  * import { binWidthFor } from "./dataset_figures.ts";
- * # import "./dataset_figures.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(binWidthFor(256, "libos"), binWidthFor(256, "linux"), binWidthFor(16, "baseline")); // 32 16 2
  * ```
  */
@@ -121,7 +119,6 @@ export function binWidthFor(count: number, cls?: string | null): number {
  * import * as aq from "arquero";
  * import type { RunSet } from "../load.ts";
  * import { datasetFigures } from "./dataset_figures.ts";
- * # import "./dataset_figures.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
  *   instance: [0, 1, 2, 3], outcome: ["ready", "ready", "ready", "timeout"], concurrency_at_start: [0, 1, 2, 3],

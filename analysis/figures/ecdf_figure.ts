@@ -41,7 +41,6 @@ export interface EcdfFigureOptions extends FigureOptions {
  * import * as aq from "arquero";
  * import { svgDocument } from "./compose.ts";
  * import { ecdfFigure } from "./ecdf_figure.ts";
- * # import "./ecdf_figure.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   image: ["minkernel", "minkernel", "osv", "osv"], outcome: ["ready", "ready", "ready", "timeout"],
  *   boot_ms: [150, 160, 400, null],

@@ -55,7 +55,6 @@ export interface FeatureSpaceOptions extends FigureOptions {
  * ```ts
  * import { loadReference } from "../classify.ts";
  * import { featurePoints } from "./feature_space_figure.ts";
- * # import "./feature_space_figure.ts"; // @ts-ignore: denoland/deno#26900
  * const ref = await loadReference("data/reference"); // run from the project root
  * // add { classification: classify(run, ref) } to place a classified run among them
  * const points = featurePoints(ref, { x: "log_code_insns", y: "log_cr3_writes" });
@@ -96,7 +95,6 @@ export function featurePoints(
  * @example
  * ```ts
  * import { featureSpaceFigure } from "./feature_space_figure.ts";
- * # import "./feature_space_figure.ts"; // @ts-ignore: denoland/deno#26900
  * const svg = featureSpaceFigure(
  *   [{ name: "minkernel", class: "baseline", x: 0, y: 0 }, { name: "new", class: "libos", x: 2, y: 1, highlight: true }],
  *   { xFeature: "log_boot_ratio", yFeature: "log_mem_ratio" },

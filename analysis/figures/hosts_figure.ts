@@ -43,7 +43,6 @@ const FAILED_COLOR = "#ff725c";
  * ```ts
  * import * as aq from "arquero";
  * import { hostTimelineFigure } from "./hosts_figure.ts";
- * # import "./hosts_figure.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], instance: [0, 1, 0, 1], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], boot_end_ms: [100, 125, 300, null],
@@ -147,7 +146,6 @@ export function hostTimelineFigure(
  * ```ts
  * import * as aq from "arquero";
  * import { recoveryFigure } from "./hosts_figure.ts";
- * # import "./hosts_figure.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], instance: [0, 1, 0, 1], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], boot_end_ms: [100, 125, 300, null],
@@ -235,7 +233,6 @@ export function recoveryFigure(
  * ```ts
  * import * as aq from "arquero";
  * import { hostFigures } from "./hosts_figure.ts";
- * # import "./hosts_figure.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   host: ["node1", "node1", "node2", "node2"], instance: [0, 1, 0, 1], outcome: ["ready", "ready", "ready", "lost"],
  *   t_s_ms: [0, 5, 0, null], boot_ms: [100, 120, 300, null], boot_end_ms: [100, 125, 300, null],

@@ -161,7 +161,6 @@ function stackPanel(
  * ```ts
  * import * as aq from "arquero";
  * import { phasesFigure } from "./phases_figure.ts";
- * # import "./phases_figure.ts"; // @ts-ignore: denoland/deno#26900
  * // Instances of a --phases run (T_K) with a "kernel" mark; for runs loaded from folders use phasesOfRuns(set.runs)
  * const instances = aq.table({
  *   image: ["osv", "osv"], outcome: ["ready", "ready"], concurrency_at_start: [0, 1], count_n: [2, 2],

@@ -56,7 +56,6 @@ const MARGIN_RIGHT = 20;
  * @example
  * ```ts
  * import { shortPattern } from "./timeline_figure.ts";
- * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(shortPattern({ kind: "interval", interval_ms: 5 }), shortPattern({ kind: "parallel", parallelism: 4 })); // "5 ms" "P=4"
  * ```
  */
@@ -79,7 +78,6 @@ export function shortPattern(pattern: RunRecord["pattern"]): string {
  * @example
  * ```ts
  * import { runLabel } from "./timeline_figure.ts";
- * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(runLabel({
  *   schema_version: 3, run_id: "r1", count: 16, profile: { name: "minkernel" },
  *   pattern: { kind: "interval", interval_ms: 5 }, accelerator: { kind: "tcg" },
@@ -113,7 +111,6 @@ export function runLabel(record: RunRecord): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { decimate } from "./timeline_figure.ts";
- * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
  * assert.deepEqual(decimate([0, 1, 2, 3], [5, 9, 1, 4], 1), { t: [1, 2], v: [9, 1] }); // the bucket's highest and lowest
  * assert.deepEqual(decimate([0, 1], [5, 9], 1), { t: [0, 1], v: [5, 9] }); // few points: kept as they are
  * ```
@@ -190,7 +187,6 @@ function onlyRun(table: Table, runId: string | undefined, what: string): Table {
  * ```ts
  * import * as aq from "arquero";
  * import { timelineFigure } from "./timeline_figure.ts";
- * # import "./timeline_figure.ts"; // @ts-ignore: denoland/deno#26900
  * // a loaded run (loadRun(dir)) fits as it is; here its instances and memory samples:
  * const instances = aq.table({
  *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"],

@@ -51,7 +51,6 @@ async function subdirs(dir: string): Promise<string[]> {
  * @example
  * ```ts
  * import { defaultDataset } from "./write_figures.ts";
- * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
  * // default: $BOOTSTORM_DATA, else the newest dataset under the repository's data/
  * const root = await Deno.makeTempDir();
  * for (const run of ["runs/20240101T000000Z-aaaaaa", "runs/20240102T000000Z-bbbbbb"]) {
@@ -121,7 +120,6 @@ export interface WrittenFigures {
  * import * as aq from "arquero";
  * import type { RunSet } from "../load.ts";
  * import { writeFigures } from "./write_figures.ts";
- * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
  *   instance: [0, 1, 2, 3], outcome: ["ready", "ready", "ready", "timeout"], concurrency_at_start: [0, 1, 2, 3],
@@ -177,7 +175,6 @@ export async function writeFigures(
  * @example
  * ```ts
  * import { datasetName } from "./write_figures.ts";
- * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(datasetName("/x/data/sweeps/abc"), datasetName("/x/elsewhere/abc/")); // "sweeps/abc" "abc"
  * ```
  */
@@ -198,7 +195,6 @@ export function datasetName(dir: string): string {
  * import * as aq from "arquero";
  * import type { RunSet } from "../load.ts";
  * import { writeReport } from "./write_figures.ts";
- * # import "./write_figures.ts"; // @ts-ignore: denoland/deno#26900
  * const instances = aq.table({
  *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
  *   instance: [0, 1, 2, 3], outcome: ["ready", "ready", "ready", "timeout"], concurrency_at_start: [0, 1, 2, 3],

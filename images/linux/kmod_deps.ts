@@ -15,7 +15,6 @@ const decoder = new TextDecoder();
  * @example
  * ```ts
  * import { readModuleDepends } from "./kmod_deps.ts";
- * # import "./kmod_deps.ts"; // @ts-ignore: denoland/deno#26900
  * // The .modinfo section of a .ko file holds NUL-separated key=value strings, e.g. virtio_net.ko:
  * const ko = new TextEncoder().encode("\0license=GPL\0depends=virtio_ring,virtio,net-failover\0intree=Y\0");
  * console.log(readModuleDepends(ko)); // ["virtio_ring", "virtio", "net_failover"]
@@ -46,7 +45,6 @@ export function readModuleDepends(ko: Uint8Array): string[] {
  * @example
  * ```ts
  * import { moduleLoadOrder } from "./kmod_deps.ts";
- * # import "./kmod_deps.ts"; // @ts-ignore: denoland/deno#26900
  * const deps: Record<string, string[]> = { virtio_net: ["virtio_ring", "net_failover"], net_failover: ["failover"], failover: [], virtio_ring: [] };
  * console.log(moduleLoadOrder(["virtio_net"], (m) => deps[m])); // ["failover", "net_failover", "virtio_ring", "virtio_net"]
  * ```

@@ -84,7 +84,6 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
  * @example
  * ```ts
  * import { buildSynthetic } from "./build.ts";
- * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
  * // needs gcc and binutils
  * const out = await Deno.makeTempDir();
  * const { path, sha256 } = await buildSynthetic({ out });

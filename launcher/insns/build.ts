@@ -96,7 +96,6 @@ function firstLines(s: string, n = 3): string {
  * @example
  * ```ts
  * import { qemuSourceVersion } from "./build.ts";
- * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(await qemuSourceVersion("no-such-qemu")); // null: not on PATH
  * console.log(await qemuSourceVersion("qemu-system-x86_64"));
  * // Debian 12's qemu-system-x86: { package: "qemu", version: "1:7.2+dfsg-7+deb12u18" }; null when not from dpkg
@@ -489,7 +488,6 @@ export async function ensureInsnsPlugin(
  * @example
  * ```ts
  * import { pluginLoadError } from "./build.ts";
- * # import "./build.ts"; // @ts-ignore: denoland/deno#26900
  * const e = pluginLoadError("qemu-system-x86_64: -plugin x.so: invalid option", { api: 1 });
  * console.log(e); // "Cannot use --insns: this QEMU (qemu-system-x86_64) has no TCG plugin support (…); use a QEMU built with --enable-plugins, …"
  * console.log(pluginLoadError("qemu-system-x86_64: terminating on signal 15", { api: 1 })); // null: not about the plugin

@@ -31,7 +31,6 @@ function argAfter(argv: string[], names: string[]): string | null {
  * @example
  * ```ts
  * import { kernelEntry } from "./entry.ts";
- * # import "./entry.ts"; // @ts-ignore: denoland/deno#26900
  * const mb = new Uint8Array(64);
  * const dv = new DataView(mb.buffer);
  * dv.setUint32(0, 0x1badb002, true);
@@ -118,7 +117,6 @@ function elfInfo(
  * @example
  * ```ts
  * import { guestEntry } from "./entry.ts";
- * # import "./entry.ts"; // @ts-ignore: denoland/deno#26900
  * console.log(await guestEntry(["qemu-system-x86_64", "-m", "64", "-drive", "file=osv.img"]));
  * // { entry: 31744, rule: "boot-sector" }: a disk boot starts at 0x7c00
  * console.log(await guestEntry(["qemu-system-x86_64", "-M", "microvm", "-drive", "file=osv.img"]));

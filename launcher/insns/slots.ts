@@ -77,7 +77,6 @@ export interface OutputCounts {
  * @example
  * ```ts
  * import { InsnsSlots } from "./slots.ts";
- * # import "./slots.ts"; // @ts-ignore: denoland/deno#26900
  * const slots = InsnsSlots.create(2);
  * console.log(slots.read(0)); // null: no plugin has written slot 0
  * slots.close();

@@ -112,7 +112,6 @@ export async function ensureCSampler(
  * @example
  * ```ts
  * import { type MemorySample, startCSampler } from "./c_sampler.ts";
- * # import "./c_sampler.ts"; // @ts-ignore: denoland/deno#26900
  * // needs gcc (the sampler is built once into build/sampler/)
  * const rows: MemorySample[] = [];
  * const s = await startCSampler({ intervalMs: 1, realtime: false, onSamples: (r) => rows.push(...r) });

@@ -49,7 +49,6 @@ function isFile(p: string): boolean {
  * @example
  * ```ts
  * import { createRunCgroup, removeRunCgroup, runCgroupUsage } from "./run_cgroup.ts";
- * # import "./run_cgroup.ts"; // @ts-ignore: denoland/deno#26900
  * const cg = createRunCgroup(`doc-example-${Deno.pid}`);
  * if (typeof cg === "string") {
  *   console.log(cg); // why there is none (e.g. not root): the run samples whole-system memory
