@@ -58,6 +58,7 @@ function hasDirectNumbers(col: Column<unknown>): boolean {
  *
  * @example
  * ```ts
+ * import { RunLengthColumn } from "./columns.ts";
  * const c = new RunLengthColumn(["a", "b"], [2, 5]); // a a b b b
  * c.at(3); // "b"
  * ```
@@ -219,6 +220,8 @@ function storageNumbers(col: ColumnLike): Float64Array {
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { numberColumn } from "./columns.ts";
  * numberColumn(aq.table({ x: [1, null, 3] }), "x"); // Float64Array [1, NaN, 3]
  * ```
  */
@@ -239,6 +242,8 @@ export function numberColumn(table: Table, name: string): Float64Array {
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { equalsMask } from "./columns.ts";
  * equalsMask(aq.table({ o: ["ready", "timeout"] }), "o", "ready"); // [1, 0]
  * ```
  */
@@ -338,6 +343,8 @@ export interface Factors {
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { factorize } from "./columns.ts";
  * factorize(aq.table({ k: ["b", "a", "b"] }), "k"); // codes [0, 1, 0], keys ["b", "a"]
  * ```
  */
@@ -386,6 +393,8 @@ export function factorize(table: Table, name: string): Factors {
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { concatTables } from "./columns.ts";
  * concatTables([aq.table({ x: [1] }), aq.table({ x: [2, 3] })]).numRows(); // 3
  * ```
  */
@@ -435,6 +444,8 @@ export function concatTables(tables: readonly Table[]): Table {
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { rowGetter } from "./columns.ts";
  * rowGetter(aq.table({ x: [5, 6] }), "x")(1); // 6
  * ```
  */
@@ -454,6 +465,8 @@ export function rowGetter(
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { groupKeys } from "./columns.ts";
  * groupKeys(aq.table({ x: [1, 2] }), "run_id").keys; // [null]
  * ```
  */

@@ -13,6 +13,7 @@ import type { Table } from "./columns.ts";
  *
  * @example
  * ```ts
+ * import { formatNumber } from "./format.ts";
  * formatNumber(1234.567); // "1234.6"
  * ```
  */
@@ -28,7 +29,7 @@ export function formatNumber(v: number | null | undefined): string {
  * row. Text columns are left-aligned, numeric ones right-aligned.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * console.log(formatTable(concurrencyBins(run.instances)));
  * ```
  */

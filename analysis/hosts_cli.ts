@@ -25,7 +25,7 @@ import * as aq from "arquero";
  * (none for single-host data).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * for (const [t, b] of hostSections(set, { width: 8 })) console.log(`## ${t}\n\n${b}`);
  * ```
  */

@@ -24,7 +24,7 @@ function fmt(v: unknown, digits = 1): string {
  * The `<h2 id="hosts">` section for the runs that have a `host` column.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const html = hostsSection(set.runs.filter((r) => hasHosts(r.instances))).join("\n");
  * ```
  */

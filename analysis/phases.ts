@@ -179,6 +179,8 @@ function numbers(table: Table, name: string): Float64Array {
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { markNames } from "./phases.ts";
  * markNames(aq.table({ t_s_ms: [0], init_ms: [9], kernel_ms: [2] })); // ["kernel", "init"]
  * ```
  */
@@ -387,7 +389,7 @@ function paramSuffixes(runs: readonly Run[]): Map<string, string> {
  * they are not pooled.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const phases = phasesOfRuns((await loadRuns(dir)).runs);
  * phaseSummary(phases).print();
  * ```
@@ -417,7 +419,7 @@ export function phasesOfRuns(runs: readonly Run[]): Table {
  * instances table (reads only `outcome`, `t_k_ms` and the mark columns).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * hasPhaseData(v1Run.instances); // false
  * ```
  */

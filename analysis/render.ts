@@ -31,6 +31,7 @@ export interface RenderOptions {
  *
  * @example
  * ```ts
+ * import { figureFontFiles } from "./render.ts";
  * figureFontFiles(); // ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", …]
  * ```
  */
@@ -115,7 +116,7 @@ async function withRsvgConvert(
  * `renderer: "rsvg-convert"`).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await Deno.writeFile("ecdf.png", await renderPng(ecdfFigure(set.instances)));
  * ```
  */
@@ -154,7 +155,10 @@ export async function renderPng(
  *
  * @example
  * ```ts
- * pngSize(await Deno.readFile("figures/ecdf.png")); // { width: 720, height: 330 }
+ * import { pngSize } from "./render.ts";
+ * // the 24 header bytes of a 720 × 330 PNG
+ * const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 2, 0xd0, 0, 0, 1, 0x4a]);
+ * console.log(pngSize(png)); // { width: 720, height: 330 }
  * ```
  */
 export function pngSize(png: Uint8Array): { width: number; height: number } {

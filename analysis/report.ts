@@ -39,6 +39,7 @@ export interface ReportOptions {
  *
  * @example
  * ```ts
+ * import { escapeHtml } from "./report.ts";
  * escapeHtml('<a href="x">'); // "&lt;a href=&quot;x&quot;&gt;"
  * ```
  */
@@ -54,6 +55,7 @@ export function escapeHtml(text: string): string {
  *
  * @example
  * ```ts
+ * import { inlineSvg } from "./report.ts";
  * inlineSvg('<svg xmlns="http://www.w3.org/2000/svg" width="1"></svg>'); // '<svg width="1"></svg>'
  * ```
  */
@@ -91,7 +93,7 @@ nav ul { columns: 2; }
  * block.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const set = await loadRuns(dir);
  * const html = reportHtml(set, { figures: datasetFigures(set), source: dir });
  * ```
