@@ -46,7 +46,13 @@ Options:
   --paper FILE           the paper's figures to add (default ../shared/paper/paper-results.csv)
   --no-paper             do not add the paper's figures
   --salvage              keep the complete batches of truncated Arrow files
-  -h, --help             this text`;
+  -h, --help             this text
+
+Examples:
+  deno task classify data/runs/<id>
+  deno task classify data/runs/<id> --json
+  deno task classify data/runs/<id> --baseline data/runs/<minkernel-run-on-this-host>
+  deno task classify --build-reference data/sweeps/<labelled-sweep> --out data/reference`;
 
 async function readPaper(
   path: string,

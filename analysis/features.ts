@@ -7,7 +7,7 @@
  */
 
 import { equalsMask, numberColumn, type Table } from "./columns.ts";
-import type { RunRecord } from "./load.ts";
+import type { ReadRunRecord } from "./load.ts";
 import { finiteCopy, quantilesInPlace } from "./quantile.ts";
 import { linearFit } from "./stats.ts";
 import { memoryPeak } from "./timeline.ts";
@@ -65,7 +65,7 @@ export interface Baseline {
 
 /** A run as the feature code needs it (a loaded {@link Run} fits). */
 export interface RunLike {
-  record: RunRecord;
+  record: ReadRunRecord;
   instances: Table;
   memory?: Table;
 }
@@ -87,7 +87,7 @@ export interface FeatureOptions {
  * hostKey(run.record); // "box|AMD EPYC 7B13|tcg"
  * ```
  */
-export function hostKey(record: RunRecord): string {
+export function hostKey(record: ReadRunRecord): string {
   return [
     record.host?.hostname ?? "?",
     record.host?.cpu_model ?? "?",

@@ -14,6 +14,7 @@ import { orNull } from "./grouped.ts";
 /**
  * One row per instance: `run_id`, `instance`, `t_s_ms` (left end),
  * `boot_end_ms` (right end; null for a spawn failure), `boot_ms`,
+ * (`t_s_ms` null for an instance never started: it sorts last),
  * `outcome`, sorted by run (first appearance) then `t_s_ms`.
  *
  * @example
@@ -24,8 +25,10 @@ import { orNull } from "./grouped.ts";
 export function timelineSegments(instances: Table): Table {
   const runs = groupKeys(instances, "run_id");
   const ts = numberColumn(instances, "t_s_ms");
+  // Instances never started (null t_s_ms) go last in their run.
+  const key = (i: number) => (ts[i] === ts[i] ? ts[i] : Infinity);
   const order = Array.from({ length: ts.length }, (_, i) => i).sort((a, b) =>
-    runs.codes[a] - runs.codes[b] || ts[a] - ts[b]
+    runs.codes[a] - runs.codes[b] || key(a) - key(b) || a - b
   );
   const inst = rowGetter(instances, "instance");
   const end = numberColumn(instances, "boot_end_ms");

@@ -7,6 +7,7 @@
  * @module
  */
 import { monotonicMs } from "./clock.ts";
+import { holdReaper, ownerEnv } from "./reaper.ts";
 
 /** The accelerator chosen for a run. */
 export interface Accelerator {
@@ -31,6 +32,20 @@ export async function probeBoot(
   accelArgs: string[],
   timeoutMs: number,
 ): Promise<number | null> {
+  const release = await holdReaper();
+  try {
+    return await probeBootHeld(qemu, kernel, accelArgs, timeoutMs);
+  } finally {
+    await release();
+  }
+}
+
+async function probeBootHeld(
+  qemu: string,
+  kernel: string,
+  accelArgs: string[],
+  timeoutMs: number,
+): Promise<number | null> {
   const t = monotonicMs();
   let child: Deno.ChildProcess;
   try {
@@ -48,6 +63,8 @@ export async function probeBoot(
       stdin: "null",
       stdout: "piped",
       stderr: "null",
+      // Owned: the reaper kills it if the launcher dies during the probe.
+      env: ownerEnv(),
     }).spawn();
   } catch {
     return null;

@@ -3,8 +3,14 @@
  * operating system's processes. `denoRunner` is the real one; tests may pass
  * their own.
  *
+ * Every process it starts leads a session and process group of its own and
+ * carries the launcher's owner cookie in its environment (see reaper.ts):
+ * teardown signals the whole group, and the reaper kills whatever is left
+ * when the launcher dies.
+ *
  * @module
  */
+import { ownerEnv } from "./reaper.ts";
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -18,7 +24,13 @@ export interface Proc {
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   status: Promise<ExitStatus>;
+  /** Signal the process alone. */
   kill(signal: Deno.Signal): void;
+  /**
+   * Signal its whole process group (the process and every descendant that
+   * stayed in its group), even after the process itself has exited.
+   */
+  killTree(signal: Deno.Signal): void;
 }
 
 /** Spawns processes. `spawn` throws when the process cannot be started. */
@@ -49,7 +61,24 @@ function wrap(child: Deno.ChildProcess): Proc {
         // already gone
       }
     },
+    killTree: (sig) => killGroup(child.pid, sig),
   };
+}
+
+/**
+ * Signal process group `pgid` (a child started by {@link denoRunner} leads
+ * its own); falls back to the process alone when the group is gone.
+ */
+export function killGroup(pgid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(-pgid, sig);
+  } catch {
+    try {
+      Deno.kill(pgid, sig);
+    } catch {
+      // gone
+    }
+  }
 }
 
 /** Shell snippet of a pre-started instance: stop itself, then exec argv. */
@@ -75,6 +104,8 @@ export const denoRunner: ProcessRunner = {
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        env: ownerEnv(),
+        detached: true,
       }).spawn(),
     );
   },
@@ -85,6 +116,8 @@ export const denoRunner: ProcessRunner = {
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        env: ownerEnv(),
+        detached: true,
       }).spawn(),
     );
   },

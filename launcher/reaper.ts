@@ -1,0 +1,141 @@
+/**
+ * Nothing the launcher starts outlives it, whatever ends it (SIGKILL, a
+ * crash, the OOM killer included).
+ *
+ * Two mechanisms, each for what it can do:
+ *
+ * - **A process group per instance.** Every child is started in a session
+ *   (and process group) of its own (`Deno.Command`'s `detached`, i.e.
+ *   `setsid()` in the child before exec: no extra process, no extra exec on
+ *   the hot path). Teardown signals the whole group (`kill(-pgid)`), so a
+ *   guest wrapper that forks (`sleep 1002 & echo READY; wait`) goes with
+ *   its children; a terminal's Ctrl-C reaches the launcher only, which
+ *   stops the instances itself.
+ * - **A reaper that outlives the launcher by design.** While the launcher
+ *   has children, one small `/bin/sh` process (its own session, SIGINT /
+ *   SIGTERM / SIGHUP ignored, OOM score -1000 when permitted) blocks reading
+ *   a pipe whose only writer is the launcher. The kernel closes that pipe
+ *   when the launcher dies, however it dies; the reaper then SIGKILLs every
+ *   process whose environment carries this launcher's cookie
+ *   (`BOOTSTORM_OWNER=<pid>-<random>`, given to every child and inherited
+ *   by its whole tree, including descendants that left the process group)
+ *   until none is left, and exits. The same sweep runs when the launcher
+ *   releases it normally (the last batch ended), which catches anything that
+ *   escaped its group. (An environment cookie is how Jenkins' process-tree
+ *   killer finds a build's processes.)
+ *
+ * Not chosen:
+ *
+ * - `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits,
+ *   not the process; Deno spawns from the JS thread of whichever isolate
+ *   asks (main or a worker) and its runtime may fork elsewhere, so a worker
+ *   ending would kill live guests. It also needs a pre-exec hook that
+ *   `Deno.Command` does not offer (an extra exec of a helper such as
+ *   `setpriv --pdeathsig` inside ΔT), covers the direct child only (not a
+ *   wrapper's children) and has a race before it is set.
+ * - A cgroup (`cgroup.kill`) catches every descendant, but needs root or a
+ *   delegated cgroup v2 subtree, and still needs a process alive after the
+ *   launcher to write `cgroup.kill`: a reaper anyway.
+ * - One process group for all instances: teardown could not signal one
+ *   instance's tree without the others.
+ *
+ * What it cannot catch: a descendant started with an emptied environment
+ * (`env -i`) *and* outside its instance's process group; a process stuck in
+ * uninterruptible sleep (it dies when it wakes).
+ *
+ * @module
+ */
+
+/** Environment variable every child of the launcher carries. */
+export const OWNER_ENV = "BOOTSTORM_OWNER";
+
+/** The reaper's script: wait for EOF on stdin, then kill every owned process. */
+const REAPER_SCRIPT = `trap '' INT TERM HUP QUIT PIPE
+echo -1000 > /proc/$$/oom_score_adj 2>/dev/null
+cat > /dev/null
+i=0
+while [ $i -lt 200 ]; do
+  pids=$(grep -lsxzF "$1" /proc/[0-9]*/environ 2>/dev/null | sed 's,^/proc/,,;s,/environ$,,')
+  [ -n "$pids" ] || exit 0
+  kill -KILL $pids 2>/dev/null
+  sleep 0.01
+  i=$((i+1))
+done
+exit 1`;
+
+const cookie = `${Deno.pid}-${
+  [...crypto.getRandomValues(new Uint8Array(6))].map((b) =>
+    b.toString(16).padStart(2, "0")
+  ).join("")
+}`;
+
+/**
+ * The environment to give every process the launcher starts (merged into
+ * the inherited environment by `Deno.Command`).
+ *
+ * @example
+ * ```ts
+ * import { ownerEnv, OWNER_ENV } from "./reaper.ts";
+ * console.log(OWNER_ENV in ownerEnv()); // true
+ * ```
+ */
+export function ownerEnv(): Record<string, string> {
+  return { [OWNER_ENV]: cookie };
+}
+
+interface Reaper {
+  child: Deno.ChildProcess;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  users: number;
+}
+
+let reaper: Reaper | null = null;
+let stopping: Promise<void> | null = null;
+
+/**
+ * Make sure the reaper runs while the caller has children; returns the
+ * function to call once every child of the caller has been reaped. The
+ * reaper is shared: it stops (after its final sweep) when its last user
+ * releases it.
+ *
+ * @example
+ * ```ts
+ * import { holdReaper, ownerEnv } from "./reaper.ts";
+ * const release = await holdReaper();
+ * const out = await new Deno.Command("/bin/true", { env: ownerEnv() }).output();
+ * await release();
+ * console.log(out.code); // 0
+ * ```
+ */
+export async function holdReaper(): Promise<() => Promise<void>> {
+  if (stopping) await stopping;
+  if (!reaper) {
+    const child = new Deno.Command("/bin/sh", {
+      args: ["-c", REAPER_SCRIPT, "bootstorm-reaper", `${OWNER_ENV}=${cookie}`],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    reaper = { child, writer: child.stdin.getWriter(), users: 0 };
+  }
+  const r = reaper;
+  r.users++;
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    if (--r.users > 0) return;
+    if (reaper === r) reaper = null;
+    stopping = (async () => {
+      try {
+        await r.writer.close();
+      } catch {
+        // the reaper is gone already
+      }
+      await r.child.status;
+    })();
+    await stopping;
+    stopping = null;
+  };
+}
