@@ -212,8 +212,8 @@ function timedRunner(): { runner: ProcessRunner; calls: [number, number][] } {
   return {
     calls,
     runner: {
-      spawn: (argv) => timed(() => denoRunner.spawn(argv)),
-      prestart: (argv) => timed(() => denoRunner.prestart(argv)),
+      spawn: (argv, o) => timed(() => denoRunner.spawn(argv, o)),
+      prestart: (argv, o) => timed(() => denoRunner.prestart(argv, o)),
     },
   };
 }

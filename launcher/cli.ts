@@ -13,11 +13,17 @@ import { ensureDebianPackages } from "./deps.ts";
 import { ensureImage } from "./images.ts";
 import { ensureOpenFiles } from "./limits.ts";
 import { type Pattern, patternLabel } from "./pattern.ts";
-import { loadProfile, type Profile, ProfileError } from "./profile.ts";
+import {
+  loadProfile,
+  type Profile,
+  ProfileError,
+  resolveParams,
+} from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
 import { which } from "./runner.ts";
 import type { InstanceRow } from "./schema.ts";
 import { progressReporter } from "./progress.ts";
+import { holdReaper } from "./reaper.ts";
 import { medianOrNull, summaryText } from "./summary.ts";
 import {
   knownCost,
@@ -627,6 +633,8 @@ async function runOneBatch(
   signal: AbortSignal,
 ): Promise<number> {
   checkOut(args.out);
+  // Bad params are refused before anything is built or booted.
+  resolveParams(await loadProfile(args.image), args.params);
   await prepare(args.image);
   const profile = await loadProfile(args.image);
   let started = 0, ended = 0;
@@ -788,12 +796,9 @@ async function runSweepCommand(
     dir = resolve(c.out ?? "data/sweeps", state.sweep_id);
     console.error(`bootstorm: ${c.note}`);
   }
-  for (
-    const image of new Set(
-      state.cells.filter((x) => x.state !== "done").map((x) => x.image),
-    )
-  ) {
-    await loadProfile(image); // unknown images fail before anything starts
+  // Unknown images and bad params fail before anything starts.
+  for (const cell of state.cells.filter((x) => x.state !== "done")) {
+    resolveParams(await loadProfile(cell.image), cell.params);
   }
   await prepare("minkernel");
   let total = 0;
@@ -884,6 +889,9 @@ export async function main(argv: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  // For the whole command: if it dies, whatever it started (builds, probes,
+  // guests) is killed; see reaper.ts.
+  const releaseReaper = await holdReaper();
   try {
     return cmd.kind === "batch"
       ? await runOneBatch(cmd.batch, ctl.signal)
@@ -894,6 +902,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+    await releaseReaper();
   }
 }
 

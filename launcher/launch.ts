@@ -21,7 +21,12 @@ import {
 import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
 import { getOpenFilesLimit } from "./limits.ts";
-import { holdReaper } from "./reaper.ts";
+import {
+  holdReaper,
+  killTagged,
+  newBatchTag,
+  reaperWarning,
+} from "./reaper.ts";
 import {
   denoRunner,
   isStopped,
@@ -30,7 +35,12 @@ import {
   readAnonKib,
   readPeakRssKib,
 } from "./runner.ts";
-import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
+import {
+  INSTANCE_COLUMNS,
+  type InstanceRow,
+  type MemoryRow,
+  type Outcome,
+} from "./schema.ts";
 
 /** Progress events, for terminal output. */
 export type LaunchEvent =
@@ -94,6 +104,8 @@ export interface LaunchResult {
   spawnMode: "direct" | "prestart";
   /** Why the release thread ran without real-time priority (prestart). */
   releaseWarning: string | null;
+  /** Why no reaper guarded the instances (reaper.ts), or null. */
+  reaperWarning: string | null;
 }
 
 interface Inst {
@@ -462,31 +474,20 @@ export async function launch(
     inst.finish();
   }
 
-  /** The row of an instance the launcher stopped before starting it: no time, no RSS, no process. */
+  /**
+   * The row of an instance the launcher stopped before starting it: every
+   * nullable column null (no time, no RSS, no process), nothing printed.
+   */
   function emitNotStarted(inst: Inst): void {
-    const row: InstanceRow & Record<string, unknown> = {
+    const blank: Record<string, unknown> = {};
+    for (const c of INSTANCE_COLUMNS) if (c.nullable) blank[c.name] = null;
+    const row = {
+      ...blank,
       instance: inst.i,
       scheduled_ms: inst.scheduled,
-      t_s_ms: null,
-      first_output_ms: null,
-      ready_ms: null,
-      exit_ms: null,
-      boot_end_ms: null,
-      boot_ms: null,
-      first_output_boot_ms: null,
-      concurrency_at_start: null,
       outcome: "not_started",
-      exit_code: null,
-      signal: null,
-      rss_peak_kib: null,
       output_bytes: 0,
-      pid: null,
-      vmm_ready_ms: null,
-      t_k_ms: null,
-      vmm_init_ms: null,
-      guest_boot_ms: null,
-      error: null,
-    };
+    } as InstanceRow & Record<string, unknown>;
     if (options.readAnonMemory) row.anon_kib = null;
     for (const name of Object.keys(options.marks ?? {})) {
       row[`${name}_ms`] = null;
@@ -516,6 +517,8 @@ export async function launch(
   // Held until every child is reaped: if the launcher dies meanwhile, the
   // reaper kills them.
   const releaseReaper = await holdReaper();
+  const noReaper = reaperWarning();
+  const batch = newBatchTag();
   try {
     if (spawnMode === "prestart") {
       await runPrestarted();
@@ -535,7 +538,7 @@ export async function launch(
         if (interrupted) break;
         const ts = now();
         try {
-          const p = runner.spawn(argvOf(inst.i));
+          const p = runner.spawn(argvOf(inst.i), { env: batch.env });
           markStarted(inst, ts);
           watchInstance(inst, p);
         } catch (e) {
@@ -551,6 +554,8 @@ export async function launch(
     // Anything still alive (an error above): end and reap it.
     for (const inst of insts) if (inst.proc && !inst.exited) kill(inst);
     await Promise.all(launched.map((x) => x.done));
+    // Whatever an instance left outside its process group goes too.
+    await killTagged(batch.tag);
     await releaseReaper();
   }
   // Every instance gets a row: those never started say so.
@@ -571,6 +576,7 @@ export async function launch(
     interrupted,
     spawnMode,
     releaseWarning,
+    reaperWarning: noReaper,
   };
 
   async function runPrestarted(): Promise<void> {
@@ -612,7 +618,7 @@ export async function launch(
           continue;
         }
         try {
-          const p = runner.prestart(argvOf(inst.i));
+          const p = runner.prestart(argvOf(inst.i), { env: batch.env });
           inst.proc = p;
           pids.push(p.pid);
           held.push(inst);

@@ -20,9 +20,13 @@
  *   (`BOOTSTORM_OWNER=<pid>-<random>`, given to every child and inherited
  *   by its whole tree, including descendants that left the process group)
  *   until none is left, and exits. The same sweep runs when the launcher
- *   releases it normally (the last batch ended), which catches anything that
- *   escaped its group. (An environment cookie is how Jenkins' process-tree
- *   killer finds a build's processes.)
+ *   releases it normally. (An environment cookie is how Jenkins'
+ *   process-tree killer finds a build's processes.)
+ * - **A batch tag.** Every instance also carries its batch's tag
+ *   (`BOOTSTORM_BATCH`); when a batch has reaped its instances,
+ *   {@link killTagged} kills whatever still carries the tag: a descendant
+ *   that left its instance's process group (`setsid`, a daemon) does not
+ *   outlive its batch and distort the next one.
  *
  * Not chosen:
  *
@@ -48,6 +52,9 @@
 
 /** Environment variable every child of the launcher carries. */
 export const OWNER_ENV = "BOOTSTORM_OWNER";
+
+/** Environment variable every instance of one batch carries. */
+export const BATCH_ENV = "BOOTSTORM_BATCH";
 
 /** The reaper's script: wait for EOF on stdin, then kill every owned process. */
 const REAPER_SCRIPT = `trap '' INT TERM HUP QUIT PIPE
@@ -83,6 +90,63 @@ export function ownerEnv(): Record<string, string> {
   return { [OWNER_ENV]: cookie };
 }
 
+/**
+ * A new batch tag: the environment to give every instance of one batch
+ * (on top of {@link ownerEnv}), and the tag for {@link killTagged}.
+ *
+ * @example
+ * ```ts
+ * import { BATCH_ENV, newBatchTag } from "./reaper.ts";
+ * const b = newBatchTag();
+ * console.log(b.env[BATCH_ENV] === b.tag); // true
+ * ```
+ */
+export function newBatchTag(): { tag: string; env: Record<string, string> } {
+  const tag = `${cookie}-${++batches}`;
+  return { tag, env: { ...ownerEnv(), [BATCH_ENV]: tag } };
+}
+let batches = 0;
+
+/**
+ * SIGKILL every process whose environment carries batch tag `tag`, until
+ * none is left (bounded: 2 s); returns how many were killed. For the end of
+ * a batch, after its instances have been reaped.
+ *
+ * @example
+ * ```ts
+ * import { killTagged, newBatchTag } from "./reaper.ts";
+ * const b = newBatchTag();
+ * console.log(await killTagged(b.tag)); // 0
+ * ```
+ */
+export async function killTagged(tag: string): Promise<number> {
+  const needle = `${BATCH_ENV}=${tag}`;
+  let killed = 0;
+  for (let round = 0; round < 200; round++) {
+    const found: number[] = [];
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const env = Deno.readTextFileSync(`/proc/${e.name}/environ`);
+        if (env.split("\0").includes(needle)) found.push(Number(e.name));
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    if (found.length === 0) return killed;
+    for (const pid of found) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+        killed++;
+      } catch {
+        // gone
+      }
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return killed;
+}
+
 interface Reaper {
   child: Deno.ChildProcess;
   writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -91,6 +155,15 @@ interface Reaper {
 
 let reaper: Reaper | null = null;
 let stopping: Promise<void> | null = null;
+let lastWarning: string | null = null;
+
+/**
+ * Why the reaper could not be started the last time it was needed (then
+ * children would outlive a killed launcher), or null.
+ */
+export function reaperWarning(): string | null {
+  return lastWarning;
+}
 
 /**
  * Make sure the reaper runs while the caller has children; returns the
@@ -110,13 +183,28 @@ let stopping: Promise<void> | null = null;
 export async function holdReaper(): Promise<() => Promise<void>> {
   if (stopping) await stopping;
   if (!reaper) {
-    const child = new Deno.Command("/bin/sh", {
-      args: ["-c", REAPER_SCRIPT, "bootstorm-reaper", `${OWNER_ENV}=${cookie}`],
-      stdin: "piped",
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command("/bin/sh", {
+        args: [
+          "-c",
+          REAPER_SCRIPT,
+          "bootstorm-reaper",
+          `${OWNER_ENV}=${cookie}`,
+        ],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+    } catch (e) {
+      // Run without it rather than not at all, and say so (run.json).
+      lastWarning = `reaper not started (${
+        (e as Error).message
+      }): if the launcher is killed, its children may outlive it`;
+      return () => Promise.resolve();
+    }
+    lastWarning = null;
     reaper = { child, writer: child.stdin.getWriter(), users: 0 };
   }
   const r = reaper;

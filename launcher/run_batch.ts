@@ -380,6 +380,7 @@ export async function runBatch(
         }
         : null,
       memory_sampler: result.sampler,
+      reaper_warning: result.reaperWarning,
       wall_ms: result.wallMs,
       launcher: launcherCost(cpu0, total0, performance.now() - wall0),
       totals: runTotals(result.rows),

@@ -8,6 +8,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cpus, hostname, release, totalmem } from "node:os";
 import type { SamplerStats } from "./memory_sampler.ts";
+import { ownerEnv } from "./reaper.ts";
 import type { ProfileClass, ReadyRule, Teardown } from "./profile.ts";
 
 /** `status` of a run: see {@link RunRecord}. */
@@ -116,6 +117,8 @@ export interface RunRecord {
   deno: { version: string };
   memory_sampler: SamplerStats | null;
   release_thread?: { realtime: boolean; warning: string | null } | null;
+  /** Why no reaper guarded the instances (then they could outlive a killed launcher), or null. */
+  reaper_warning?: string | null;
   wall_ms?: number;
   launcher?: LauncherCost;
   totals: RunTotals | null;
@@ -193,6 +196,7 @@ export async function qemuInfo(
       args: ["--version"],
       stdout: "piped",
       stderr: "null",
+      env: ownerEnv(),
     }).output();
     const first = new TextDecoder().decode(out.stdout).split("\n")[0];
     return {

@@ -33,16 +33,26 @@ export interface Proc {
   killTree(signal: Deno.Signal): void;
 }
 
-/** Spawns processes. `spawn` throws when the process cannot be started. */
+/** Options of one spawn. */
+export interface SpawnOptions {
+  /** Extra environment variables (added to the launcher's). */
+  env?: Record<string, string>;
+}
+
+/**
+ * Spawns processes. `spawn` throws when the process cannot be started.
+ * The launcher passes its owner cookie and batch tag in `env` (reaper.ts);
+ * {@link denoRunner} adds the owner cookie to every process anyway.
+ */
 export interface ProcessRunner {
   /** Start `argv` now: stdin /dev/null, stdout and stderr piped. */
-  spawn(argv: string[]): Proc;
+  spawn(argv: string[], options?: SpawnOptions): Proc;
   /**
    * Start `argv` stopped, ready to be released by `SIGCONT` to its pid: the
    * fork and the shell are paid ahead of time, the exec of `argv[0]` at
    * release.
    */
-  prestart(argv: string[]): Proc;
+  prestart(argv: string[], options?: SpawnOptions): Proc;
 }
 
 function wrap(child: Deno.ChildProcess): Proc {
@@ -97,26 +107,26 @@ export const PRESTART_SCRIPT = 'kill -STOP $$; exec "$@"';
  * ```
  */
 export const denoRunner: ProcessRunner = {
-  spawn(argv) {
+  spawn(argv, options) {
     return wrap(
       new Deno.Command(argv[0], {
         args: argv.slice(1),
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        env: ownerEnv(),
+        env: { ...ownerEnv(), ...options?.env },
         detached: true,
       }).spawn(),
     );
   },
-  prestart(argv) {
+  prestart(argv, options) {
     return wrap(
       new Deno.Command("/bin/sh", {
         args: ["-c", PRESTART_SCRIPT, "bootstorm-starter", ...argv],
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        env: ownerEnv(),
+        env: { ...ownerEnv(), ...options?.env },
         detached: true,
       }).spawn(),
     );
