@@ -2,9 +2,10 @@
  * The measuring program (the paper's Algorithm 1): T_0, memory sampling, N
  * instances started by a launch pattern, T_s just before each start, T_e when
  * the instance shows it booted; rows appended to the dataset as instances
- * complete; every child reaped on every path. Each instance leads a process
- * group of its own and teardown signals the group; the reaper (reaper.ts)
- * kills whatever is left if the launcher itself dies.
+ * complete; every child reaped on every path. Teardown signals an
+ * instance's whole process tree, what it left outside its tree is killed
+ * with the batch (its batch tag), and the reaper (reaper.ts) kills whatever
+ * is left if the launcher itself dies.
  *
  * @module
  */
@@ -277,7 +278,7 @@ export async function launch(
     slotFree?.();
   }
 
-  /** Stop an instance: SIGTERM to its process group, SIGKILL after the grace period. */
+  /** Stop an instance: SIGTERM to its process tree, SIGKILL after the grace period. */
   function kill(inst: Inst): void {
     const p = inst.proc;
     if (!p || inst.exited) return;
@@ -351,7 +352,7 @@ export async function launch(
       inst.code = st.code;
       inst.signal = st.signal;
       if (inst.killTimer !== null) clearTimeout(inst.killTimer);
-      // The instance is over: whatever it left in its process group goes too.
+      // The instance is over: descendants seen at its teardown go too.
       p.killTree("SIGKILL");
       // The ready line may still sit in the pipe (and the QMP answer in its
       // socket): read them before deciding.

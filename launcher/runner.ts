@@ -3,14 +3,15 @@
  * operating system's processes. `denoRunner` is the real one; tests may pass
  * their own.
  *
- * Every process it starts leads a session and process group of its own and
- * carries the launcher's owner cookie in its environment (see reaper.ts):
- * teardown signals the whole group, and the reaper kills whatever is left
+ * Every process it starts stays in the launcher's session (a session of its
+ * own would also be a scheduler autogroup of its own: see reaper.ts) and
+ * carries the launcher's owner cookie in its environment: teardown signals
+ * the process and every descendant, and the reaper kills whatever is left
  * when the launcher dies.
  *
  * @module
  */
-import { ownerEnv } from "./reaper.ts";
+import { descendants, isOwned, ownerEnv } from "./reaper.ts";
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -27,8 +28,9 @@ export interface Proc {
   /** Signal the process alone. */
   kill(signal: Deno.Signal): void;
   /**
-   * Signal its whole process group (the process and every descendant that
-   * stayed in its group), even after the process itself has exited.
+   * Signal the process and all its descendants (found through /proc at the
+   * call). After the process has exited, signals the descendants seen by
+   * earlier calls that are still alive and still carry the launcher's cookie.
    */
   killTree(signal: Deno.Signal): void;
 }
@@ -56,6 +58,11 @@ export interface ProcessRunner {
 }
 
 function wrap(child: Deno.ChildProcess): Proc {
+  // Descendants seen by killTree: once the process is gone they have been
+  // handed to init and /proc no longer links them to it.
+  const seen = new Set<number>();
+  let gone = false;
+  child.status.then(() => (gone = true), () => (gone = true));
   return {
     pid: child.pid,
     stdout: child.stdout,
@@ -71,24 +78,31 @@ function wrap(child: Deno.ChildProcess): Proc {
         // already gone
       }
     },
-    killTree: (sig) => killGroup(child.pid, sig),
+    killTree: (sig) => {
+      const current = new Set(gone ? [] : descendants(child.pid));
+      for (const d of current) seen.add(d);
+      for (const d of [...seen]) {
+        // A pid seen earlier, no longer in the tree, is signalled only while
+        // it is still ours (never a reused pid).
+        if (!current.has(d) && !isOwned(d)) {
+          seen.delete(d);
+          continue;
+        }
+        try {
+          Deno.kill(d, sig);
+        } catch {
+          seen.delete(d);
+        }
+      }
+      if (!gone) {
+        try {
+          child.kill(sig);
+        } catch {
+          // already gone
+        }
+      }
+    },
   };
-}
-
-/**
- * Signal process group `pgid` (a child started by {@link denoRunner} leads
- * its own); falls back to the process alone when the group is gone.
- */
-export function killGroup(pgid: number, sig: Deno.Signal): void {
-  try {
-    Deno.kill(-pgid, sig);
-  } catch {
-    try {
-      Deno.kill(pgid, sig);
-    } catch {
-      // gone
-    }
-  }
 }
 
 /** Shell snippet of a pre-started instance: stop itself, then exec argv. */
@@ -115,7 +129,6 @@ export const denoRunner: ProcessRunner = {
         stdout: "piped",
         stderr: "piped",
         env: { ...ownerEnv(), ...options?.env },
-        detached: true,
       }).spawn(),
     );
   },
@@ -127,7 +140,6 @@ export const denoRunner: ProcessRunner = {
         stdout: "piped",
         stderr: "piped",
         env: { ...ownerEnv(), ...options?.env },
-        detached: true,
       }).spawn(),
     );
   },

@@ -11,9 +11,11 @@ import { launch } from "../launcher/launch.ts";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { denoRunner, type ProcessRunner } from "../launcher/runner.ts";
+import { holdReaper } from "../launcher/reaper.ts";
 import { loadRun } from "../analysis/load.ts";
 import { summarize } from "../analysis/summary.ts";
 import { fakeProfile, ROOT } from "./helpers.ts";
+import type { InstanceRow } from "../launcher/schema.ts";
 
 const KERNEL = await ensureMinkernel();
 const CLI = join(ROOT, "launcher/cli.ts");
@@ -170,24 +172,62 @@ for (const mode of ["prestart", "direct"] as const) {
   });
 }
 
-Deno.test("launch() teardown kills a forking wrapper's whole tree, and the reaper what left its group", async () => {
-  const tag = `${Math.floor(1000 + Math.random() * 8999)}`;
-  // The wrapper's child stays in its process group; its grandchild leaves
-  // it (setsid) and is caught by the reaper's sweep at the end of the batch.
+Deno.test("launch() teardown kills a forking wrapper's whole tree, and the batch what left the tree", async () => {
+  // Two children of the wrapper (one in a session of its own) are in its
+  // tree at teardown; a grandchild whose parent exited at once was handed to
+  // init: the batch tag catches it when the batch ends. `$$` is the
+  // instance's pid: each instance's sleeps are told apart.
   const p = fakeProfile(
     "forker",
-    `sleep 1002.${tag} & setsid sleep 1003.${tag} & echo READY; wait`,
+    "sleep 1002.$$ & setsid sleep 1003.$$ & (sleep 1004.$$ &); sleep 0.3; echo READY; wait",
   );
-  const res = await launch(p, {
-    count: 2,
-    pattern: { kind: "back-to-back" },
-    argv: p.argv,
-    graceMs: 300,
-    sampleIntervalMs: 0,
-  });
-  assert.deepEqual(res.rows.map((r) => r.outcome), ["ready", "ready"]);
-  assert.deepEqual(processesWith(`1002.${tag}`), [], "group children gone");
-  assert.deepEqual(processesWith(`1003.${tag}`), [], "escaped child gone");
+  const sleeps = (arg: string) =>
+    processesWith(arg).filter((pid) =>
+      Deno.readTextFileSync(`/proc/${pid}/cmdline`) === `sleep\0${arg}\0`
+    );
+  // Held here, the reaper's own sweep at its release cannot do the work.
+  const release = await holdReaper();
+  const pids: number[] = [];
+  try {
+    const rows: InstanceRow[] = [];
+    const done = launch(p, {
+      count: 2,
+      pattern: { kind: "interval", intervalMs: 4000 },
+      argv: p.argv,
+      graceMs: 300,
+      sampleIntervalMs: 0,
+      onRows: (r) => rows.push(...r),
+    });
+    // Instance 0 torn down, the batch still running.
+    await until("instance 0 reaped", () => rows.length >= 1, 20000);
+    await new Promise((r) => setTimeout(r, 400));
+    const pid = rows[0].pid!;
+    pids.push(pid);
+    assert.equal(rows[0].outcome, "ready");
+    assert.deepEqual(sleeps(`1002.${pid}`), [], "child gone");
+    assert.deepEqual(sleeps(`1003.${pid}`), [], "setsid child gone");
+    assert.equal(rows.length, 1, "the batch still runs");
+    assert.equal(sleeps(`1004.${pid}`).length, 1, "the orphan lives on");
+    const res = await done;
+    pids.push(res.rows[1].pid!);
+    assert.deepEqual(res.rows.map((r) => r.outcome), ["ready", "ready"]);
+    for (const x of pids) {
+      for (const n of [1002, 1003, 1004]) {
+        assert.deepEqual(
+          sleeps(`${n}.${x}`),
+          [],
+          `${n}.${x} gone with the batch`,
+        );
+      }
+    }
+  } finally {
+    for (const x of pids) {
+      for (const n of [1002, 1003, 1004]) {
+        for (const pid of sleeps(`${n}.${x}`)) Deno.kill(pid, "SIGKILL");
+      }
+    }
+    await release();
+  }
 });
 
 Deno.test("runBatch() stopped before any release: the dataset loads, every instance not_started", async () => {
