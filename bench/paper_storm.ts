@@ -74,7 +74,7 @@ const args = [
   "--out",
   out,
 ];
-console.error(`deno task sweep ${args.slice(5).join(" ")}`);
+console.error(`deno task sweep ${args.slice(4).join(" ")}`);
 const t0 = performance.now();
 const res = await new Deno.Command(Deno.execPath(), {
   args,
@@ -103,7 +103,7 @@ const firsts = rows.map((r) => r.first_output_boot_ms).filter((x) =>
 ) as number[];
 const result = {
   date: new Date().toISOString(),
-  command: `deno task sweep ${args.slice(5, -2).join(" ")}`,
+  command: `deno task sweep ${args.slice(4, -2).join(" ")}`,
   exit_code: res.code,
   wall_s: wallS,
   load_before: load.trim(),

@@ -166,7 +166,7 @@ export const INSTANCE_COLUMNS = [
     type: "int32",
     nullable: true,
     doc:
-      "Process id of the instance (also its process group id: teardown signals the whole group). Null when spawning failed or the instance was not started.",
+      "Process id of the instance (teardown signals it and all its descendants). Null when spawning failed or the instance was not started.",
   },
   {
     name: "vmm_ready_ms",

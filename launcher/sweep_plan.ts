@@ -42,10 +42,11 @@ export interface ImageCost {
   sharedKib?: number;
   /**
    * What one boot costs when 2 × cores instances boot at once, ms (the
-   * probe storm's first T_s → last ready × cores / N). Guests with a
-   * firmware slow down far more than linearly under contention (measured
-   * here: one `pc` minkernel 126 ms alone, 4 at once 2.3 s, 256 at once
-   * 76 s; microvm 40 ms, 0.42 s, ~10 s), so timeouts use this, not bootMs.
+   * probe storm's first T_s → last ready × cores / N, and at least 3 ×
+   * bootMs). Boots slow down more than linearly under contention (measured
+   * here: one `pc` minkernel 116-126 ms alone, 0.12-0.53 s each with 4 at
+   * once, 0.27-0.6 s each with 256 at once, depending on the other load), so
+   * timeouts use this, not bootMs.
    */
   contendedBootMs?: number;
   /** Where the numbers come from. */
