@@ -18,8 +18,9 @@
  *   carries it: a daemon an instance left behind does not outlive its batch
  *   and distort the next one.
  * - **A reaper that outlives the launcher by design.** While the launcher
- *   has children, one small `/bin/sh` process (its own session, SIGINT /
- *   SIGTERM / SIGHUP ignored, OOM score -1000 when permitted) blocks reading
+ *   has children, one small `/bin/sh` process (its own session, so its own
+ *   scheduler group; SIGINT / SIGTERM / SIGHUP ignored; OOM score -1000 and
+ *   nice -20 when permitted, so a loaded host runs it at once) blocks reading
  *   a pipe whose only writer is the launcher. The kernel closes that pipe
  *   when the launcher dies, however it dies; the reaper then SIGKILLs every
  *   process whose environment carries this launcher's cookie
@@ -70,6 +71,8 @@ export const BATCH_ENV = "BOOTSTORM_BATCH";
 /** The reaper's script: wait for EOF on stdin, then kill every owned process. */
 const REAPER_SCRIPT = `trap '' INT TERM HUP QUIT PIPE
 echo -1000 > /proc/$$/oom_score_adj 2>/dev/null
+echo -20 > /proc/$$/autogroup 2>/dev/null
+renice -n -20 $$ > /dev/null 2>&1
 cat > /dev/null
 i=0
 while [ $i -lt 200 ]; do

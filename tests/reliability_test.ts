@@ -286,13 +286,14 @@ Deno.test("cli SIGINT before half of an interval run: loadRun succeeds, started 
     "--count",
     "16",
     "--interval",
-    "500",
+    "2000",
     "--accel",
     "tcg",
     "--out",
     dir,
   ]);
-  // Interrupt once 3 instances have finished (their rows are flushed).
+  // Interrupt once the first instance has finished (its row is flushed):
+  // with one release every 2 s, long before half, even on a loaded host.
   const rows = () => {
     for (const e of Deno.readDirSync(dir)) {
       try {
@@ -302,7 +303,7 @@ Deno.test("cli SIGINT before half of an interval run: loadRun succeeds, started 
     }
     return 0;
   };
-  await until("3 finished instances", () => rows() >= 3, 30000);
+  await until("a finished instance", () => rows() >= 1, 30000);
   child.kill("SIGINT");
   const out = await child.output();
   const stderr = new TextDecoder().decode(out.stderr);
@@ -316,7 +317,7 @@ Deno.test("cli SIGINT before half of an interval run: loadRun succeeds, started 
     assert.equal(objs.length, 16);
     const by = (o: string) => objs.filter((r) => r.outcome === o);
     assert.ok(by("not_started").length >= 8, "interrupted before half");
-    assert.ok(by("ready").length >= 3);
+    assert.ok(by("ready").length >= 1);
     assert.equal(
       by("ready").length + by("interrupted").length +
         by("not_started").length,
