@@ -265,20 +265,25 @@ Deno.test("the synthetic guest's spin_ms=500 lands in guest_boot_ms, not in vmm_
     const msg = `p25 with spin 0: ${JSON.stringify(zero)}, spin 500: ${
       JSON.stringify(spin)
     }`;
-    assert.ok(spin.boot > zero.boot, `the spin makes the boot longer; ${msg}`);
-    // Ratios, not times: the spin multiplies the guest's part (about 40× on
-    // a quiet host), QEMU's start-up stays about the same.
-    const guestRatio = spin.guest / zero.guest;
-    const vmmRatio = spin.vmm / zero.vmm;
+    // Floors, not comparisons of times: QEMU's start-up varies with the
+    // host's other load from batch to batch (once 146 ms vs 609 ms p25 in
+    // neighbouring batches), the spin does not. The guest spins after
+    // `cont`, so every spun instance has at least the spin after T_K, and
+    // without the spin the guest's part is short.
+    for (const run of runs) {
+      if (run.record.params?.spin_ms !== "500") continue;
+      const objs = run.instances.objects() as Record<string, number>[];
+      for (const r of objs) {
+        assert.ok(r.guest_boot_ms >= 450, `guest part ${r.guest_boot_ms} ms`);
+      }
+    }
     assert.ok(
-      guestRatio > 5 * vmmRatio,
-      `guest_boot_ms grows ${guestRatio.toFixed(1)}×, vmm_init_ms ${
-        vmmRatio.toFixed(1)
-      }×; ${msg}`,
+      zero.guest < 225,
+      `without the spin the guest part is short; ${msg}`,
     );
     assert.ok(
-      spin.guest - zero.guest > 2 * Math.abs(spin.vmm - zero.vmm),
-      `the extra time is in the guest's part; ${msg}`,
+      spin.guest - zero.guest >= 400,
+      `the spin shows in the guest's part; ${msg}`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
