@@ -13,8 +13,8 @@ import { bootMemoryCorrelation } from "./correlation.ts";
 import { formatTable } from "./format.ts";
 import { ANALYSIS_COLUMNS, loadRuns } from "./load.ts";
 import { summarize } from "./summary.ts";
-import { bootWorkSummary, hasBootWork } from "./boot_work.ts";
 import { memoryPeak } from "./timeline.ts";
+import { bootWorkSummary, hasBootWork } from "./boot_work.ts";
 import { hostSections } from "./hosts_cli.ts";
 
 const USAGE = `Usage: deno task analyze <run dir | sweep dir> [options]
@@ -26,9 +26,19 @@ Options:
   --width N        bin width in instances (default 32; the paper used 16 for Linux)
   --value COL      boot_ms (default) or first_output_boot_ms
   --seed N         bootstrap seed (default 1)
+  --json           print one JSON object (bins, summary, summary_by_image,
+                   memory_peak, correlation: arrays of rows) instead of tables
   --csv            read the CSV files even when Arrow files exist
   --salvage        keep the complete batches of a truncated Arrow file
-  -h, --help       this text`;
+  -h, --help       this text
+
+A sweep folder is analysed through its sweep.json: each cell's current run,
+without the probes and the runs a resumed cell superseded.
+
+Examples:
+  deno task analyze data/sweeps/<id>
+  deno task analyze data/runs/<id> --width 16 --value first_output_boot_ms
+  deno task analyze data/runs/<id> --json > analysis.json`;
 
 async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -38,6 +48,7 @@ async function main(args: string[]): Promise<number> {
       width: { type: "string", default: "32" },
       value: { type: "string", default: "boot_ms" },
       seed: { type: "string", default: "1" },
+      json: { type: "boolean", default: false },
       ...DATASET_FLAGS,
     },
   });
@@ -63,38 +74,58 @@ async function main(args: string[]): Promise<number> {
   for (const run of set.runs) {
     for (const w of run.warnings) console.error(`warning: ${w}`);
   }
+  const bins = concurrencyBins(set.instances, { width, value: values.value });
+  const perRun = summarize(set.instances, { memory: set.memory });
+  const images = new Set(set.runs.map((r) => r.instances.get("image", 0)));
+  const perImage = images.size > 1 && set.runs.length > images.size
+    ? summarize(set.instances, { by: "image", memory: set.memory })
+    : null;
+  const peaks = memoryPeak(set.memory, set.instances);
+  const corr = set.runs.length >= 3
+    ? bootMemoryCorrelation(perRun, { seed: Number(values.seed) })
+    : null;
+  const work = hasBootWork(set.instances)
+    ? bootWorkSummary(set.instances)
+    : null;
+  if (values.json) {
+    const rows = (t: { objects(): object[] } | null) => t ? t.objects() : null;
+    console.log(JSON.stringify(
+      {
+        runs: set.runs.map((r) => r.record.run_id),
+        value: values.value,
+        width,
+        bins: rows(bins),
+        summary: rows(perRun),
+        summary_by_image: rows(perImage),
+        memory_peak: rows(peaks),
+        correlation: rows(corr),
+        boot_work: rows(work),
+      },
+      (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
+      2,
+    ));
+    return 0;
+  }
   const out: string[] = [];
   const section = (title: string, body: string) =>
     out.push(`## ${title}\n\n${body}\n`);
   section(
     `Concurrency bins: ${values.value} by concurrency_at_start, width ${width} (ready instances; type-7 quantiles)`,
-    formatTable(concurrencyBins(set.instances, { width, value: values.value })),
+    formatTable(bins),
   );
-  const perRun = summarize(set.instances, { memory: set.memory });
   section("Summary per run (boot_ms of ready instances)", formatTable(perRun));
-  const images = new Set(set.runs.map((r) => r.instances.get("image", 0)));
-  if (images.size > 1 && set.runs.length > images.size) {
-    section(
-      "Summary per image",
-      formatTable(
-        summarize(set.instances, { by: "image", memory: set.memory }),
-      ),
-    );
-  }
-  if (hasBootWork(set.instances)) {
+  if (perImage) section("Summary per image", formatTable(perImage));
+  if (work) {
     section(
       "Boot work per image (--insns; instructions to ready, the guest's own apart from the firmware; cv = sd / mean)",
-      formatTable(bootWorkSummary(set.instances)),
+      formatTable(work),
     );
   }
-  section(
-    "Memory peak per run",
-    formatTable(memoryPeak(set.memory, set.instances)),
-  );
-  if (set.runs.length >= 3) {
+  section("Memory peak per run", formatTable(peaks));
+  if (corr) {
     section(
       "Boot time (median) vs memory across runs (95% bootstrap intervals)",
-      formatTable(bootMemoryCorrelation(perRun, { seed: Number(values.seed) })),
+      formatTable(corr),
     );
   }
   for (const [title, body] of hostSections(set, { width })) {

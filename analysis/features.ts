@@ -22,7 +22,7 @@
  */
 
 import { equalsMask, numberColumn, type Table } from "./columns.ts";
-import type { RunRecord } from "./load.ts";
+import type { ReadRunRecord } from "./load.ts";
 import { finiteCopy, quantilesInPlace } from "./quantile.ts";
 import { memoryPeak } from "./timeline.ts";
 
@@ -130,7 +130,7 @@ export interface Baseline {
 /** A run as the feature code needs it (a loaded {@link Run} fits). */
 export interface RunLike {
   /** Its run.json. */
-  record: RunRecord;
+  record: ReadRunRecord;
   /** Its instance rows. */
   instances: Table;
   /** Its memory samples (for the memory-per-instance ratio). */
@@ -167,7 +167,7 @@ export class BaselineError extends Error {
  * console.log(hostKey({ schema_version: 1, run_id: "old", count: 1 })); // "?|?|?"
  * ```
  */
-export function hostKey(record: RunRecord): string {
+export function hostKey(record: ReadRunRecord): string {
   return [
     record.host?.hostname ?? "?",
     record.host?.cpu_model ?? "?",

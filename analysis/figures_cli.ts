@@ -26,7 +26,12 @@ Options:
   --width PX       figure width (default 720)
   --csv            read the CSV files even when Arrow files exist
   --salvage        keep the complete batches of a truncated Arrow file
-  -h, --help       this text`;
+  -h, --help       this text
+
+Examples:
+  deno task figures data/sweeps/<id>
+  deno task figures data/runs/<id> --no-png --width 960
+  BOOTSTORM_DATA=data/sweeps/<id> deno task figures --out /tmp/figs`;
 
 async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

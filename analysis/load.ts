@@ -25,7 +25,7 @@
 import "@uwdata/flechette";
 import { Type } from "@uwdata/flechette";
 import * as aq from "arquero";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import {
   type ColumnSpec,
   HOST_COLUMN,
@@ -34,6 +34,7 @@ import {
   OLDEST_SCHEMA_VERSION,
   SCHEMA_VERSION,
 } from "../launcher/schema.ts";
+import type { ReadRunRecord } from "../launcher/run_record.ts";
 import { readArrowProjected } from "./arrow_read.ts";
 import { frameIpcStream, type Truncation } from "./arrow_stream.ts";
 import { concatTables, RunLengthColumn, type Table } from "./columns.ts";
@@ -50,40 +51,19 @@ export class DatasetError extends Error {
   }
 }
 
-/** The parts of run.json the analysis relies on (the rest is kept as is). */
-export interface RunRecord {
-  schema_version: number;
-  run_id: string;
-  status?: "complete" | "partial";
-  started_at?: string;
-  finished_at?: string;
-  host?: {
-    cpu_model?: string;
-    cores?: number;
-    mem_total_kib?: number;
-    kernel?: string;
-    hostname?: string;
-  };
-  accelerator?: { kind?: "kvm" | "tcg"; reason?: string };
-  profile?: {
-    name?: string;
-    class?: "baseline" | "libos" | "linux" | null;
-    path?: string;
-  };
-  image?: { path?: string; sha256?: string; bytes?: number };
-  pattern?: { kind?: string; interval_ms?: number; parallelism?: number };
-  params?: Record<string, unknown>;
-  count: number;
-  totals?: { ready?: number; failed?: number };
-  [key: string]: unknown;
-}
+/**
+ * The run record as read back (launcher/run_record.ts: the launcher's
+ * `RunRecord`, every field but `schema_version`, `run_id` and `count`
+ * optional, unknown keys kept): one type for the writer and the loader.
+ */
+export type { ReadRunRecord } from "../launcher/run_record.ts";
 
 /** One loaded run folder. */
 export interface Run {
   /** The run folder. */
   dir: string;
   /** Parsed run.json. */
-  record: RunRecord;
+  record: ReadRunRecord;
   /** Instance rows, with `run_id`, `image`, `count_n` added. */
   instances: Table;
   /** Memory samples, with `run_id`, `image`, `count_n` added. */
@@ -120,6 +100,12 @@ export interface LoadOptions {
   columns?: readonly string[];
   /** Arrow files at least this big are read column by column when `columns` is given (default 32 MiB). */
   projectMinBytes?: number;
+  /**
+   * A sweep folder: load every run folder below it, including the probes
+   * and the runs a resumed cell superseded (default false: only each cell's
+   * current run, as sweep.json names it).
+   */
+  allRuns?: boolean;
 }
 
 /**
@@ -174,7 +160,7 @@ const RUN_JSON_FIX =
 export function fromRunJson(
   text: string,
   options: { file?: string } = {},
-): RunRecord {
+): ReadRunRecord {
   const file = options.file ?? "run.json";
   let value: unknown;
   try {
@@ -230,7 +216,7 @@ export function fromRunJson(
       RUN_JSON_FIX + ".",
     );
   }
-  return rec as RunRecord;
+  return rec as ReadRunRecord;
 }
 
 /** Options of the pure dataset codecs. */
@@ -588,7 +574,7 @@ export function fromCsvDataset(
  * imageName({ schema_version: 1, run_id: "r", count: 1, profile: { name: "osv" } }); // "osv"
  * ```
  */
-export function imageName(record: RunRecord): string {
+export function imageName(record: ReadRunRecord): string {
   return record.profile?.name ??
     (record.image?.path ? basename(record.image.path) : "unknown");
 }
@@ -602,7 +588,7 @@ export function imageName(record: RunRecord): string {
  * withRunColumns(aq.table({ x: [1, 2] }), record).columnNames(); // ["x", "run_id", "image", "count_n"]
  * ```
  */
-export function withRunColumns(table: Table, record: RunRecord): Table {
+export function withRunColumns(table: Table, record: ReadRunRecord): Table {
   const t = table.isFiltered() || table.isOrdered() ? table.reify() : table;
   const n = t.numRows();
   const data: Record<string, unknown> = {};
@@ -860,7 +846,10 @@ export async function findRunDirs(dir: string): Promise<string[]> {
 /**
  * Load every run folder below a sweep folder (one with sweep.json and run
  * folders inside; any folder with run folders below works) and stack their
- * tables. Throws {@link DatasetError} when no run is found.
+ * tables. With a sweep.json, only the cells' current runs are loaded (not
+ * the probes, not the runs a resumed cell superseded) unless `allRuns`.
+ * Throws {@link DatasetError} when no run is found, or when sweep.json
+ * names a run folder that is missing.
  *
  * @example
  * ```ts
@@ -904,6 +893,16 @@ export async function loadSweep(
       );
     }
   }
+  if (sweep && Array.isArray(sweep.cells) && !options.allRuns) {
+    dirs = await currentRunDirs(dir, sweep.cells as Record<string, unknown>[]);
+    if (dirs.length === 0) {
+      throw new DatasetError(
+        join(dir, "sweep.json"),
+        "no cell of the sweep has a run yet",
+        "Run or resume the sweep (deno task sweep --resume <dir>), or load with { allRuns: true } to read its probes and superseded runs.",
+      );
+    }
+  }
   const runs: Run[] = [];
   for (const d of dirs) runs.push(await loadRun(d, options));
   return {
@@ -912,6 +911,41 @@ export async function loadSweep(
     instances: concatTables(runs.map((r) => r.instances)),
     memory: concatTables(runs.map((r) => r.memory)),
   };
+}
+
+/**
+ * The current run folder of every cell of a sweep (sweep.json `run_dir`; a
+ * sweep folder that was moved is found by the run folder's name under
+ * `<dir>/runs/`), sorted by path.
+ */
+async function currentRunDirs(
+  dir: string,
+  cells: readonly Record<string, unknown>[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const c of cells) {
+    if (typeof c.run_dir !== "string" || c.run_dir === "") continue;
+    const candidates = [
+      c.run_dir,
+      join(dir, "runs", basename(c.run_dir)),
+    ];
+    let found: string | null = null;
+    for (const cand of candidates) {
+      if (await readIfExists(join(cand, "run.json"))) {
+        found = cand;
+        break;
+      }
+    }
+    if (!found) {
+      throw new DatasetError(
+        join(dir, "sweep.json"),
+        `cell ${String(c.id)} names run folder ${c.run_dir}, which is missing`,
+        "Restore that folder, or resume the sweep (deno task sweep --resume <dir>) to run the cell again.",
+      );
+    }
+    out.push(resolve(found));
+  }
+  return [...new Set(out)].sort();
 }
 
 /**

@@ -25,7 +25,11 @@ Options:
   --title TEXT     page title (default "bootstorm report: <dataset>")
   --csv            read the CSV files even when Arrow files exist
   --salvage        keep the complete batches of a truncated Arrow file
-  -h, --help       this text`;
+  -h, --help       this text
+
+Examples:
+  deno task report data/sweeps/<id>
+  deno task report data/runs/<id> --out /tmp/report.html --title "minkernel, 64 back-to-back"`;
 
 async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

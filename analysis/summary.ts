@@ -66,7 +66,9 @@ const SUMMARY_STATS = [
 ];
 
 /**
- * One row per run (or image): `n` instances, `ready`, `failed` (n − ready),
+ * One row per run (or image): `n` instances, `ready`, `failed` (timeout,
+ * exited_before_ready, spawn_failed), `stopped` (interrupted or not_started:
+ * the launcher stopped them, not a failure of the guest),
  * `min_ms`, `median_ms`, `mean_ms`, `max_ms`, `p90_ms`, `p99_ms` of boot_ms
  * over ready instances (type-7 quantiles), `first_output_median_ms`,
  * `rss_median_kib` (median rss_peak_kib of ready instances), and with
@@ -215,6 +217,8 @@ function summarizeTyped(
   const groups = groupKeys(instances, keyName);
   const G = groups.keys.length;
   const ready = equalsMask(instances, "outcome", "ready");
+  const interrupted = equalsMask(instances, "outcome", "interrupted");
+  const notStarted = equalsMask(instances, "outcome", "not_started");
   const stat = (column: string, ps: number[]) =>
     groupStats(numberColumn(instances, column), {
       codes: groups.codes,
@@ -228,11 +232,13 @@ function summarizeTyped(
   const rss = stat("rss_peak_kib", [0.5]);
   const rows = new Int32Array(G);
   const readyCount = new Int32Array(G);
+  const stoppedCount = new Int32Array(G);
   const firstRow = new Int32Array(G).fill(-1);
   for (let i = 0; i < groups.codes.length; i++) {
     const g = groups.codes[i];
     rows[g]++;
     if (ready[i]) readyCount[g]++;
+    if (interrupted[i] || notStarted[i]) stoppedCount[g]++;
     if (firstRow[g] < 0) firstRow[g] = i;
   }
   const cols: Record<string, unknown[]> = {};
@@ -253,7 +259,11 @@ function summarizeTyped(
   }
   cols.n = Array.from(rows);
   cols.ready = Array.from(readyCount);
-  cols.failed = Array.from(rows, (n, g) => n - readyCount[g]);
+  cols.failed = Array.from(
+    rows,
+    (n, g) => n - readyCount[g] - stoppedCount[g],
+  );
+  cols.stopped = Array.from(stoppedCount);
   cols.min_ms = boot.map((s) => orNull(s.min));
   cols.median_ms = boot.map((s) => orNull(s.q[0]));
   cols.mean_ms = boot.map((s) => orNull(s.mean));

@@ -38,6 +38,7 @@ function numberOrNaN(name: string): string {
 /**
  * One row per instance: `run_id`, `instance`, `t_s_ms` (left end),
  * `boot_end_ms` (right end; null for a spawn failure), `boot_ms`,
+ * (`t_s_ms` null for an instance never started: it sorts last),
  * `outcome`, sorted by run (first appearance) then `t_s_ms`.
  *
  * @example

@@ -15,6 +15,7 @@ import { tableFromIPC } from "apache-arrow";
 import { join } from "node:path";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
+import type { RunRecord } from "../launcher/run_record.ts";
 import { startMemorySampler } from "../launcher/memory_sampler.ts";
 import { denoRunner, type ProcessRunner } from "../launcher/runner.ts";
 import { availableKib } from "../launcher/sweep.ts";
@@ -55,7 +56,7 @@ export interface StormResult {
   wallMs: number | null;
   /** The whole `runBatch` call (setup, pre-fork, storm, finalise), ms. */
   batchWallMs: number | null;
-  /** run.json `launcher` cpu_user_ms + cpu_system_ms. */
+  /** run.json `launcher.cpu_ms` (every thread, exact). */
   launcherCpuMs: number | null;
   /** run.json `launcher.cpu_share_of_one_core` (CPU incl. pre-fork / wall from T_0). */
   launcherCpuShare: number | null;
@@ -90,7 +91,7 @@ export interface StormResult {
    */
   t0AbsMs: number | null;
   /** run.json, for the record. */
-  record: Record<string, unknown> | null;
+  record: RunRecord | null;
 }
 
 /** Cost of one boot used by the memory pre-flight. */
@@ -211,8 +212,8 @@ function timedRunner(): { runner: ProcessRunner; calls: [number, number][] } {
   return {
     calls,
     runner: {
-      spawn: (argv) => timed(() => denoRunner.spawn(argv)),
-      prestart: (argv) => timed(() => denoRunner.prestart(argv)),
+      spawn: (argv, o) => timed(() => denoRunner.spawn(argv, o)),
+      prestart: (argv, o) => timed(() => denoRunner.prestart(argv, o)),
     },
   };
 }
@@ -427,7 +428,7 @@ export async function storm(
   const cpu0 = process.cpuUsage();
   const w0 = monotonicMs();
   let runDir: string;
-  let record: Record<string, unknown>;
+  let record: RunRecord;
   let threadCpu: Record<string, number> = {};
   try {
     ({ runDir, record } = await runBatch(profile, {
@@ -456,8 +457,10 @@ export async function storm(
   try {
     const rows = readTable(join(runDir, "instances.arrow"));
     const ts = numbers(rows.map((r) => r.t_s_ms));
-    const l = record.launcher as Record<string, number>;
-    const s = record.memory_sampler as Record<string, unknown> | null;
+    const l = record.launcher!;
+    const s = record.memory_sampler as unknown as
+      | Record<string, unknown>
+      | null;
     const rel = record.release_thread as { realtime?: boolean } | null;
     const ready = rows.filter((r) => r.outcome === "ready");
     const boots = numbers(ready.map((r) => r.boot_ms));
@@ -489,7 +492,7 @@ export async function storm(
       spawnRatePerS: span ? (ts.length - 1) / (span / 1000) : null,
       wallMs: record.wall_ms as number,
       batchWallMs: batchWall,
-      launcherCpuMs: l.cpu_user_ms + l.cpu_system_ms,
+      launcherCpuMs: l.cpu_ms,
       launcherCpuShare: l.cpu_share_of_one_core,
       batchCpuShare: (cpu.user + cpu.system) / 1000 / batchWall,
       cpuBeforeT0Ms: cpuAtFirstStart,

@@ -65,7 +65,30 @@ export async function imageStatuses(
   return out;
 }
 
+/** `deno task images --help`. */
+export const IMAGES_HELP = `Usage: deno task images [--help]
+
+Lists every profile of images/profiles/: its class, whether its image is
+present (size and sha256) or ABSENT, its path, and how to get an absent image.
+
+Examples:
+  deno task images                  every profile and its image
+  deno task build-images            build the minkernel images listed as absent
+  deno task sweep --image minkernel --count 4 --back-to-back
+                                    boot a listed profile`;
+
 if (import.meta.main) {
+  const args = Deno.args;
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(IMAGES_HELP);
+    Deno.exit(0);
+  }
+  if (args.length) {
+    console.error(
+      `error: unknown argument ${JSON.stringify(args[0])}\n${IMAGES_HELP}`,
+    );
+    Deno.exit(2);
+  }
   const rows = await imageStatuses();
   const w = Math.max(...rows.map((r) => r.profile.length));
   for (const r of rows) {

@@ -7,6 +7,7 @@
  * @module
  */
 import { monotonicMs } from "./clock.ts";
+import { holdReaper, ownerEnv } from "./reaper.ts";
 
 /** The accelerator chosen for a run. */
 export interface Accelerator {
@@ -31,6 +32,20 @@ export async function probeBoot(
   accelArgs: string[],
   timeoutMs: number,
 ): Promise<number | null> {
+  const release = await holdReaper();
+  try {
+    return await probeBootHeld(qemu, kernel, accelArgs, timeoutMs);
+  } finally {
+    await release();
+  }
+}
+
+async function probeBootHeld(
+  qemu: string,
+  kernel: string,
+  accelArgs: string[],
+  timeoutMs: number,
+): Promise<number | null> {
   const t = monotonicMs();
   let child: Deno.ChildProcess;
   try {
@@ -48,6 +63,8 @@ export async function probeBoot(
       stdin: "null",
       stdout: "piped",
       stderr: "null",
+      // Owned: the reaper kills it if the launcher dies during the probe.
+      env: ownerEnv(),
     }).spawn();
   } catch {
     return null;
@@ -117,28 +134,34 @@ export async function chooseAccelerator(
       probe: null,
     };
   }
-  const timeout = options.probeTimeoutMs ?? 2000;
+  const timeout = options.probeTimeoutMs ?? 10000;
   const tcg = await probeBoot(
     options.qemu,
     options.kernel,
     ACCEL_ARGS.tcg,
     timeout,
   );
+  // KVM is chosen only when not slower than 2 × TCG: waiting longer for it
+  // decides nothing (nested KVM may never boot the firmware at all).
+  const kvmTimeout = tcg !== null
+    ? Math.min(timeout, Math.ceil(2 * tcg) + 1)
+    : timeout;
   const kvm = await probeBoot(
     options.qemu,
     options.kernel,
     ACCEL_ARGS.kvm,
-    timeout,
+    kvmTimeout,
   );
   const probe = { kvm_ms: kvm, tcg_ms: tcg };
   const f = (
     x: number | null,
-  ) => (x === null ? `no boot within ${timeout} ms` : `${x.toFixed(0)} ms`);
+    limit: number,
+  ) => (x === null ? `no boot within ${limit} ms` : `${x.toFixed(0)} ms`);
   if (kvm !== null && (tcg === null || kvm <= 2 * tcg)) {
     return {
       kind: "kvm",
       args: ACCEL_ARGS.kvm,
-      reason: `probe boot: KVM ${f(kvm)}, TCG ${f(tcg)}`,
+      reason: `probe boot: KVM ${f(kvm, kvmTimeout)}, TCG ${f(tcg, timeout)}`,
       probe,
     };
   }
@@ -147,8 +170,8 @@ export async function chooseAccelerator(
     args: ACCEL_ARGS.tcg,
     reason:
       `/dev/kvm opens but KVM is not usable for measurement: probe boot KVM ${
-        f(kvm)
-      } vs TCG ${f(tcg)} (nested virtualisation?)`,
+        f(kvm, kvmTimeout)
+      } vs TCG ${f(tcg, timeout)} (nested virtualisation?)`,
     probe,
   };
 }

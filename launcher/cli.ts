@@ -7,30 +7,45 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
+import { type Accelerator, chooseAccelerator } from "./accel.ts";
+import { assertOutDir } from "./dataset_writer.ts";
 import { ensureDebianPackages } from "./deps.ts";
 import { ensureImage } from "./images.ts";
+import { ensureOpenFiles } from "./limits.ts";
 import { type Pattern, patternLabel } from "./pattern.ts";
-import { loadProfile, ProfileError, withImageFile } from "./profile.ts";
+import {
+  loadProfile,
+  type Profile,
+  ProfileError,
+  resolveParams,
+  withImageFile,
+} from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
+import { which } from "./runner.ts";
 import type { InstanceRow } from "./schema.ts";
 import { progressReporter } from "./progress.ts";
+import { holdReaper } from "./reaper.ts";
 import { medianOrNull, summaryText } from "./summary.ts";
 import {
   knownCost,
   loadSweepState,
   newSweep,
+  probeImage,
   runSweep,
   summarizeCell,
   type SweepState,
 } from "./sweep.ts";
 import {
   type Cell,
+  chooseTimeout,
   defaultPlan,
   estimateCell,
   expandGrid,
   formatDuration,
   type Grid,
+  type ImageCost,
   preflightCell,
+  type TimeoutPlan,
 } from "./sweep_plan.ts";
 import { availableKib } from "./sweep.ts";
 import { withoutProbes } from "../analysis/figures/dataset_figures.ts";
@@ -41,7 +56,6 @@ import {
 import { loadRuns } from "../analysis/load.ts";
 import { fileURLToPath } from "node:url";
 import { ensureInsnsPlugin, InsnsError, selfTestPlugin } from "./insns/mod.ts";
-import { which } from "./runner.ts";
 
 export const HELP =
   `deno task sweep — boot storms of virtual machines and write datasets
@@ -69,10 +83,10 @@ Sweep:
   --full              with no grid: the paper's sizes (storms 64 … 1280, Linux up to 512)
   --dry-run           print the plan with each cell's estimated time and peak memory; start nothing
   --resume DIR        continue the sweep in DIR without redoing finished cells
-  --force             run cells the memory pre-flight refuses
+  --force             run cells (or a batch) the memory pre-flight refuses
 
 Options:
-  --timeout MS        per-instance boot timeout from T_s                           [the profile's timeoutMs]
+  --timeout MS        per-instance boot timeout from T_s      [the profile's timeoutMs, or 3 × the estimate when longer]
   --out DIR           parent folder of the run / sweep folder                      [data/runs, data/sweeps]
   --accel MODE        auto | kvm | tcg                                             [auto: KVM when usable]
   --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [1000]
@@ -88,8 +102,21 @@ Options:
   -h, --help          this text
 
 Output: progress on stderr; the run or sweep folder as the last line on stdout.
+A batch's timeout follows its estimated duration (N × one boot / cores, from a
+probe boot when the storm is large) and its pre-flight refuses a batch that
+does not fit in memory, as a sweep's cells do; both are printed before it starts.
 Ctrl-C stops cleanly: children reaped, finished cells kept, the current dataset
-finalised and marked partial; resume with --resume.
+finalised and marked partial; resume with --resume. If the launcher itself is
+killed (even with SIGKILL), every process it started is killed within a second.
+
+Exit status:
+  0    every batch (or cell) had at least one instance ready
+  1    an error stopped the run (e.g. the disk filled up); the message says which
+  2    a usage, profile or pre-flight error: nothing was started
+  3    a batch, or a sweep cell, in which no instance became ready (stderr names the
+       most common outcome and its first error line); also a sweep where every cell
+       was refused by the pre-flight
+  130  interrupted (Ctrl-C / SIGTERM): datasets finalised and marked partial
 
 Examples:
   deno task sweep --image minkernel --count 64 --back-to-back
@@ -99,6 +126,29 @@ Examples:
 
 /** A command-line mistake, reported without a stack trace. */
 export class UsageError extends Error {}
+
+/** Exit status of a run in which something asked for measured nothing (see HELP). */
+export const EXIT_NOTHING_READY = 3;
+
+/** Exit status after Ctrl-C / SIGTERM. */
+export const EXIT_INTERRUPTED = 130;
+
+/** What each option that takes a value expects, for "missing value" errors. */
+const VALUE_HINTS: Record<string, string> = {
+  image: "a profile name or a profile .json, e.g. --image minkernel",
+  count: "a whole number ≥ 1, e.g. --count 16",
+  interval: "milliseconds ≥ 0, e.g. --interval 5",
+  parallel: "a whole number ≥ 1, e.g. --parallel 4",
+  timeout: "milliseconds, e.g. --timeout 30000",
+  out: "a folder, e.g. --out data/runs",
+  accel: "auto, kvm or tcg, e.g. --accel tcg",
+  param: "NAME=VALUE, e.g. --param mem_mib=64",
+  grace: "milliseconds, e.g. --grace 1000",
+  "spawn-mode": "direct or prestart",
+  repeat: "a whole number ≥ 1, e.g. --repeat 3",
+  plan: "a plan file, e.g. --plan sweep.json",
+  resume: "a sweep folder, e.g. --resume data/sweeps/<id>",
+};
 
 /** Parsed command line of one batch. */
 export interface BatchArgs {
@@ -114,6 +164,8 @@ export interface BatchArgs {
   phases?: boolean;
   insns?: boolean | { mem: boolean };
   imageFile?: string;
+  /** Run even when the memory pre-flight refuses the batch. */
+  force?: boolean;
 }
 
 /** Parsed command line. */
@@ -274,6 +326,15 @@ export function parseCommand(args: string[]): Command {
   // Let "--interval -5" reach our own check instead of parseArgs' ambiguity error.
   const norm: string[] = [];
   for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
+    if (
+      name in VALUE_HINTS &&
+      (args[i + 1] === undefined || /^--?[A-Za-z]/.test(args[i + 1]))
+    ) {
+      throw new UsageError(
+        `Missing value for --${name}: expected ${VALUE_HINTS[name]}`,
+      );
+    }
     if (
       args[i].startsWith("--") && !args[i].includes("=") &&
       /^-\d/.test(args[i + 1] ?? "")
@@ -432,6 +493,7 @@ export function parseCommand(args: string[]): Command {
         phases: values.phases ?? false,
         insns: sweepOpts.insns,
         imageFile: sweepOpts.imageFile ?? undefined,
+        force: values.force ?? false,
       },
     };
   }
@@ -461,14 +523,24 @@ export function batchLine(
   const ready = rows.filter((r) => r.outcome === "ready");
   const boots = ready.map((r) => r.boot_ms!);
   const med = medianOrNull(boots);
-  const failed = rows.length - ready.length;
+  const stopped = (o: string) => o === "interrupted" || o === "not_started";
+  const failed =
+    rows.filter((r) => r.outcome !== "ready" && !stopped(r.outcome)).length;
+  const interrupted = rows.filter((r) => r.outcome === "interrupted").length;
+  const notStarted = rows.filter((r) => r.outcome === "not_started").length;
   const outcomes = [
-    ...new Set(rows.filter((r) => r.outcome !== "ready").map((r) => r.outcome)),
+    ...new Set(
+      rows.filter((r) => r.outcome !== "ready" && !stopped(r.outcome)).map((
+        r,
+      ) => r.outcome),
+    ),
   ];
   return `${name} ${
     patternLabel(pattern)
   } N=${rows.length}: ${ready.length} ready, ${failed} failed${
     outcomes.length ? ` (${outcomes.join(", ")})` : ""
+  }${interrupted ? `, ${interrupted} interrupted` : ""}${
+    notStarted ? `, ${notStarted} not started` : ""
   }${
     med !== null
       ? `, boot_ms min/median/max ${Math.min(...boots).toFixed(1)}/${
@@ -493,10 +565,113 @@ async function prepare(image: string, imageFile?: string): Promise<void> {
   await ensureImage(profile);
 }
 
+/** `--out` must be a folder (or a path where one can be created): a usage error otherwise. */
+function checkOut(out: string | null | undefined): void {
+  if (!out) return;
+  try {
+    assertOutDir(out);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** What a single batch will do: its cost estimate, pre-flight and timeout. */
+interface BatchPlan {
+  cost: ImageCost;
+  timeout: TimeoutPlan;
+  note: string;
+}
+
+/**
+ * Plan a single batch as a sweep plans a cell: the cost of one boot (the
+ * probe cache, else a probe boot when the storm is large enough for the
+ * estimate to matter, else the profile's class), the memory pre-flight
+ * (refused unless --force) and the timeout (3 × the estimate when longer
+ * than the profile's).
+ */
+async function planBatch(
+  args: BatchArgs,
+  profile: Profile,
+  accel: Accelerator | "auto" | "kvm" | "tcg",
+  signal: AbortSignal,
+): Promise<BatchPlan> {
+  const cell: Cell = {
+    id: "batch",
+    image: args.image,
+    count: args.count,
+    pattern: args.pattern,
+    params: args.params,
+    repeat: 0,
+  };
+  const cores = navigator.hardwareConcurrency;
+  let cost = await knownCost(cell);
+  if (
+    (cost.source === "profile" || cost.contendedBootMs === undefined) &&
+    typeof accel === "object" &&
+    3 * estimateCell(cell, cost, { cores }).seconds * 1000 >
+      (args.timeoutMs ?? profile.timeoutMs) / 2
+  ) {
+    const tmp = await Deno.makeTempDir({ prefix: "bootstorm-probe-" });
+    try {
+      cost = await probeImage(args.image, args.params, {
+        accel,
+        imageFile: args.imageFile,
+        outDir: tmp,
+        signal,
+        onNote: (m) => console.error(`  ${m}`),
+      }) ?? cost;
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  }
+  const est = estimateCell(cell, cost, { cores });
+  const avail = availableKib();
+  const pre = preflightCell(cell, est, { availableKib: avail });
+  if (!pre.ok && !args.force) {
+    throw new UsageError(
+      pre.message!.replace(/^Cell batch /, `Batch `),
+    );
+  }
+  const fds = ensureOpenFiles(est.concurrency);
+  const timeout = chooseTimeout({
+    flagMs: args.timeoutMs,
+    profileMs: profile.timeoutMs,
+    estimateSeconds: est.worstSeconds ?? est.seconds,
+  });
+  const mib = (k: number) => Math.round(k / 1024);
+  const note = [
+    `estimate ${formatDuration(est.seconds)} (${
+      cost.source === "probe"
+        ? `one boot ${cost.bootMs.toFixed(0)} ms alone on this host${
+          cost.contendedBootMs !== undefined
+            ? `, ${cost.contendedBootMs.toFixed(0)} ms each with ${
+              2 * cores
+            } at once`
+            : ""
+        }`
+        : `about ${cost.bootMs} ms per boot for its class, not probed`
+    }, ${args.count} instances on ${cores} cores), peak memory about ${
+      mib(est.peakKib)
+    } MiB of ${mib(avail)} MiB available${
+      pre.ok ? "" : " (over the pre-flight, run with --force)"
+    }`,
+    `timeout ${
+      formatDuration(timeout.ms / 1000)
+    } per instance: ${timeout.reason}`,
+    ...(fds.ok ? [] : [
+      `open-files limit ${fds.soft} < ${fds.needed} needed; spawns past it will be recorded as spawn_failed (raise it with ulimit -n)`,
+    ]),
+  ].join("\n  ");
+  return { cost, timeout, note };
+}
+
 async function runOneBatch(
   args: BatchArgs,
   signal: AbortSignal,
 ): Promise<number> {
+  checkOut(args.out);
+  // Bad params are refused before anything is built or booted.
+  resolveParams(await loadProfile(args.image), args.params);
   await prepare(args.image, args.imageFile);
   const loaded = await loadProfile(args.image);
   const profile = args.imageFile
@@ -509,13 +684,29 @@ async function runOneBatch(
       patternLabel(args.pattern)
     }, N=${args.count}`,
   );
+  // The accelerator once, so that a probe boot and the batch use the same.
+  const argv0 = which(profile.argv[0]);
+  const accel = profile.argv.includes("${accel}") && argv0 !== null
+    ? await chooseAccelerator(args.accel, {
+      qemu: argv0,
+      kernel: resolve(
+        new URL("../build/minkernel/minkernel.elf", import.meta.url).pathname,
+      ),
+    })
+    : args.accel;
+  const plan = await planBatch(args, profile, accel, signal);
+  console.error(`  ${plan.note}`);
   const { runDir, record, result } = await runBatch(profile, {
     count: args.count,
     pattern: args.pattern,
     outDir: args.out,
-    accel: args.accel,
+    accel,
     params: args.params,
-    timeoutMs: args.timeoutMs,
+    timeoutMs: plan.timeout.ms,
+    timeoutReason: {
+      source: plan.timeout.source,
+      reason: plan.timeout.reason,
+    },
     graceMs: args.graceMs,
     spawnMode: args.spawnMode,
     phases: args.phases,
@@ -542,7 +733,12 @@ async function runOneBatch(
     }`,
   );
   console.log(runDir);
-  return result.interrupted ? 130 : 0;
+  if (result.interrupted) return EXIT_INTERRUPTED;
+  if (record.failure) {
+    console.error(`bootstorm: ${record.failure.reason}`);
+    return EXIT_NOTHING_READY;
+  }
+  return 0;
 }
 
 async function dryRun(
@@ -622,6 +818,7 @@ async function runSweepCommand(
 ): Promise<number> {
   let state: SweepState;
   let dir: string;
+  checkOut(c.out);
   if (c.resume) {
     dir = resolve(c.resume);
     state = loadSweepState(dir);
@@ -642,13 +839,10 @@ async function runSweepCommand(
     dir = resolve(c.out ?? "data/sweeps", state.sweep_id);
     console.error(`bootstorm: ${c.note}`);
   }
-  for (
-    const image of new Set(
-      state.cells.filter((x) => x.state !== "done").map((x) => x.image),
-    )
-  ) {
-    // Unknown images and absent image files fail before anything starts.
-    const p = await loadProfile(image);
+  // Unknown images, absent image files and bad params fail before anything starts.
+  for (const cell of state.cells.filter((x) => x.state !== "done")) {
+    const p = await loadProfile(cell.image);
+    resolveParams(p, cell.params);
     if (state.options.imageFile) withImageFile(p, state.options.imageFile);
   }
   await prepare("minkernel");
@@ -677,8 +871,31 @@ async function runSweepCommand(
     await figuresAndReport(dir);
   }
   console.log(dir);
-  if (signal.aborted) return 130;
-  return state.cells.some((x) => x.state === "failed") ? 1 : 0;
+  if (signal.aborted) return EXIT_INTERRUPTED;
+  return sweepExitCode(state);
+}
+
+/**
+ * Exit status of a finished sweep: 1 when a cell failed with an error, 3
+ * when a cell ran and no instance became ready (or every cell was refused by
+ * the pre-flight), else 0; the reason goes to stderr.
+ */
+export function sweepExitCode(state: SweepState): number {
+  const errored = state.cells.filter((x) => x.state === "failed" && !x.failure);
+  const nothing = state.cells.filter((x) => x.failure);
+  for (const c of errored) {
+    console.error(`bootstorm: cell ${c.id} failed: ${c.error}`);
+  }
+  for (const c of nothing) console.error(`bootstorm: cell ${c.id}: ${c.error}`);
+  if (errored.length) return 1;
+  if (nothing.length) return EXIT_NOTHING_READY;
+  if (state.cells.length && state.cells.every((x) => x.state === "refused")) {
+    console.error(
+      "bootstorm: every cell was refused by the memory pre-flight: nothing was measured (lower --count or pass --force)",
+    );
+    return EXIT_NOTHING_READY;
+  }
+  return 0;
 }
 
 /** Build and self-test the boot-work plugin (throws InsnsError with the fix). */
@@ -739,6 +956,9 @@ export async function main(argv: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  // For the whole command: if it dies, whatever it started (builds, probes,
+  // guests) is killed; see reaper.ts.
+  const releaseReaper = await holdReaper();
   try {
     return cmd.kind === "batch"
       ? await runOneBatch(cmd.batch, ctl.signal)
@@ -752,6 +972,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+    await releaseReaper();
   }
 }
 

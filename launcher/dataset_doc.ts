@@ -47,17 +47,29 @@ A run folder (\`data/runs/<run-id>/\` by default) holds:
 - \`memory.arrow\` and \`memory.csv\`: whole-system memory sampled every 500 µs from
   /proc/meminfo by a worker thread (SCHED_FIFO when permitted). Samples start shortly
   before T_0 (negative \`t_ms\`: the baseline) and end when the last instance is reaped.
-- \`run.json\`: the run record: \`schema_version\`, \`run_id\`, \`status\` (\`partial\` until
-  the run is finalised, and after an interruption or a write error; \`complete\` otherwise),
+- \`run.json\`: the run record (its type: \`RunRecord\` in \`launcher/run_record.ts\`, shared by
+  the writer and the loader): \`schema_version\`, \`run_id\`, \`status\` (\`partial\` until
+  the run is finalised, and after an interruption or a write error, then with \`error\`;
+  \`failed\` when it finished and no instance became ready, then with \`failure\`: \`reason\`
+  (one line), the most common \`outcome\`, its \`count\` and \`first_error\`; \`complete\` otherwise),
   \`started_at\` / \`finished_at\` (ISO 8601), \`host\` (CPU model, cores, memory, kernel,
   hostname), \`accelerator\` (\`kind\` kvm | tcg, \`reason\`, probe times), \`qemu\` (path and
   version; null when argv is not QEMU), \`profile\` (name, class, path), \`image\` (path,
   sha256, bytes), \`argv\` (fully expanded), \`params\`, \`pattern\` (\`kind\` interval |
-  back-to-back | parallel, \`interval_ms\`, \`parallelism\`), \`count\`, \`timeout_ms\`,
-  \`teardown\`, \`ready\`, \`marks\`, \`spawn_mode\` (direct | prestart), \`release_thread\`,
-  \`clock\`, \`toolkit\` (version, git commit), \`deno\` (version), \`memory_sampler\`
-  (\`target_hz\`, \`achieved_hz\`, \`samples\`, \`worst_gap_ms\`, \`realtime\`, \`warning\`),
-  \`wall_ms\`, \`totals\` (ready, failed).
+  back-to-back | parallel, \`interval_ms\`, \`parallelism\`), \`count\`, \`timeout_ms\` and
+  \`timeout\` (\`ms\`, \`source\` flag | profile | estimate, \`reason\`: a batch's timeout is 3 × its
+  estimated duration when that is longer than the profile's), \`teardown\`, \`ready\`,
+  \`marks\`, \`spawn_mode\` (direct | prestart), \`release_thread\`, \`clock\`, \`toolkit\`
+  (version, git commit), \`deno\` (version), \`memory_sampler\` (\`target_hz\`, \`achieved_hz\`,
+  \`samples\`, \`worst_gap_ms\`, \`realtime\`, \`warning\`), \`wall_ms\`, \`launcher\` (the
+  launcher's own \`cpu_ms\`, exact over all its threads; \`cpu_user_ms\` / \`cpu_system_ms\`, the
+  kernel's tick-sampled split of it; \`cpu_share_of_one_core\`; \`peak_rss_kib\`), \`totals\`
+  (\`ready\`; \`failed\`: timeout, exited_before_ready, spawn_failed; \`interrupted\`;
+  \`not_started\`), \`sweep\` (sweep id and cell, when run by a sweep).
+
+The writer checks every row against the columns below before writing it (a missing
+column, a null where the column cannot be null, a wrong type, an outcome outside the
+list): a dataset the launcher writes always loads, whatever stopped it.
 
 Both Arrow files are Arrow IPC **stream** format (schema message, one record batch per
 append, end-of-stream marker when finalised); a file cut short by a crash still reads
@@ -109,6 +121,11 @@ ${table([HOST_COLUMN])}
 
 ## Versions
 
+- 3 (with this toolkit's launcher): outcome \`not_started\` for instances the launcher
+  stopped before starting them (null times, \`pid\` and \`rss_peak_kib\`; version 2 wrote
+  \`interrupted\` with null times and the pre-started shell's RSS); \`totals\` gains
+  \`interrupted\` and \`not_started\` (\`failed\` no longer counts them); \`status\` may be
+  \`failed\`; \`error\` holds the first and last stderr lines.
 - 2: phase-mode columns \`vmm_ready_ms\`, \`t_k_ms\`, \`vmm_init_ms\`, \`guest_boot_ms\` (null
   outside phase mode); \`t_s_ms\` and \`concurrency_at_start\` may be null for instances never
   started because the launcher was interrupted. Version 1 datasets still load (the analysis

@@ -4,12 +4,24 @@
  * at most the rows not yet flushed) and `run.json` (written at the start with
  * `status: "partial"`, rewritten when the run is finalised).
  *
+ * The writer enforces the dataset contract of launcher/schema.ts: a row
+ * with a missing column, a null where the column can never be null, a value
+ * of the wrong type or outside the column's closed set of values is refused
+ * when it is pushed, before anything is written, so every file it writes
+ * loads with the analysis.
+ *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ARROW_EOS, encodeBatch, encodeSchema } from "./arrow_codec.ts";
 import { csvHeader, csvLines } from "./csv_codec.ts";
-import { type ColumnSpec, INSTANCE_COLUMNS, MEMORY_COLUMNS } from "./schema.ts";
+import {
+  type ColumnSpec,
+  INSTANCE_COLUMNS,
+  MEMORY_COLUMNS,
+  rowProblem,
+} from "./schema.ts";
+import type { RunRecord } from "./run_record.ts";
 
 /** A dataset file could not be written; earlier rows are intact. */
 export class DatasetWriteError extends Error {
@@ -70,7 +82,20 @@ class TableFiles {
     }
   }
   push(rows: readonly object[]): void {
-    for (const r of rows) this.#pending.push(r as Record<string, unknown>);
+    for (const r of rows) {
+      const row = r as Record<string, unknown>;
+      const problem = rowProblem(this.columns, row);
+      if (problem !== null) {
+        throw new DatasetWriteError(
+          `Cannot write a row of ${
+            join(this.dir, this.base)
+          }.arrow: ${problem} (row ${
+            JSON.stringify(row)
+          }). This is a launcher bug: the row breaks the dataset contract of launcher/schema.ts; nothing of it was written`,
+        );
+      }
+      this.#pending.push(row);
+    }
   }
   flush(): void {
     if (this.#pending.length === 0) return;
@@ -134,10 +159,20 @@ export class DatasetWriter {
   /** Create the folder, the empty tables and a first `run.json`. */
   static create(
     dir: string,
-    record: Record<string, unknown>,
+    record: RunRecord | Record<string, unknown>,
     options: { instanceColumns?: readonly ColumnSpec[] } = {},
   ): DatasetWriter {
-    Deno.mkdirSync(dir, { recursive: true });
+    assertOutDir(dirname(resolve(dir)), "the run folder");
+    try {
+      Deno.mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new DatasetWriteError(
+        `Cannot create the run folder ${dir}: ${
+          (e as Error).message
+        }; pass --out a folder you can write`,
+        { cause: e },
+      );
+    }
     const w = new DatasetWriter(
       dir,
       options.instanceColumns ?? INSTANCE_COLUMNS,
@@ -146,7 +181,7 @@ export class DatasetWriter {
     return w;
   }
 
-  /** Queue instance rows for the next flush. */
+  /** Queue instance rows for the next flush; throws {@link DatasetWriteError} for a row that breaks the contract. */
   pushInstances(rows: readonly object[]): void {
     this.instances.push(rows);
   }
@@ -163,7 +198,7 @@ export class DatasetWriter {
   }
 
   /** (Re)write `run.json` atomically. */
-  writeRecord(record: Record<string, unknown>): void {
+  writeRecord(record: RunRecord | Record<string, unknown>): void {
     const path = join(this.dir, "run.json");
     const tmp = path + ".tmp";
     try {
@@ -178,7 +213,7 @@ export class DatasetWriter {
   }
 
   /** Flush, end both Arrow streams and write the final record. */
-  finalise(record: Record<string, unknown>): void {
+  finalise(record: RunRecord | Record<string, unknown>): void {
     if (this.#closed) return;
     this.#closed = true;
     let err: unknown = null;
@@ -196,5 +231,47 @@ export class DatasetWriter {
         : record,
     );
     if (err) throw err;
+  }
+}
+
+/**
+ * Check that `dir` can hold output folders: it is a folder, or does not
+ * exist yet and its nearest existing ancestor is a folder. Throws
+ * {@link DatasetWriteError} naming the path that is in the way.
+ *
+ * @example
+ * ```ts
+ * import { assertOutDir } from "./dataset_writer.ts";
+ * try {
+ *   assertOutDir("/etc/passwd");
+ * } catch (e) {
+ *   console.log((e as Error).message.startsWith("Cannot write")); // true
+ * }
+ * ```
+ */
+export function assertOutDir(dir: string, what = "output folders"): void {
+  let p = resolve(dir);
+  for (;;) {
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.statSync(p);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound && dirname(p) !== p) {
+        p = dirname(p);
+        continue;
+      }
+      throw new DatasetWriteError(
+        `Cannot write ${what} under ${dir}: ${
+          (e as Error).message
+        }; pass --out a folder you can write`,
+        { cause: e },
+      );
+    }
+    if (st.isDirectory) return;
+    throw new DatasetWriteError(
+      `Cannot write ${what} under ${dir}: ${
+        p === resolve(dir) ? "it" : p
+      } is a file, not a folder; pass --out a folder (it is created when missing)`,
+    );
   }
 }

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { assertImagePresent, type Profile } from "./profile.ts";
+import { ownerEnv } from "./reaper.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -58,6 +59,8 @@ export async function ensureImage(profile: Profile): Promise<void> {
       stdout: "inherit",
       stderr: "inherit",
       stdin: "null",
+      // Owned: killed with its compilers if the launcher dies (reaper.ts).
+      env: ownerEnv(),
     }).output();
     if (!out.success) {
       throw new Error(

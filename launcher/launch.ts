@@ -2,7 +2,10 @@
  * The measuring program (the paper's Algorithm 1): T_0, memory sampling, N
  * instances started by a launch pattern, T_s just before each start, T_e when
  * the instance shows it booted; rows appended to the dataset as instances
- * complete; every child reaped on every path.
+ * complete; every child reaped on every path. Teardown signals an
+ * instance's whole process tree, what it left outside its tree is killed
+ * with the batch (its batch tag), and the reaper (reaper.ts) kills whatever
+ * is left if the launcher itself dies.
  *
  * @module
  */
@@ -26,6 +29,12 @@ import { phaseArgs, qmpStart } from "./qmp.ts";
 import { sleepUntil } from "./start_at.ts";
 import { getOpenFilesLimit } from "./limits.ts";
 import {
+  holdReaper,
+  killTagged,
+  newBatchTag,
+  reaperWarning,
+} from "./reaper.ts";
+import {
   denoRunner,
   isStopped,
   type Proc,
@@ -35,7 +44,12 @@ import {
   readPeakRssKib,
   readPssUssKib,
 } from "./runner.ts";
-import type { InstanceRow, MemoryRow, Outcome } from "./schema.ts";
+import {
+  INSTANCE_COLUMNS,
+  type InstanceRow,
+  type MemoryRow,
+  type Outcome,
+} from "./schema.ts";
 import type { InsnsCounters, InsnsSlots, OutputCounts } from "./insns/slots.ts";
 
 /** Progress events, for terminal output. */
@@ -77,7 +91,10 @@ export interface LaunchOptions {
   /** Ask for SCHED_FIFO for the sampler (default true). */
   realtimeSampler?: boolean;
   runner?: ProcessRunner;
-  /** Aborting stops launching, marks booting instances `interrupted` and reaps all. */
+  /**
+   * Aborting stops launching, marks booting instances `interrupted` and
+   * those not yet started `not_started`, and reaps all.
+   */
   signal?: AbortSignal;
   /** Receives instance rows as they complete (in completion order). */
   onRows?: (rows: InstanceRow[]) => void;
@@ -129,6 +146,8 @@ export interface LaunchResult {
   spawnMode: "direct" | "prestart";
   /** Why the release thread ran without real-time priority (prestart). */
   releaseWarning: string | null;
+  /** Why no reaper guarded the instances (reaper.ts), or null. */
+  reaperWarning: string | null;
 }
 
 interface Inst {
@@ -147,7 +166,7 @@ interface Inst {
   pss: number | null;
   uss: number | null;
   error: string | null;
-  stderrTail: string;
+  stderr: StderrKeep;
   proc: Proc | null;
   watch: LineWatch;
   marks: Record<string, number>;
@@ -243,7 +262,7 @@ export async function launch(
       pss: null,
       uss: null,
       error: null,
-      stderrTail: "",
+      stderr: new StderrKeep(),
       proc: null,
       watch: new LineWatch({
         ready: readyOnFirst || readyOnExit ? null : readyRe,
@@ -326,15 +345,19 @@ export async function launch(
     slotFree?.();
   }
 
+  /** Stop an instance: SIGTERM to its process tree, SIGKILL after the grace period. */
   function kill(inst: Inst): void {
     const p = inst.proc;
     if (!p || inst.exited) return;
-    const rss = readPeakRssKib(p.pid);
-    if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
-    p.kill("SIGTERM");
+    // A pre-started shell never released is not the instance: no RSS.
+    if (inst.ts !== null) {
+      const rss = readPeakRssKib(p.pid);
+      if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
+    }
+    p.killTree(inst.ts === null ? "SIGKILL" : "SIGTERM");
     if (inst.killTimer === null) {
       inst.killTimer = setTimeout(() => {
-        if (!inst.exited) p.kill("SIGKILL");
+        if (!inst.exited) p.killTree("SIGKILL");
       }, graceMs);
     }
   }
@@ -397,13 +420,8 @@ export async function launch(
   }
 
   async function drainStderr(inst: Inst, p: Proc): Promise<void> {
-    const dec = new TextDecoder();
     try {
-      for await (const chunk of p.stderr) {
-        inst.stderrTail =
-          (inst.stderrTail + dec.decode(chunk, { stream: true }))
-            .slice(-2048);
-      }
+      for await (const chunk of p.stderr) inst.stderr.push(chunk);
     } catch {
       // ignore
     }
@@ -420,6 +438,8 @@ export async function launch(
       inst.code = st.code;
       inst.signal = st.signal;
       if (inst.killTimer !== null) clearTimeout(inst.killTimer);
+      // The instance is over: descendants seen at its teardown go too.
+      p.killTree("SIGKILL");
       // The ready line may still sit in the pipe (and the QMP answer in its
       // socket): read them before deciding.
       await Promise.race([
@@ -428,15 +448,15 @@ export async function launch(
       ]);
       inst.qmpAbort?.abort();
       if (inst.outcome === null) {
-        if (inst.ts === null) inst.outcome = "interrupted"; // never released
+        if (inst.ts === null) inst.outcome = "not_started"; // never released
         else if (
           spawnMode === "prestart" && st.code === 127 && inst.first === null &&
           /not found|No such file|Permission denied|cannot execute/i.test(
-            inst.stderrTail,
+            inst.stderr.text(),
           )
         ) {
           // The pre-started shell could not exec argv[0]: a spawn failure.
-          inst.error = lastLine(inst.stderrTail);
+          inst.error = inst.stderr.errorLine();
           endBoot(inst, "spawn_failed", t);
         } else if (readyOnExit) onReady(inst, t);
         else endBoot(inst, "exited_before_ready", t);
@@ -492,6 +512,9 @@ export async function launch(
   function emit(inst: Inst): void {
     if (inst.emitted) return;
     inst.emitted = true;
+    if (inst.ts === null && inst.outcome !== "spawn_failed") {
+      return emitNotStarted(inst);
+    }
     const ts = inst.ts ?? NaN;
     // The guest runs from the moment QEMU handles `cont`; its first byte can
     // reach us before the acknowledgement does: T_K is never after it.
@@ -531,11 +554,34 @@ export async function launch(
       ...insnsColumns(inst, insns?.mem === true),
       error: inst.outcome === "ready"
         ? null
-        : inst.error ?? (lastLine(inst.stderrTail) || null),
+        : inst.error ?? inst.stderr.errorLine(),
     };
     if (options.readAnonMemory) row.anon_kib = inst.anonKib;
     for (const name of Object.keys(options.marks ?? {})) {
       row[`${name}_ms`] = inst.marks[name] ?? null;
+    }
+    rows.push(row);
+    options.onRows?.([row]);
+    inst.finish();
+  }
+
+  /**
+   * The row of an instance the launcher stopped before starting it: every
+   * nullable column null (no time, no RSS, no process), nothing printed.
+   */
+  function emitNotStarted(inst: Inst): void {
+    const blank: Record<string, unknown> = {};
+    for (const c of INSTANCE_COLUMNS) if (c.nullable) blank[c.name] = null;
+    const row = {
+      ...blank,
+      instance: inst.i,
+      scheduled_ms: inst.scheduled,
+      outcome: "not_started",
+      output_bytes: 0,
+    } as InstanceRow & Record<string, unknown>;
+    if (options.readAnonMemory) row.anon_kib = null;
+    for (const name of Object.keys(options.marks ?? {})) {
+      row[`${name}_ms`] = null;
     }
     rows.push(row);
     options.onRows?.([row]);
@@ -559,6 +605,11 @@ export async function launch(
 
   const launched: Inst[] = [];
   let releaseWarning: string | null = null;
+  // Held until every child is reaped: if the launcher dies meanwhile, the
+  // reaper kills them.
+  const releaseReaper = await holdReaper();
+  const noReaper = reaperWarning();
+  const batch = newBatchTag();
   try {
     if (spawnMode === "prestart") {
       await runPrestarted();
@@ -580,7 +631,9 @@ export async function launch(
         if (interrupted) break;
         const ts = now();
         try {
-          const p = runner.spawn(argvOf(inst.i), envOf(inst.i));
+          const p = runner.spawn(argvOf(inst.i), {
+            env: { ...batch.env, ...envOf(inst.i)?.env },
+          });
           // Direct spawns join the run's cgroup right after the spawn (the
           // first allocations of QEMU may be charged to the launcher's).
           if (options.cgroup) joinRunCgroup(options.cgroup, p.pid);
@@ -599,11 +652,14 @@ export async function launch(
     // Anything still alive (an error above): end and reap it.
     for (const inst of insts) if (inst.proc && !inst.exited) kill(inst);
     await Promise.all(launched.map((x) => x.done));
+    // Whatever an instance left outside its process group goes too.
+    await killTagged(batch.tag);
+    await releaseReaper();
   }
-  // Every instance gets a row: those never started were interrupted.
+  // Every instance gets a row: those never started say so.
   for (const inst of insts) {
     if (!inst.emitted) {
-      inst.outcome ??= "interrupted";
+      inst.outcome ??= "not_started";
       emit(inst);
     }
   }
@@ -618,6 +674,7 @@ export async function launch(
     interrupted,
     spawnMode,
     releaseWarning,
+    reaperWarning: noReaper,
   };
 
   async function runPrestarted(): Promise<void> {
@@ -659,7 +716,9 @@ export async function launch(
           continue;
         }
         try {
-          const p = runner.prestart(argvOf(inst.i), envOf(inst.i));
+          const p = runner.prestart(argvOf(inst.i), {
+            env: { ...batch.env, ...envOf(inst.i)?.env },
+          });
           // The stopped starter shell joins the run's cgroup before its
           // release: QEMU (its exec) is charged there from its first page.
           if (options.cgroup) joinRunCgroup(options.cgroup, p.pid);
@@ -697,7 +756,14 @@ export async function launch(
           if (ev.data.done) return resolve();
           const inst = held[ev.data.i!];
           if (ev.data.error) inst.error = `release failed: ${ev.data.error}`;
-          if (inst.outcome === null) markStarted(inst, ev.data.t_s!);
+          if (inst.outcome === null) {
+            markStarted(inst, ev.data.t_s!);
+            // Released just before the launcher was stopped.
+            if (interrupted) {
+              endBoot(inst, "interrupted", now());
+              kill(inst);
+            }
+          }
         };
         worker.postMessage({
           t0,
@@ -803,7 +869,66 @@ function insnsColumns(
   };
 }
 
-function lastLine(s: string): string {
-  const lines = s.trim().split("\n");
-  return lines[lines.length - 1] ?? "";
+/** Bytes of stderr kept from its start and from its end. */
+const STDERR_KEEP = 2048;
+
+/** Longest line kept in the `error` column. */
+const ERROR_LINE_MAX = 240;
+
+/**
+ * An instance's stderr, bounded: its first and its last 2 KiB (the line
+ * naming the problem usually comes first, the last one often ends a
+ * multi-line message).
+ */
+export class StderrKeep {
+  #dec = new TextDecoder();
+  #head = "";
+  #tail = "";
+  #cut = false;
+
+  /** Add bytes as they arrive. */
+  push(chunk: Uint8Array): void {
+    let text = this.#dec.decode(chunk, { stream: true });
+    if (this.#head.length < STDERR_KEEP) {
+      const room = STDERR_KEEP - this.#head.length;
+      this.#head += text.slice(0, room);
+      text = text.slice(room);
+    }
+    if (text === "") return;
+    this.#tail += text;
+    if (this.#tail.length > STDERR_KEEP) {
+      this.#tail = this.#tail.slice(-STDERR_KEEP);
+      this.#cut = true;
+    }
+  }
+
+  /** Everything kept (head, `…` where bytes were dropped, tail). */
+  text(): string {
+    return this.#head + (this.#cut ? "\n…\n" : "") + this.#tail;
+  }
+
+  /**
+   * The error line: the first line that is not a warning (else the first)
+   * and, when different, ` … ` and the last line; each line cut to 240
+   * characters. Null when nothing was printed.
+   *
+   * @example
+   * ```ts
+   * import { StderrKeep } from "./launch.ts";
+   * const s = new StderrKeep();
+   * s.push(new TextEncoder().encode("qemu: -m 50X: bad size\nOptional suffix…\nand exabytes, respectively.\n"));
+   * console.log(s.errorLine()); // "qemu: -m 50X: bad size … and exabytes, respectively."
+   * ```
+   */
+  errorLine(): string | null {
+    const lines = this.text().split(/\r?\n/).map((l) => l.trim()).filter((l) =>
+      l !== "" && l !== "…"
+    );
+    if (lines.length === 0) return null;
+    const cut = (l: string) =>
+      l.length > ERROR_LINE_MAX ? l.slice(0, ERROR_LINE_MAX - 1) + "…" : l;
+    const first = lines.find((l) => !/\bwarning\b/i.test(l)) ?? lines[0];
+    const last = lines[lines.length - 1];
+    return first === last ? cut(first) : `${cut(first)} … ${cut(last)}`;
+  }
 }

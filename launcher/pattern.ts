@@ -25,7 +25,9 @@ export function scheduledMs(pattern: Pattern, i: number): number | null {
 }
 
 /** The pattern as recorded in `run.json`. */
-export function patternRecord(pattern: Pattern): Record<string, unknown> {
+export function patternRecord(
+  pattern: Pattern,
+): { kind: Pattern["kind"]; interval_ms?: number; parallelism?: number } {
   switch (pattern.kind) {
     case "interval":
       return { kind: "interval", interval_ms: pattern.intervalMs };

@@ -22,6 +22,18 @@ export type Teardown =
 /** Reference label of a profile. */
 export type ProfileClass = "baseline" | "libos" | "linux";
 
+/** The declared type of a profile param. */
+export interface ParamSpec {
+  type: "integer" | "number" | "string";
+  /** Smallest value allowed (integer, number). */
+  min: number | null;
+  /** Largest value allowed (integer, number). */
+  max: number | null;
+  /** The only values allowed (string). */
+  values: string[] | null;
+  description: string | null;
+}
+
 /** A validated profile. */
 export interface Profile {
   name: string;
@@ -32,7 +44,10 @@ export interface Profile {
   ready: ReadyRule;
   timeoutMs: number;
   teardown: Teardown;
+  /** Default value of each param, as text (what `${name}` expands to). */
   params: Record<string, string>;
+  /** Declared type of each param (from `{ "type": …, "default": … }`, or from a bare default's JSON type). */
+  paramSpecs: Record<string, ParamSpec>;
   minMemoryMib: number | null;
   obtain: string | null;
   description: string | null;
@@ -171,6 +186,7 @@ export function parseProfile(
     );
   }
   const params: Record<string, string> = {};
+  const paramSpecs: Record<string, ParamSpec> = {};
   if (o.params !== undefined) {
     if (
       typeof o.params !== "object" || o.params === null ||
@@ -182,12 +198,9 @@ export function parseProfile(
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
         throw new ProfileError(`${at("params")}: bad parameter name "${k}"`);
       }
-      if (typeof v !== "string" && typeof v !== "number") {
-        throw new ProfileError(
-          `${at("params")}: "${k}" must be a string or number`,
-        );
-      }
-      params[k] = String(v);
+      const spec = parseParamSpec(v, `${at("params")}.${k}`);
+      paramSpecs[k] = spec.spec;
+      params[k] = spec.value;
     }
   }
   const marks: Record<string, string> = {};
@@ -238,12 +251,132 @@ export function parseProfile(
     timeoutMs,
     teardown: teardown as Teardown,
     params,
+    paramSpecs,
     minMemoryMib: (o.minMemoryMib as number | undefined) ?? null,
     obtain: (o.obtain as string | undefined) ?? null,
     description: (o.description as string | undefined) ?? null,
     marks,
     path: options.path ? resolve(options.path) : "",
   };
+}
+
+const PARAM_KEYS = new Set([
+  "type",
+  "default",
+  "min",
+  "max",
+  "values",
+  "description",
+]);
+const PARAM_TYPES = ["integer", "number", "string"] as const;
+
+/**
+ * A param declaration: a bare default (`8`: integer, `1.5`: number, `"x"`:
+ * string) or `{ "type", "default", "min"?, "max"?, "values"?, "description"? }`.
+ */
+function parseParamSpec(
+  v: unknown,
+  where: string,
+): { spec: ParamSpec; value: string } {
+  const none = { min: null, max: null, values: null, description: null };
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new ProfileError(`${where} must be finite`);
+    return {
+      spec: { type: Number.isInteger(v) ? "integer" : "number", ...none },
+      value: String(v),
+    };
+  }
+  if (typeof v === "string") {
+    return { spec: { type: "string", ...none }, value: v };
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new ProfileError(
+      `${where} must be a default value (number or string) or { "type": "integer" | "number" | "string", "default": … }`,
+    );
+  }
+  const o = v as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!PARAM_KEYS.has(key)) {
+      throw new ProfileError(
+        `${where}: unknown key "${key}" (allowed: ${
+          [...PARAM_KEYS].join(", ")
+        })`,
+      );
+    }
+  }
+  if (!PARAM_TYPES.includes(o.type as ParamSpec["type"])) {
+    throw new ProfileError(
+      `${where}.type must be one of ${PARAM_TYPES.join(", ")}, got ${
+        JSON.stringify(o.type)
+      }`,
+    );
+  }
+  for (const key of ["min", "max"] as const) {
+    if (o[key] !== undefined && typeof o[key] !== "number") {
+      throw new ProfileError(`${where}.${key} must be a number`);
+    }
+  }
+  if (
+    o.values !== undefined &&
+    (!Array.isArray(o.values) || !o.values.every((x) => typeof x === "string"))
+  ) {
+    throw new ProfileError(`${where}.values must be an array of strings`);
+  }
+  if (o.description !== undefined && typeof o.description !== "string") {
+    throw new ProfileError(`${where}.description must be a string`);
+  }
+  const spec: ParamSpec = {
+    type: o.type as ParamSpec["type"],
+    min: (o.min as number | undefined) ?? null,
+    max: (o.max as number | undefined) ?? null,
+    values: (o.values as string[] | undefined) ?? null,
+    description: (o.description as string | undefined) ?? null,
+  };
+  if (typeof o.default !== "number" && typeof o.default !== "string") {
+    throw new ProfileError(`${where}.default must be a number or a string`);
+  }
+  const value = String(o.default);
+  const problem = paramProblem(spec, value);
+  if (problem) {
+    throw new ProfileError(
+      `${where}.default ${JSON.stringify(value)} ${problem}`,
+    );
+  }
+  return { spec, value };
+}
+
+/** What is wrong with `value` for a param of `spec`, or null. */
+function paramProblem(spec: ParamSpec, value: string): string | null {
+  if (spec.type === "string") {
+    return spec.values && !spec.values.includes(value)
+      ? `is not one of ${spec.values.join(", ")}`
+      : null;
+  }
+  const n = value.trim() === "" ? NaN : Number(value);
+  if (
+    !Number.isFinite(n) || (spec.type === "integer" && !Number.isInteger(n))
+  ) {
+    return `is not ${spec.type === "integer" ? "a whole number" : "a number"}`;
+  }
+  if (spec.min !== null && n < spec.min) return `is below ${spec.min}`;
+  if (spec.max !== null && n > spec.max) return `is above ${spec.max}`;
+  return null;
+}
+
+/** The declared type of a param in words: `a whole number ≥ 0`. */
+function paramTypeText(spec: ParamSpec): string {
+  const base = spec.type === "integer"
+    ? "a whole number"
+    : spec.type === "number"
+    ? "a number"
+    : spec.values
+    ? `one of ${spec.values.join(", ")}`
+    : "a string";
+  const range = [
+    spec.min !== null ? `≥ ${spec.min}` : "",
+    spec.max !== null ? `≤ ${spec.max}` : "",
+  ].filter(Boolean).join(" and ");
+  return range ? `${base} ${range}` : base;
 }
 
 function parseReady(v: unknown, where: string): ReadyRule {
@@ -407,17 +540,42 @@ export function withImageFile(profile: Profile, path: string): Profile {
   return { ...profile, image: resolve(path) };
 }
 
-/** Merge `--param k=v` overrides; unknown names are refused. */
+/**
+ * Merge `--param k=v` overrides; unknown names and values of the wrong
+ * type (see the profile's param declarations) are refused.
+ *
+ * @example
+ * ```ts
+ * import { parseProfile, resolveParams } from "./profile.ts";
+ * const p = parseProfile({ name: "t", argv: ["x"], ready: { exit: true }, params: { mem: 50 } });
+ * console.log(resolveParams(p, { mem: "64" })); // { mem: "64" }
+ * try {
+ *   resolveParams(p, { mem: "abc" });
+ * } catch (e) {
+ *   console.log((e as Error).message); // 'Invalid --param mem="abc": profile "t" declares mem a whole number (e.g. --param mem=50)'
+ * }
+ * ```
+ */
 export function resolveParams(
   profile: Profile,
   overrides: Record<string, string>,
 ): Record<string, string> {
-  for (const k of Object.keys(overrides)) {
+  for (const [k, v] of Object.entries(overrides)) {
     if (!(k in profile.params)) {
       throw new ProfileError(
         `Profile "${profile.name}" has no param "${k}" (declared: ${
           Object.keys(profile.params).join(", ") || "none"
         })`,
+      );
+    }
+    const spec = profile.paramSpecs[k];
+    if (spec && paramProblem(spec, v) !== null) {
+      throw new ProfileError(
+        `Invalid --param ${k}=${
+          JSON.stringify(v)
+        }: profile "${profile.name}" declares ${k} ${
+          paramTypeText(spec)
+        } (e.g. --param ${k}=${profile.params[k]})`,
       );
     }
   }

@@ -7,8 +7,8 @@
 import { resolve } from "node:path";
 import process from "node:process";
 import { type Accelerator, chooseAccelerator } from "./accel.ts";
-import { clockSource } from "./clock.ts";
-import { DatasetWriter } from "./dataset_writer.ts";
+import { clockSource, processCpuMs } from "./clock.ts";
+import { assertOutDir, DatasetWriter } from "./dataset_writer.ts";
 import { launch, type LaunchEvent, type LaunchResult } from "./launch.ts";
 import { type Pattern, patternRecord } from "./pattern.ts";
 import {
@@ -20,14 +20,25 @@ import {
 } from "./profile.ts";
 import {
   hostInfo,
+  type LauncherCost,
   newRunId,
   qemuInfo,
+  type RunFailure,
+  type RunRecord,
+  type RunTotals,
   sha256File,
+  type TimeoutChoice,
   toolkitInfo,
 } from "./run_record.ts";
 import { which } from "./runner.ts";
 import type { ProcessRunner } from "./runner.ts";
-import { type ColumnSpec, INSTANCE_COLUMNS, SCHEMA_VERSION } from "./schema.ts";
+import {
+  type ColumnSpec,
+  FAILED_OUTCOMES,
+  INSTANCE_COLUMNS,
+  type InstanceRow,
+  SCHEMA_VERSION,
+} from "./schema.ts";
 import {
   ensureInsnsPlugin,
   InsnsError,
@@ -47,7 +58,10 @@ export interface BatchOptions {
   outDir?: string;
   accel?: "auto" | "kvm" | "tcg" | Accelerator;
   params?: Record<string, string>;
+  /** Per-instance timeout (default: the profile's). */
   timeoutMs?: number;
+  /** How `timeoutMs` was chosen, for run.json (default: flag or profile). */
+  timeoutReason?: Omit<TimeoutChoice, "ms">;
   graceMs?: number;
   spawnMode?: "direct" | "prestart";
   sampleIntervalMs?: number;
@@ -68,14 +82,14 @@ export interface BatchOptions {
   memorySource?: MemorySourceKind;
   /** An agreed start instant for T_0 (see LaunchOptions.t0At). */
   t0At?: () => Promise<number>;
-  /** Extra fields for run.json (e.g. the sweep cell). */
-  extra?: Record<string, unknown>;
+  /** Extra fields for run.json (the sweep cell, a multi-host storm). */
+  extra?: Pick<RunRecord, "sweep" | "multi_host">;
 }
 
 /** What a batch produced. */
 export interface BatchResult {
   runDir: string;
-  record: Record<string, unknown>;
+  record: RunRecord;
   result: LaunchResult;
 }
 
@@ -87,11 +101,21 @@ function packageHint(cmd: string): string {
   return "install it or fix the profile's argv[0]";
 }
 
-/** The launcher's own CPU time and peak RSS over a batch (CPU and wall from the same start). */
+/**
+ * The launcher's own CPU time and peak RSS over a batch (CPU and wall from
+ * the same start). `cpu_ms` is exact (CLOCK_PROCESS_CPUTIME_ID, every
+ * thread); the user / system split comes from getrusage, whose parts the
+ * kernel derives from timer-tick samples and keeps monotonic one by one:
+ * over a 1-2 s storm one part may not move at all (measured: user 0 ms in 4
+ * of 30 back-to-back 64-storms under load, the whole CPU in system), so
+ * only their sum means something per batch.
+ */
 function launcherCost(
   cpu0: { user: number; system: number },
+  total0: number | null,
   wallMs: number,
-): Record<string, number | null> {
+): LauncherCost {
+  const total1 = processCpuMs();
   const cpu = process.cpuUsage(cpu0);
   let peak: number | null = null;
   try {
@@ -100,12 +124,76 @@ function launcherCost(
   } catch {
     // not Linux
   }
-  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const cpuMs = total0 !== null && total1 !== null
+    ? total1 - total0
+    : (cpu.user + cpu.system) / 1000;
   return {
+    cpu_ms: cpuMs,
     cpu_user_ms: cpu.user / 1000,
     cpu_system_ms: cpu.system / 1000,
     cpu_share_of_one_core: wallMs > 0 ? cpuMs / wallMs : null,
     peak_rss_kib: peak,
+  };
+}
+
+/**
+ * Instance counts by outcome group (see {@link RunTotals}).
+ *
+ * @example
+ * ```ts
+ * import { runTotals } from "./run_batch.ts";
+ * console.log(runTotals([{ outcome: "ready" }, { outcome: "not_started" }]));
+ * // { ready: 1, failed: 0, interrupted: 0, not_started: 1 }
+ * ```
+ */
+export function runTotals(
+  rows: readonly Pick<InstanceRow, "outcome">[],
+): RunTotals {
+  const t = { ready: 0, failed: 0, interrupted: 0, not_started: 0 };
+  for (const r of rows) {
+    if (r.outcome === "ready") t.ready++;
+    else if (r.outcome === "interrupted") t.interrupted++;
+    else if (r.outcome === "not_started") t.not_started++;
+    else t.failed++;
+  }
+  return t;
+}
+
+/**
+ * Why a run in which no instance became ready measured nothing: its most
+ * common failure outcome (`timeout`, `exited_before_ready`,
+ * `spawn_failed`; else any), how many had it and the first error line of
+ * one of them. Null when some instance was ready or none was started.
+ *
+ * @example
+ * ```ts
+ * import { runFailure } from "./run_batch.ts";
+ * const f = runFailure("m", [{ outcome: "exited_before_ready", error: "qemu: no BIOS" }]);
+ * console.log(f?.reason); // 'Cannot boot "m": no instance became ready (1 of 1 exited_before_ready: qemu: no BIOS)'
+ * ```
+ */
+export function runFailure(
+  name: string,
+  rows: readonly Pick<InstanceRow, "outcome" | "error">[],
+): RunFailure | null {
+  if (rows.length === 0 || rows.some((r) => r.outcome === "ready")) {
+    return null;
+  }
+  const failed = rows.filter((r) => FAILED_OUTCOMES.includes(r.outcome));
+  const pool = failed.length ? failed : rows;
+  const counts = new Map<string, number>();
+  for (const r of pool) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
+  const [outcome, count] = [...counts].sort((a, b) => b[1] - a[1])[0];
+  const firstError = pool.find((r) => r.outcome === outcome && r.error)
+    ?.error ?? null;
+  return {
+    reason:
+      `Cannot boot "${name}": no instance became ready (${count} of ${rows.length} ${outcome}${
+        firstError ? `: ${firstError}` : ""
+      })`,
+    outcome,
+    count,
+    first_error: firstError,
   };
 }
 
@@ -232,9 +320,11 @@ export async function runBatch(
     ? options.insns.mem === true
     : false;
   const runId = newRunId();
-  const runDir = resolve(options.outDir ?? "data/runs", runId);
+  const outDir = options.outDir ?? "data/runs";
+  assertOutDir(outDir, "run folders");
+  const runDir = resolve(outDir, runId);
   const timeoutMs = options.timeoutMs ?? profile.timeoutMs;
-  const record: Record<string, unknown> = {
+  const record: RunRecord = {
     schema_version: SCHEMA_VERSION,
     run_id: runId,
     status: "partial",
@@ -266,6 +356,13 @@ export async function runBatch(
     pattern: patternRecord(options.pattern),
     count: options.count,
     timeout_ms: timeoutMs,
+    timeout: {
+      ms: timeoutMs,
+      ...(options.timeoutReason ??
+        (options.timeoutMs !== undefined
+          ? { source: "flag", reason: `--timeout ${options.timeoutMs}` }
+          : { source: "profile", reason: `the profile's timeoutMs` })),
+    },
     teardown: profile.teardown,
     ready: profile.ready,
     marks: profile.marks,
@@ -292,22 +389,23 @@ export async function runBatch(
   const writer = DatasetWriter.create(runDir, record, {
     instanceColumns: instanceColumnsFor(profile),
   });
-  // A write error (disk full) stops the batch: no more launches, all reaped.
+  // A write error (disk full, a row breaking the contract) stops the batch:
+  // no more launches, all reaped.
   const inner = new AbortController();
   let writeError: unknown = null;
   const onOuterAbort = () => inner.abort();
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   if (options.signal?.aborted) inner.abort();
-  const flush = () => {
+  const guarded = (f: () => void) => {
     if (writeError) return;
     try {
-      writer.flush();
+      f();
     } catch (e) {
       writeError = e;
       inner.abort();
     }
   };
-  const timer = setInterval(flush, 100);
+  const timer = setInterval(() => guarded(() => writer.flush()), 100);
   const slots = plugin ? InsnsSlots.create(options.count) : null;
   // The run's own memory: a cgroup every instance joins (when sampling).
   const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
@@ -318,6 +416,7 @@ export async function runBatch(
     ? { path: null, version: null, why_not: cg }
     : { path: cg.dir, version: cg.version, why_not: null };
   const cpu0 = process.cpuUsage();
+  const total0 = processCpuMs();
   const wall0 = performance.now();
   let result: LaunchResult;
   try {
@@ -345,8 +444,8 @@ export async function runBatch(
       readAnonMemory: options.readAnonMemory,
       t0At: options.t0At,
       signal: inner.signal,
-      onRows: (rows) => writer.pushInstances(rows),
-      onMemory: (rows) => writer.pushMemory(rows),
+      onRows: (rows) => guarded(() => writer.pushInstances(rows)),
+      onMemory: (rows) => guarded(() => writer.pushMemory(rows)),
       onEvent: options.onEvent,
       marks: Object.fromEntries(
         Object.entries(profile.marks).map(([k, v]) => [k, new RegExp(v)]),
@@ -358,22 +457,34 @@ export async function runBatch(
     if (typeof cg !== "string") removeRunCgroup(cg);
     options.signal?.removeEventListener("abort", onOuterAbort);
   }
-  const ready = result.rows.filter((r) => r.outcome === "ready").length;
-  Object.assign(record, {
-    status: result.interrupted || writeError ? "partial" : "complete",
-    finished_at: new Date().toISOString(),
-    spawn_mode: result.spawnMode,
-    release_thread: result.spawnMode === "prestart"
-      ? {
-        realtime: result.releaseWarning === null,
-        warning: result.releaseWarning,
-      }
-      : null,
-    memory_sampler: result.sampler,
-    wall_ms: result.wallMs,
-    launcher: launcherCost(cpu0, performance.now() - wall0),
-    totals: { ready, failed: result.rows.length - ready },
-  });
+  const failure = result.interrupted ? null : runFailure(
+    profile.name,
+    result.rows,
+  );
+  Object.assign(
+    record,
+    {
+      status: result.interrupted || writeError
+        ? "partial"
+        : failure
+        ? "failed"
+        : "complete",
+      finished_at: new Date().toISOString(),
+      spawn_mode: result.spawnMode,
+      release_thread: result.spawnMode === "prestart"
+        ? {
+          realtime: result.releaseWarning === null,
+          warning: result.releaseWarning,
+        }
+        : null,
+      memory_sampler: result.sampler,
+      reaper_warning: result.reaperWarning,
+      wall_ms: result.wallMs,
+      launcher: launcherCost(cpu0, total0, performance.now() - wall0),
+      totals: runTotals(result.rows),
+      failure,
+    } satisfies Partial<RunRecord>,
+  );
   if (writeError) {
     try {
       writer.finalise(record);

@@ -3,8 +3,15 @@
  * operating system's processes. `denoRunner` is the real one; tests may pass
  * their own.
  *
+ * Every process it starts stays in the launcher's session (a session of its
+ * own would also be a scheduler autogroup of its own: see reaper.ts) and
+ * carries the launcher's owner cookie in its environment: teardown signals
+ * the process and every descendant, and the reaper kills whatever is left
+ * when the launcher dies.
+ *
  * @module
  */
+import { descendants, isOwned, ownerEnv } from "./reaper.ts";
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -18,7 +25,14 @@ export interface Proc {
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   status: Promise<ExitStatus>;
+  /** Signal the process alone. */
   kill(signal: Deno.Signal): void;
+  /**
+   * Signal the process and all its descendants (found through /proc at the
+   * call). After the process has exited, signals the descendants seen by
+   * earlier calls that are still alive and still carry the launcher's cookie.
+   */
+  killTree(signal: Deno.Signal): void;
 }
 
 /** Options of one spawn. */
@@ -27,7 +41,11 @@ export interface SpawnOptions {
   env?: Record<string, string>;
 }
 
-/** Spawns processes. `spawn` throws when the process cannot be started. */
+/**
+ * Spawns processes. `spawn` throws when the process cannot be started.
+ * The launcher passes its owner cookie and batch tag in `env` (reaper.ts);
+ * {@link denoRunner} adds the owner cookie to every process anyway.
+ */
 export interface ProcessRunner {
   /** Start `argv` now: stdin /dev/null, stdout and stderr piped. */
   spawn(argv: string[], options?: SpawnOptions): Proc;
@@ -40,6 +58,11 @@ export interface ProcessRunner {
 }
 
 function wrap(child: Deno.ChildProcess): Proc {
+  // Descendants seen by killTree: once the process is gone they have been
+  // handed to init and /proc no longer links them to it.
+  const seen = new Set<number>();
+  let gone = false;
+  child.status.then(() => (gone = true), () => (gone = true));
   return {
     pid: child.pid,
     stdout: child.stdout,
@@ -53,6 +76,30 @@ function wrap(child: Deno.ChildProcess): Proc {
         child.kill(sig);
       } catch {
         // already gone
+      }
+    },
+    killTree: (sig) => {
+      const current = new Set(gone ? [] : descendants(child.pid));
+      for (const d of current) seen.add(d);
+      for (const d of [...seen]) {
+        // A pid seen earlier, no longer in the tree, is signalled only while
+        // it is still ours (never a reused pid).
+        if (!current.has(d) && !isOwned(d)) {
+          seen.delete(d);
+          continue;
+        }
+        try {
+          Deno.kill(d, sig);
+        } catch {
+          seen.delete(d);
+        }
+      }
+      if (!gone) {
+        try {
+          child.kill(sig);
+        } catch {
+          // already gone
+        }
       }
     },
   };
@@ -78,10 +125,10 @@ export const denoRunner: ProcessRunner = {
     return wrap(
       new Deno.Command(argv[0], {
         args: argv.slice(1),
-        env: options?.env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        env: { ...ownerEnv(), ...options?.env },
       }).spawn(),
     );
   },
@@ -89,10 +136,10 @@ export const denoRunner: ProcessRunner = {
     return wrap(
       new Deno.Command("/bin/sh", {
         args: ["-c", PRESTART_SCRIPT, "bootstorm-starter", ...argv],
-        env: options?.env,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        env: { ...ownerEnv(), ...options?.env },
       }).spawn(),
     );
   },

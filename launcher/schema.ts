@@ -18,38 +18,47 @@ export type ColumnType = "int32" | "float64" | "utf8";
 /** One documented column. */
 export interface ColumnSpec {
   /** Column name; its unit is part of the name (`_ms`, `_kib`). */
-  name: string;
+  readonly name: string;
   /** Arrow type. */
-  type: ColumnType;
+  readonly type: ColumnType;
   /** Whether null can appear, and the doc sentence saying when. */
-  nullable: boolean;
+  readonly nullable: boolean;
   /** What the column holds, with its unit and when it is null. */
-  doc: string;
+  readonly doc: string;
   /** Schema version that added the column (default 1). */
-  since?: number;
+  readonly since?: number;
+  /** utf8 columns with a closed set of values: every value allowed. */
+  readonly values?: readonly string[];
 }
 
-/** Outcome of one instance. */
-export type Outcome =
-  | "ready"
-  | "timeout"
-  | "exited_before_ready"
-  | "spawn_failed"
-  | "interrupted"
-  | "lost";
-
 /** Every outcome, in documentation order. */
-export const OUTCOMES: readonly Outcome[] = [
+export const OUTCOMES = [
   "ready",
   "timeout",
   "exited_before_ready",
   "spawn_failed",
   "interrupted",
+  "not_started",
+  "lost",
+] as const;
+
+/** Outcome of one instance. */
+export type Outcome = typeof OUTCOMES[number];
+
+/**
+ * Outcomes that are the guest's or the host's failure (an instance that was
+ * started and never became ready by itself). `interrupted` (stopped by the
+ * launcher) and `not_started` (never released) are not failures.
+ */
+export const FAILED_OUTCOMES: readonly Outcome[] = [
+  "timeout",
+  "exited_before_ready",
+  "spawn_failed",
   "lost",
 ];
 
 /** Columns of `instances.arrow` / `instances.csv`, one row per instance. */
-export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
+export const INSTANCE_COLUMNS = [
   {
     name: "instance",
     type: "int32",
@@ -68,7 +77,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     type: "float64",
     nullable: true,
     doc:
-      "T_s: monotonic clock immediately before the spawn call (or before the pre-started process is released), ms after T_0, µs resolution. Null only for instances never started (launcher interrupted first) and `lost` ones.",
+      "T_s: monotonic clock immediately before the spawn call (or before the pre-started process is released), ms after T_0, µs resolution. Null only for `not_started` instances and `lost` ones.",
   },
   {
     name: "first_output_ms",
@@ -116,14 +125,15 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     type: "int32",
     nullable: true,
     doc:
-      "Instances already booting (started, not yet ended) at this instance's T_s, this one excluded (on the same host). Null when t_s_ms is.",
+      "Instances already booting (started, not yet ended) at this instance's T_s, this one excluded (on the same host). Null only for `not_started` and `lost` instances.",
   },
   {
     name: "outcome",
     type: "utf8",
     nullable: false,
+    values: OUTCOMES,
     doc:
-      "`ready` | `timeout` (no ready condition before timeoutMs) | `exited_before_ready` | `spawn_failed` | `interrupted` (launcher stopped by SIGINT/SIGTERM first) | `lost` (merged multi-host datasets only: its host died or stopped reporting before the instance's row was written; `error` says why).",
+      "`ready` | `timeout` (no ready condition before timeoutMs) | `exited_before_ready` | `spawn_failed` | `interrupted` (started, then the launcher was stopped by SIGINT/SIGTERM or a write error before it was ready) | `not_started` (the launcher stopped before this instance was started: every time, `rss_peak_kib`, `pid`, `exit_code` and `signal` are null) | `lost` (merged multi-host datasets only: its host died or stopped reporting before the instance's row was written; `error` says why).",
   },
   {
     name: "exit_code",
@@ -144,7 +154,7 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     type: "int32",
     nullable: true,
     doc:
-      "Peak resident set size (VmHWM of /proc/<pid>/status) of the instance's process, KiB, read at ready and again just before it is killed. Null when it could not be read (process already gone).",
+      "Peak resident set size (VmHWM of /proc/<pid>/status) of the instance's process, KiB, read at ready and again just before it is killed. Null when it could not be read (process already gone) and for `not_started` instances (the pre-started shell's own RSS is never recorded).",
   },
   {
     name: "pss_kib",
@@ -181,7 +191,8 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     name: "pid",
     type: "int32",
     nullable: true,
-    doc: "Process id of the instance. Null when spawning failed.",
+    doc:
+      "Process id of the instance (teardown signals it and all its descendants). Null when spawning failed or the instance was not started.",
   },
   {
     name: "vmm_ready_ms",
@@ -332,12 +343,12 @@ export const INSTANCE_COLUMNS: readonly ColumnSpec[] = [
     type: "utf8",
     nullable: true,
     doc:
-      "Spawn error or last stderr line when the instance failed. Null when it booted.",
+      "Why the instance failed: the spawn error, else its stderr's first line that is not a warning and, when different, ` … ` and its last line (each line cut to 240 characters). Null when it booted or printed nothing on stderr.",
   },
-];
+] as const satisfies readonly ColumnSpec[];
 
 /** Columns of `memory.arrow` / `memory.csv`, one row per whole-system sample. */
-export const MEMORY_COLUMNS: readonly ColumnSpec[] = [
+export const MEMORY_COLUMNS = [
   {
     name: "t_ms",
     type: "float64",
@@ -366,56 +377,86 @@ export const MEMORY_COLUMNS: readonly ColumnSpec[] = [
     doc:
       "Instances booting at t_ms (t_s_ms ≤ t_ms < boot_end_ms, or not yet ended).",
   },
-];
+] as const satisfies readonly ColumnSpec[];
 
-/** One row of `instances`, as the launcher produces it. */
-export interface InstanceRow {
-  instance: number;
-  scheduled_ms: number | null;
-  t_s_ms: number | null;
-  first_output_ms: number | null;
-  ready_ms: number | null;
-  exit_ms: number | null;
-  boot_end_ms: number | null;
-  boot_ms: number | null;
-  first_output_boot_ms: number | null;
-  concurrency_at_start: number | null;
-  outcome: Outcome;
-  exit_code: number | null;
-  signal: string | null;
-  rss_peak_kib: number | null;
-  pss_kib: number | null;
-  uss_kib: number | null;
-  cpu_ready_ms: number | null;
-  output_bytes: number;
-  pid: number | null;
-  vmm_ready_ms: number | null;
-  t_k_ms: number | null;
-  vmm_init_ms: number | null;
-  guest_boot_ms: number | null;
-  insns_first_output: number | null;
-  insns_ready: number | null;
-  insns_guest_ready: number | null;
-  insns_before_guest: number | null;
-  insns_io_ready: number | null;
-  insns_system_ready: number | null;
-  mem_accesses_ready: number | null;
-  guest_code_pages_ready: number | null;
-  insns_ready_lag: number | null;
-  insns_guest_addr_ready: number | null;
-  guest_blocks_ready: number | null;
-  guest_code_insns_ready: number | null;
-  cr3_writes_ready: number | null;
-  syscalls_ready: number | null;
-  error: string | null;
-}
+/** The TypeScript value of one column: its Arrow type, its closed set of values, null when nullable. */
+export type ColumnValue<C extends ColumnSpec> =
+  | (C["type"] extends "utf8"
+    ? C extends { values: readonly (infer V)[] } ? V : string
+    : number)
+  | (C["nullable"] extends true ? null : never);
 
-/** One row of `memory`. */
-export interface MemoryRow {
-  t_ms: number;
-  used_kib: number | null;
-  run_used_kib: number | null;
-  booting: number;
+/**
+ * The row type of a table, derived from its column specs: one key per
+ * column, typed by {@link ColumnValue}.
+ *
+ * @example
+ * ```ts
+ * import type { RowOf } from "./schema.ts";
+ * const cols = [{ name: "x", type: "int32", nullable: true, doc: "" }] as const;
+ * const row: RowOf<typeof cols> = { x: null };
+ * console.log(row.x); // null
+ * ```
+ */
+export type RowOf<Cols extends readonly ColumnSpec[]> = {
+  -readonly [C in Cols[number] as C["name"]]: ColumnValue<C>;
+};
+
+/** One row of `instances`, as the launcher produces it (derived from INSTANCE_COLUMNS). */
+export type InstanceRow = RowOf<typeof INSTANCE_COLUMNS>;
+
+/** One row of `memory` (derived from MEMORY_COLUMNS). */
+export type MemoryRow = RowOf<typeof MEMORY_COLUMNS>;
+
+/**
+ * Why a row does not fit its columns, or null when it does: a missing
+ * column, null where a column can never be null, a value of the wrong type
+ * (an int32 that is not a whole number in range, a float64 that is not a
+ * finite number, a utf8 that is not a string) or outside a closed set.
+ *
+ * @example
+ * ```ts
+ * import { MEMORY_COLUMNS, rowProblem } from "./schema.ts";
+ * console.log(rowProblem(MEMORY_COLUMNS, { t_ms: 1, used_kib: 2, booting: null }));
+ * // 'column "booting" is null but can never be null'
+ * ```
+ */
+export function rowProblem(
+  columns: readonly ColumnSpec[],
+  row: Readonly<Record<string, unknown>>,
+): string | null {
+  for (const c of columns) {
+    const v = row[c.name];
+    if (v === undefined) return `column "${c.name}" is missing`;
+    if (v === null) {
+      if (!c.nullable) {
+        return `column "${c.name}" is null but can never be null`;
+      }
+      continue;
+    }
+    if (c.type === "utf8") {
+      if (typeof v !== "string") {
+        return `column "${c.name}" holds ${typeof v} ${
+          JSON.stringify(v)
+        }, expected a string`;
+      }
+      if (c.values && !c.values.includes(v)) {
+        return `column "${c.name}" holds ${
+          JSON.stringify(v)
+        }, expected one of ${c.values.join(", ")}`;
+      }
+    } else if (typeof v !== "number" || !Number.isFinite(v)) {
+      return `column "${c.name}" holds ${
+        JSON.stringify(v)
+      }, expected a finite number`;
+    } else if (
+      c.type === "int32" &&
+      (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31)
+    ) {
+      return `column "${c.name}" holds ${v}, expected a 32-bit whole number`;
+    }
+  }
+  return null;
 }
 
 /**

@@ -90,7 +90,12 @@ export function summarizeRun(
   return {
     n: instances.length,
     ready: ready.length,
-    failed: instances.length - ready.length,
+    // Stopped by the launcher (interrupted, not_started) is not a failure.
+    failed:
+      instances.filter((r) =>
+        r.outcome !== "ready" && r.outcome !== "interrupted" &&
+        r.outcome !== "not_started"
+      ).length,
     boot_min_ms: boots.length ? Math.min(...boots) : null,
     boot_median_ms: medianOrNull(boots),
     boot_max_ms: boots.length ? Math.max(...boots) : null,

@@ -14,11 +14,12 @@ import { ensureOpenFiles } from "./limits.ts";
 import { patternLabel } from "./pattern.ts";
 import { loadProfile, type Profile, withImageFile } from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
-import { newRunId } from "./run_record.ts";
+import { newRunId, type RunFailure } from "./run_record.ts";
 import { type CellSummary, summarizeRun, summaryMarkdown } from "./summary.ts";
 import {
   type Cell,
   type CellEstimate,
+  chooseTimeout,
   estimateCell,
   type ImageCost,
   preflightCell,
@@ -42,7 +43,10 @@ export interface CellRecord extends Cell {
   run_dir: string | null;
   error: string | null;
   estimate: CellEstimate | null;
+  /** Superseded run folders of this cell (interrupted or failed attempts); the analysis ignores them. */
   previous_runs: string[];
+  /** Set when the cell's run finished with no instance ready (state `failed`). */
+  failure?: RunFailure | null;
 }
 
 /** The content of `sweep.json`. */
@@ -195,6 +199,7 @@ export async function knownCost(cell: Cell): Promise<ImageCost> {
       bootMs: cached.bootMs,
       rssKib: cached.rssKib,
       sharedKib: cached.sharedKib,
+      contendedBootMs: cached.contendedBootMs,
       source: "probe",
     };
   }
@@ -269,6 +274,130 @@ export function writeSummary(dir: string, state: SweepState): CellSummary[] {
 }
 
 /**
+ * What a boot costs under contention at the least, in boots alone. Measured
+ * here (2 cores, TCG, other jobs running): 4 at once cost 3-4.5 × a boot
+ * alone for the `pc` minkernel (377-526 ms against 116-126 ms) and 3-5 ×
+ * for microvm; one probe storm at a quiet moment can see much less (123 ms),
+ * while a 256-storm cost 0.27-0.6 s per boot. The probe storm's own figure
+ * counts when it is higher.
+ */
+export const CONTENTION_FLOOR = 3;
+
+/**
+ * Probe an image: boot one instance alone (boot time, anonymous memory,
+ * shared pages), then 2 × cores back to back (what a boot costs under
+ * contention: `contendedBootMs`, which timeouts scale); null when the lone
+ * boot did not become ready. The result also goes into the probe cache
+ * ({@link PROBE_CACHE}). The probes' run folders are written under `outDir`.
+ *
+ * @example
+ * ```ts ignore
+ * const cost = await probeImage("minkernel", {}, { accel, outDir: "/tmp/probes" });
+ * ```
+ */
+export async function probeImage(
+  image: string,
+  params: Record<string, string>,
+  options: {
+    accel: Accelerator;
+    outDir: string;
+    signal?: AbortSignal;
+    onNote?: (message: string) => void;
+    /** Cores the contended probe oversubscribes (default: this host's). */
+    cores?: number;
+    /** Boot this image file with the profile's argv (--image-file). */
+    imageFile?: string | null;
+  },
+): Promise<ImageCost | null> {
+  const key = probeKey(image, params);
+  const cores = options.cores ?? navigator.hardwareConcurrency;
+  try {
+    const loaded = await loadProfile(image);
+    const profile = options.imageFile
+      ? withImageFile(loaded, options.imageFile)
+      : loaded;
+    await ensureImage(profile);
+    const { result } = await runBatch(profile, {
+      count: 1,
+      pattern: { kind: "back-to-back" },
+      accel: options.accel,
+      params,
+      outDir: options.outDir,
+      sampleIntervalMs: 0,
+      readAnonMemory: true,
+      signal: options.signal,
+    });
+    const r = result.rows[0] as (typeof result.rows)[0] & {
+      anon_kib?: number | null;
+    };
+    if (r?.outcome !== "ready" || r.boot_ms === null) {
+      options.onNote?.(
+        `probe ${key}: no boot (${r?.outcome ?? "no row"}${
+          r?.error ? `: ${r.error}` : ""
+        }); estimating from the profile`,
+      );
+      return null;
+    }
+    const rss = r.rss_peak_kib ?? 0;
+    const priv = r.anon_kib ?? null;
+    // One more instance costs its anonymous memory (plus ~20% for page
+    // tables and kernel structures); the shared rest is counted once.
+    const cost: ImageCost = priv !== null && priv > 0 && priv <= rss
+      ? {
+        bootMs: r.boot_ms,
+        rssKib: Math.round(priv * 1.2),
+        sharedKib: rss - priv,
+        source: "probe",
+      }
+      : { bootMs: r.boot_ms, rssKib: rss, source: "probe" };
+    // Under contention: 2 × cores at once.
+    const n = Math.max(2, 2 * cores);
+    const storm = await runBatch(profile, {
+      count: n,
+      pattern: { kind: "back-to-back" },
+      accel: options.accel,
+      params,
+      outDir: options.outDir,
+      sampleIntervalMs: 0,
+      signal: options.signal,
+    });
+    const rows = storm.result.rows;
+    if (rows.every((x) => x.outcome === "ready")) {
+      const first = Math.min(...rows.map((x) => x.t_s_ms!));
+      const last = Math.max(...rows.map((x) => x.ready_ms!));
+      cost.contendedBootMs = Math.max(
+        CONTENTION_FLOOR * r.boot_ms,
+        ((last - first) * cores) / n,
+      );
+    } else {
+      options.onNote?.(
+        `probe ${key}: not every one of ${n} instances booted at once; timeouts scale the lone boot`,
+      );
+    }
+    const cache = readCache();
+    cache[key] = cost;
+    writeCache(cache);
+    options.onNote?.(
+      `probe ${key}: one boot ${r.boot_ms.toFixed(0)} ms${
+        cost.contendedBootMs !== undefined
+          ? ` (${cost.contendedBootMs.toFixed(0)} ms each with ${n} at once)`
+          : ""
+      }, peak RSS ${Math.round(rss / 1024)} MiB${
+        priv
+          ? `, anonymous ${
+            Math.round(priv / 1024)
+          } MiB (the cost of one more instance)`
+          : ""
+      }`,
+    );
+    return cost;
+  } catch (e) {
+    options.onNote?.(`probe ${key} failed: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/**
  * Run (or resume) a sweep in `dir`: cells already `done` are skipped.
  *
  * @example
@@ -320,61 +449,18 @@ export async function runSweep(
     });
   }
   // Probe each image (with its params) once: one boot alone.
-  const cache = readCache();
   for (const cell of todo) {
     const key = probeKey(cell.image, cell.params);
     if (state.probes[key] || options.signal?.aborted) continue;
-    try {
-      const profile = await cellProfile(state, cell.image);
-      await ensureImage(profile);
-      const { result } = await runBatch(profile, {
-        count: 1,
-        pattern: { kind: "back-to-back" },
-        accel: state.accelerator,
-        params: cell.params,
-        outDir: join(dir, "probes"),
-        sampleIntervalMs: 0,
-        readAnonMemory: true,
-        signal: options.signal,
-      });
-      const r = result.rows[0] as (typeof result.rows)[0] & {
-        anon_kib?: number | null;
-      };
-      if (r?.outcome === "ready" && r.boot_ms !== null) {
-        const rss = r.rss_peak_kib ?? 0;
-        const priv = r.anon_kib ?? null;
-        // One more instance costs its anonymous memory (plus ~20% for page
-        // tables and kernel structures); the shared rest is counted once.
-        state.probes[key] = priv !== null && priv > 0 && priv <= rss
-          ? {
-            bootMs: r.boot_ms,
-            rssKib: Math.round(priv * 1.2),
-            sharedKib: rss - priv,
-            source: "probe",
-          }
-          : { bootMs: r.boot_ms, rssKib: rss, source: "probe" };
-        cache[key] = state.probes[key];
-        options.onEvent?.({
-          type: "note",
-          message: `probe ${key}: one boot ${
-            r.boot_ms.toFixed(0)
-          } ms, peak RSS ${Math.round((r.rss_peak_kib ?? 0) / 1024)} MiB${
-            r.anon_kib
-              ? `, anonymous ${
-                Math.round(r.anon_kib / 1024)
-              } MiB (the cost of one more instance)`
-              : ""
-          }`,
-        });
-      }
-    } catch (e) {
-      options.onEvent?.({
-        type: "note",
-        message: `probe ${key} failed: ${(e as Error).message}`,
-      });
-    }
+    const cost = await probeImage(cell.image, cell.params, {
+      accel: state.accelerator,
+      imageFile: state.options.imageFile,
+      outDir: join(dir, "probes"),
+      signal: options.signal,
+      onNote: (message) => options.onEvent?.({ type: "note", message }),
+    });
+    if (cost) state.probes[key] = cost;
   }
-  writeCache(cache);
   saveSweep(dir, state);
   const costOf = async (c: Cell) =>
     state.probes[probeKey(c.image, c.params)] ?? (await knownCost(c));
@@ -418,23 +504,27 @@ export async function runSweep(
     if (cell.run_dir) cell.previous_runs.push(cell.run_dir);
     cell.state = "running";
     cell.error = null;
+    cell.failure = null;
     saveSweep(dir, state);
     let started = 0, ready = 0, failed = 0;
     try {
       const profile = await cellProfile(state, cell.image);
       await ensureImage(profile);
+      // A storm on few cores is slow but not hung: never time out before
+      // three times the cell's estimated duration.
+      const timeout = chooseTimeout({
+        flagMs: state.options.timeoutMs,
+        profileMs: profile.timeoutMs,
+        estimateSeconds: cell.estimate?.worstSeconds ??
+          cell.estimate?.seconds ?? null,
+      });
       const { runDir, record, result } = await runBatch(profile, {
         count: cell.count,
         pattern: cell.pattern,
         accel: state.accelerator!,
         params: cell.params,
-        // A storm on few cores is slow but not hung: never time out before
-        // three times the cell's estimated duration.
-        timeoutMs: state.options.timeoutMs ??
-          Math.max(
-            profile.timeoutMs,
-            Math.ceil(3000 * (cell.estimate?.seconds ?? 0)),
-          ),
+        timeoutMs: timeout.ms,
+        timeoutReason: { source: timeout.source, reason: timeout.reason },
         outDir: join(dir, "runs"),
         signal: options.signal,
         insns: state.options.insns ?? false,
@@ -453,8 +543,14 @@ export async function runSweep(
         },
       });
       cell.run_dir = runDir;
-      cell.run_id = record.run_id as string;
-      cell.state = result.interrupted ? "partial" : "done";
+      cell.run_id = record.run_id;
+      cell.state = result.interrupted
+        ? "partial"
+        : record.status === "failed"
+        ? "failed"
+        : "done";
+      cell.failure = record.failure ?? null;
+      cell.error = record.failure?.reason ?? null;
     } catch (e) {
       cell.state = "failed";
       cell.error = (e as Error).message;

@@ -40,13 +40,25 @@ export interface ImageCost {
   rssKib: number;
   /** Memory all instances share (QEMU's binary and libraries), counted once, KiB. */
   sharedKib?: number;
+  /**
+   * What one boot costs when 2 × cores instances boot at once, ms (the
+   * probe storm's first T_s → last ready × cores / N, and at least 3 ×
+   * bootMs). Boots slow down more than linearly under contention (measured
+   * here: one `pc` minkernel 116-126 ms alone, 0.12-0.53 s each with 4 at
+   * once, 0.27-0.6 s each with 256 at once, depending on the other load), so
+   * timeouts use this, not bootMs.
+   */
+  contendedBootMs?: number;
   /** Where the numbers come from. */
   source: "probe" | "profile";
 }
 
 /** Estimated duration and memory of one cell. */
 export interface CellEstimate {
+  /** Expected duration, s (from the cost of one boot alone). */
   seconds: number;
+  /** Duration if every boot costs what it does under contention (the probe storm), s: what timeouts scale. */
+  worstSeconds?: number;
   peakKib: number;
   /** Instances alive at once in the worst case. */
   concurrency: number;
@@ -192,16 +204,22 @@ export function estimateCell(
   options: { cores: number },
 ): CellEstimate {
   const n = cell.count;
-  const cpu = (n * cost.bootMs) / Math.max(1, options.cores);
-  let seconds = cpu + cost.bootMs;
-  let concurrency = n;
-  if (cell.pattern.kind === "interval") {
-    seconds = Math.max(cpu, n * cell.pattern.intervalMs) + cost.bootMs;
-  } else if (cell.pattern.kind === "parallel") {
-    concurrency = Math.min(n, cell.pattern.parallelism);
-  }
+  const duration = (bootMs: number) => {
+    const cpu = (n * bootMs) / Math.max(1, options.cores);
+    return (cell.pattern.kind === "interval"
+          ? Math.max(cpu, n * cell.pattern.intervalMs) + bootMs
+          : cpu + bootMs) / 1000 + 0.5;
+  };
+  const concurrency = cell.pattern.kind === "parallel"
+    ? Math.min(n, cell.pattern.parallelism)
+    : n;
+  const seconds = duration(cost.bootMs);
   return {
-    seconds: seconds / 1000 + 0.5,
+    seconds,
+    worstSeconds: Math.max(
+      seconds,
+      duration(cost.contendedBootMs ?? cost.bootMs),
+    ),
     peakKib: concurrency * cost.rssKib + (cost.sharedKib ?? 0),
     concurrency,
     perInstanceKib: cost.rssKib,
@@ -269,4 +287,59 @@ export function formatDuration(seconds: number): string {
   if (seconds < 90) return `${Math.round(seconds)} s`;
   const m = Math.floor(seconds / 60);
   return `${m} min ${Math.round(seconds - m * 60)} s`;
+}
+
+/** How a per-instance timeout was chosen (see {@link chooseTimeout}). */
+export interface TimeoutPlan {
+  ms: number;
+  source: "flag" | "profile" | "estimate";
+  reason: string;
+}
+
+/**
+ * The per-instance timeout of a batch: `--timeout` when given; else the
+ * profile's `timeoutMs`, raised to 3 × the batch's worst-case estimated
+ * duration (`worstSeconds`: a storm on few cores is slow, not hung: 256
+ * `pc` minkernels under TCG on 2 cores all become ready after about 76 s,
+ * past the profile's 30 s).
+ *
+ * @example
+ * ```ts
+ * import { chooseTimeout } from "./sweep_plan.ts";
+ * const t = chooseTimeout({ profileMs: 30000, estimateSeconds: 36 });
+ * console.log(t.ms, t.source); // 108000 "estimate"
+ * ```
+ */
+export function chooseTimeout(
+  options: {
+    flagMs?: number | null;
+    profileMs: number;
+    estimateSeconds: number | null;
+  },
+): TimeoutPlan {
+  if (options.flagMs !== undefined && options.flagMs !== null) {
+    return {
+      ms: options.flagMs,
+      source: "flag",
+      reason: `--timeout ${options.flagMs}`,
+    };
+  }
+  const est = options.estimateSeconds;
+  const scaled = est === null ? 0 : Math.ceil(3000 * est);
+  if (scaled > options.profileMs) {
+    return {
+      ms: scaled,
+      source: "estimate",
+      reason: `3 × the batch's worst-case estimate of ${
+        formatDuration(est!)
+      } (more than the profile's ${formatDuration(options.profileMs / 1000)})`,
+    };
+  }
+  return {
+    ms: options.profileMs,
+    source: "profile",
+    reason: `the profile's timeoutMs${
+      est === null ? "" : ` (3 × the estimated ${formatDuration(est)} is less)`
+    }`,
+  };
 }

@@ -265,20 +265,31 @@ Deno.test("the synthetic guest's spin_ms=500 lands in guest_boot_ms, not in vmm_
     const msg = `p25 with spin 0: ${JSON.stringify(zero)}, spin 500: ${
       JSON.stringify(spin)
     }`;
-    assert.ok(spin.boot > zero.boot, `the spin makes the boot longer; ${msg}`);
-    // Ratios, not times: the spin multiplies the guest's part (about 40× on
-    // a quiet host), QEMU's start-up stays about the same.
-    const guestRatio = spin.guest / zero.guest;
-    const vmmRatio = spin.vmm / zero.vmm;
+    // Floors, not comparisons of times: QEMU's start-up varies with the
+    // host's other load from batch to batch (once 146 ms vs 609 ms p25 in
+    // neighbouring batches), and T_K is when the launcher *read* the `cont`
+    // acknowledgement, which a loaded host delays (a 500 ms spin once showed
+    // as a 368 ms guest part). The greeting is read before `cont` is sent, so
+    // the guest cannot run before vmm_ready_ms: every spun instance has the
+    // whole spin after QEMU's initialisation, whatever the load.
+    for (const run of runs) {
+      if (run.record.params?.spin_ms !== "500") continue;
+      const objs = run.instances.objects() as Record<string, number>[];
+      for (const r of objs) {
+        assert.ok(
+          r.ready_ms - r.vmm_ready_ms >= 450,
+          `after QEMU's initialisation ${r.ready_ms - r.vmm_ready_ms} ms`,
+        );
+        assert.ok(r.vmm_ready_ms <= r.t_k_ms && r.t_k_ms <= r.ready_ms);
+      }
+    }
     assert.ok(
-      guestRatio > 5 * vmmRatio,
-      `guest_boot_ms grows ${guestRatio.toFixed(1)}×, vmm_init_ms ${
-        vmmRatio.toFixed(1)
-      }×; ${msg}`,
+      zero.guest < 225,
+      `without the spin the guest part is short; ${msg}`,
     );
     assert.ok(
-      spin.guest - zero.guest > 2 * Math.abs(spin.vmm - zero.vmm),
-      `the extra time is in the guest's part; ${msg}`,
+      spin.guest > zero.guest,
+      `the spin lengthens the guest part; ${msg}`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -259,7 +259,8 @@ Deno.test("every profile in images/profiles parses as JSON and has the required 
       const mem = Number(
         String(p.argv[m + 1]).replace(
           /\$\{(\w+)\}/g,
-          (_: string, k: string) => String(params[k]),
+          // A param is a bare default or { type, default, … }.
+          (_: string, k: string) => String(params[k]?.default ?? params[k]),
         ),
       );
       assert.ok(mem >= p.minMemoryMib, `${where}: -m ${mem} < minMemoryMib`);

@@ -63,7 +63,11 @@ async function boot(
     outDir: out,
   });
   for (const r of result.rows) assert.equal(r.outcome, "ready", r.error ?? "");
-  return { rows: result.rows, record, dir: runDir };
+  return {
+    rows: result.rows,
+    record: record as unknown as Record<string, unknown>,
+    dir: runDir,
+  };
 }
 
 const med = (rows: InstanceRow[], k: keyof InstanceRow) =>

@@ -9,6 +9,7 @@ import {
   preflightCell,
 } from "../launcher/sweep_plan.ts";
 import { readArrowRows, ROOT } from "./helpers.ts";
+import { loadSweep } from "../analysis/load.ts";
 
 await ensureMinkernel();
 const CLI = join(ROOT, "launcher/cli.ts");
@@ -184,6 +185,12 @@ Deno.test("cli sweep interrupted by SIGINT resumes without redoing finished cell
     await Deno.readTextFile(join(before.cells[1].run_dir!, "run.json")),
   );
   assert.equal(partialRun.status, "partial");
+  // The interrupted sweep loads: its two current runs, not the probes.
+  const partial = await loadSweep(sweepDir);
+  assert.deepEqual(
+    partial.runs.map((r) => r.dir).sort(),
+    [before.cells[0].run_dir, before.cells[1].run_dir].sort(),
+  );
   // Resume with the slow guest fast again, so the sweep can finish.
   await Deno.remove(flag);
   const r = await cli(["--resume", sweepDir]);
@@ -203,6 +210,36 @@ Deno.test("cli sweep interrupted by SIGINT resumes without redoing finished cell
     "partial cell run again",
   );
   assert.deepEqual(after.cells[1].previous_runs, [before.cells[1].run_dir]);
+  // The resumed sweep loads its cells' current runs: not the superseded
+  // partial run, not the N=1 probes.
+  const set = await loadSweep(sweepDir);
+  assert.deepEqual(
+    set.runs.map((r) => r.dir).sort(),
+    after.cells.map((c) => c.run_dir).sort(),
+  );
+  assert.ok(!set.runs.some((r) => r.dir === before.cells[1].run_dir));
+  assert.ok(!set.runs.some((r) => /[\/]probes[\/]/.test(r.dir)));
+  assert.equal(set.instances.numRows(), 6);
+  const analyze = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "analysis/analyze_cli.ts"),
+      sweepDir,
+      "--json",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(analyze.code, 0, new TextDecoder().decode(analyze.stderr));
+  assert.deepEqual(
+    JSON.parse(new TextDecoder().decode(analyze.stdout)).runs.sort(),
+    after.cells.map((c) => c.run_id).sort(),
+    "analyze counts the cells, not the probes",
+  );
+  const all = await loadSweep(sweepDir, { allRuns: true });
+  assert.ok(all.runs.length > set.runs.length, "allRuns keeps the rest");
+  assert.ok(all.runs.some((r) => r.dir === before.cells[1].run_dir));
   await Deno.remove(dir, { recursive: true });
 });
 

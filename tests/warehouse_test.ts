@@ -25,7 +25,11 @@ import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { newSweep, runSweep } from "../launcher/sweep.ts";
 import { expandGrid } from "../launcher/sweep_plan.ts";
-import { INSTANCE_COLUMNS, SCHEMA_VERSION } from "../launcher/schema.ts";
+import {
+  type ColumnSpec,
+  INSTANCE_COLUMNS,
+  SCHEMA_VERSION,
+} from "../launcher/schema.ts";
 import { loadSweep } from "../analysis/load.ts";
 import { summarize } from "../analysis/summary.ts";
 import {
@@ -497,7 +501,9 @@ Deno.test({
     );
     // A version 1 run lacks the version 2 columns: they read as null.
     const v1 = join(dir, "run-v1");
-    const v1cols = INSTANCE_COLUMNS.filter((c) => !c.since);
+    const v1cols = (INSTANCE_COLUMNS as readonly ColumnSpec[]).filter((c) =>
+      !c.since
+    );
     await writeRunFolder(v1, {
       record: { run_id: "run-v1", count: 3, schema_version: 1 },
       instances: Object.fromEntries(
@@ -505,7 +511,8 @@ Deno.test({
       ),
       memory: { t_ms: [0], used_kib: [1], booting: [0] },
     }, {
-      omit: INSTANCE_COLUMNS.filter((c) => c.since).map((c) => c.name),
+      omit: (INSTANCE_COLUMNS as readonly ColumnSpec[]).filter((c) => c.since)
+        .map((c) => c.name),
       csv: false,
     });
 

@@ -28,7 +28,7 @@ import {
   fromArrowDataset,
   fromRunJson,
   imageName,
-  type RunRecord,
+  type ReadRunRecord as RunRecord,
 } from "../analysis/load.ts";
 import {
   type ColumnSpec,

@@ -16,7 +16,11 @@
  */
 
 import { join, resolve } from "node:path";
-import { DatasetError, findRunDirs, type RunRecord } from "../analysis/load.ts";
+import {
+  DatasetError,
+  findRunDirs,
+  type ReadRunRecord as RunRecord,
+} from "../analysis/load.ts";
 import {
   clearScanReport,
   readRunRecord,

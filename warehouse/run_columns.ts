@@ -8,7 +8,10 @@
  * @module
  */
 
-import { imageName, type RunRecord } from "../analysis/load.ts";
+import {
+  imageName,
+  type ReadRunRecord as RunRecord,
+} from "../analysis/load.ts";
 
 /** A flattened run record: column → scalar. */
 export type FlatRecord = Record<string, string | number | boolean | null>;

@@ -11,7 +11,7 @@ import * as Plot from "@observablehq/plot";
 import * as aq from "arquero";
 import type { Table } from "../columns.ts";
 import { numberColumn } from "../columns.ts";
-import type { RunRecord } from "../load.ts";
+import type { ReadRunRecord } from "../load.ts";
 import {
   bootingOverTime,
   memoryColumn,
@@ -34,7 +34,7 @@ export interface TimelineData {
   /** Memory samples (`t_ms`, `used_kib`); without them the memory panel is left out. */
   memory?: Table;
   /** run.json, for the default title. */
-  record?: RunRecord;
+  record?: ReadRunRecord;
 }
 
 /** Options of {@link timelineFigure}. */
@@ -59,7 +59,7 @@ const MARGIN_RIGHT = 20;
  * console.log(shortPattern({ kind: "interval", interval_ms: 5 }), shortPattern({ kind: "parallel", parallelism: 4 })); // "5 ms" "P=4"
  * ```
  */
-export function shortPattern(pattern: RunRecord["pattern"]): string {
+export function shortPattern(pattern: ReadRunRecord["pattern"]): string {
   switch (pattern?.kind) {
     case "interval":
       return `${pattern.interval_ms} ms`;
@@ -84,7 +84,7 @@ export function shortPattern(pattern: RunRecord["pattern"]): string {
  * })); // "minkernel · N=16 · every 5 ms · TCG"
  * ```
  */
-export function runLabel(record: RunRecord): string {
+export function runLabel(record: ReadRunRecord): string {
   const p = record.pattern;
   const pattern = p?.kind === "interval"
     ? `every ${p.interval_ms} ms`
