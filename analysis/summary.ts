@@ -120,6 +120,9 @@ function summarizeByVerbs(
     "_g",
   ).derive({
     _ready: (d: Row) => d.outcome === "ready",
+    // stopped by the launcher, not a failure of the guest
+    _stopped: (d: Row) =>
+      d.outcome === "interrupted" || d.outcome === "not_started",
     _boot: finiteOrNull("boot_ms", ready),
     _first: finiteOrNull("first_output_boot_ms", ready),
     _rss: finiteOrNull("rss_peak_kib", ready),
@@ -128,6 +131,7 @@ function summarizeByVerbs(
     ...(by === "image" ? { runs: op.distinct("run_id") } : {}),
     n: op.count(),
     ready: op.sum("_ready"),
+    stopped: op.sum("_stopped"),
     min_ms: op.min("_boot"),
     median_ms: op.median("_boot"),
     mean_ms: (d: Row) => op.sum(d._boot) / op.valid(d._boot),
@@ -142,7 +146,7 @@ function summarizeByVerbs(
     .select("_g", ...keys)
     .join(stats, "_g")
     .derive({
-      failed: (d: Row) => d.n - d.ready,
+      failed: (d: Row) => d.n - d.ready - d.stopped,
       ...nullIfNotFinite(SUMMARY_STATS),
     })
     .orderby("_g");
@@ -152,6 +156,7 @@ function summarizeByVerbs(
     "n",
     "ready",
     "failed",
+    "stopped",
     ...SUMMARY_STATS,
   ];
   if (t.numRows() === 0 && !instances.columnNames().includes(key)) {
@@ -160,7 +165,7 @@ function summarizeByVerbs(
       _g: 1,
       ...Object.fromEntries(columns.map((c) => [
         c,
-        ["n", "ready", "failed", "runs"].includes(c) ? 0 : null,
+        ["n", "ready", "failed", "stopped", "runs"].includes(c) ? 0 : null,
       ])),
     }]);
   }

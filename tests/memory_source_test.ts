@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { ensureImage } from "../launcher/images.ts";
-import type { MemoryRow } from "../launcher/schema.ts";
+import type { InstanceRow, MemoryRow } from "../launcher/schema.ts";
 import {
   createRunCgroup,
   removeRunCgroup,
@@ -31,7 +31,12 @@ async function storm(
   n: number,
   params: Record<string, string>,
 ): Promise<
-  { memory: MemoryRow[]; record: Record<string, unknown>; te: number }
+  {
+    memory: MemoryRow[];
+    record: Record<string, unknown>;
+    te: number;
+    rows: InstanceRow[];
+  }
 > {
   const profile = await loadProfile("synthetic");
   await ensureImage(profile);
@@ -47,7 +52,12 @@ async function storm(
   await Deno.remove(out, { recursive: true });
   for (const r of result.rows) assert.equal(r.outcome, "ready", r.error ?? "");
   const te = Math.min(...result.rows.map((r) => r.ready_ms!));
-  return { memory, record: record as unknown as Record<string, unknown>, te };
+  return {
+    memory,
+    record: record as unknown as Record<string, unknown>,
+    te,
+    rows: result.rows,
+  };
 }
 
 /** Rise of a curve from its value at T_0 to its last value before `t`. */
@@ -64,29 +74,26 @@ function rise(
 
 Deno.test({
   name: needsCgroup(
-    "the run's cgroup curve agrees with /proc/meminfo on guests that hold a known amount",
+    "the run's cgroup curve matches its instances' own memory (USS) and records its source",
   ),
   ignore: cgroupOk !== null,
   fn: async () => {
-    // 64 MiB touched, then a 2.5 s spin: by the first T_e the kernel has
-    // folded its vmstat counters (every vm.stat_interval, 1 s), so the
-    // system's MemAvailable shows the same memory the cgroup does.
-    const { memory, record, te } = await storm(3, {
+    const { memory, record, te, rows } = await storm(3, {
       touch_mib: "64",
-      spin_ms: "2500",
+      spin_ms: "1500",
       mem_mib: "96",
     });
     const run = rise(memory, "run_used_kib", te);
-    const sys = rise(memory, "used_kib", te);
+    // What the three processes own at T_e, read per process from
+    // smaps_rollup: the cgroup charges that and the page cache they faulted.
+    const uss = rows.reduce((s, r) => s + (r.uss_kib ?? 0), 0);
     assert.ok(
       run > 3 * 64 * 1024,
       `the run holds at least 3 × 64 MiB: ${run} KiB`,
     );
-    // resolution of the system curve: the per-CPU vmstat thresholds, and
-    // whatever else the host does meanwhile: within 20 % or 64 MiB
     assert.ok(
-      Math.abs(run - sys) < Math.max(0.2 * run, 64 * 1024),
-      `cgroup ${run} KiB vs meminfo ${sys} KiB`,
+      run >= 0.9 * uss && run <= uss + 64 * 1024,
+      `cgroup ${run} KiB vs the instances' USS ${uss} KiB`,
     );
     const ms = record.memory_sampler as Record<string, unknown>;
     assert.equal(ms.source, "c-sampler");
@@ -97,6 +104,38 @@ Deno.test({
       /bootstorm\/.*memory\.(usage_in_bytes|current)$/,
     );
     assert.ok((record.memory_cgroup as Record<string, unknown>).path);
+  },
+});
+
+// /proc/meminfo counts the whole host: another process's allocations move
+// it by hundreds of MiB. Compared only on a quiet host (CI).
+const busy = Deno.loadavg()[0] > navigator.hardwareConcurrency;
+Deno.test({
+  name: cgroupOk !== null
+    ? needsCgroup("the run's cgroup curve agrees with /proc/meminfo")
+    : busy
+    ? `the run's cgroup curve agrees with /proc/meminfo [skipped: host busy, load average ${
+      Deno.loadavg()[0]
+    } on ${navigator.hardwareConcurrency} cores]`
+    : "the run's cgroup curve agrees with /proc/meminfo",
+  ignore: cgroupOk !== null || busy,
+  fn: async () => {
+    // 64 MiB touched, then a 2.5 s spin: by the first T_e the kernel has
+    // folded its vmstat counters (every vm.stat_interval, 1 s), so the
+    // system's MemAvailable shows the same memory the cgroup does.
+    const { memory, te } = await storm(3, {
+      touch_mib: "64",
+      spin_ms: "2500",
+      mem_mib: "96",
+    });
+    const run = rise(memory, "run_used_kib", te);
+    const sys = rise(memory, "used_kib", te);
+    // resolution of the system curve: the per-CPU vmstat thresholds, and
+    // whatever else the host does meanwhile: within 20 % or 64 MiB
+    assert.ok(
+      Math.abs(run - sys) < Math.max(0.2 * run, 64 * 1024),
+      `cgroup ${run} KiB vs meminfo ${sys} KiB`,
+    );
   },
 });
 

@@ -426,7 +426,12 @@ Deno.test("DatasetWriter.pushInstances() refuses a row that breaks the schema, w
     status: "partial",
   };
   const w = DatasetWriter.create(dir, record);
+  const { INSTANCE_COLUMNS } = await import("../launcher/schema.ts");
+  const nulls = Object.fromEntries(
+    INSTANCE_COLUMNS.filter((c) => c.nullable).map((c) => [c.name, null]),
+  );
   const good = {
+    ...nulls,
     instance: 0,
     scheduled_ms: null,
     t_s_ms: null,
@@ -782,7 +787,8 @@ Deno.test("every command's --help helps, with examples; analyze --json and compa
   assert.match(images.stdout, /^Usage: deno task images/);
   assert.doesNotMatch(images.stdout, /^minkernel\s/m, "lists no profile");
   for (const c of ["analyze", "classify", "figures", "report", "compare"]) {
-    const r = await run([join(ROOT, `analysis/${c}_cli.ts`), "--help"]);
+    const file = c === "classify" ? "cli/classify.ts" : `analysis/${c}_cli.ts`;
+    const r = await run([join(ROOT, file), "--help"]);
     assert.equal(r.code, 0, c);
     assert.match(r.stdout, new RegExp(`Examples:\\n  deno task ${c} `), c);
   }

@@ -116,7 +116,7 @@ Deno.test({
   fn: async () => {
     const dir = await realSweep();
     const out = await Deno.makeTempDir({ prefix: "bootstorm_wh_out_" });
-    const set = await loadSweep(dir);
+    const set = await loadSweep(dir, { allRuns: true });
     assert.ok(set.runs.length >= 3, "two cells and the probe");
     const report = await exportRuns(dir, out);
     assert.equal(report.failed.length, 0, JSON.stringify(report.failed));
@@ -385,7 +385,7 @@ Deno.test({
   ...duck,
   fn: async () => {
     const dir = await realSweep();
-    const set = await loadSweep(dir);
+    const set = await loadSweep(dir, { allRuns: true });
     const sql =
       "select run_id, count(*) as n, median(boot_ms) as median_ms from instances group by run_id order by run_id";
     const csv = await cli("cli/query.ts", [sql, "--data", dir, "--csv"]);
@@ -440,6 +440,8 @@ Deno.test({
     for (const s of INSTANCE_COLUMNS) {
       cols[s.name] = Array.from({ length: n }, (_, i) => {
         if (s.nullable && i % 7 === 3) return null;
+        // a closed set (the loader checks it): cycle through its values
+        if ("values" in s && s.values) return s.values[i % s.values.length];
         if (s.type === "utf8") {
           return [
             "ready",
@@ -491,10 +493,16 @@ Deno.test({
     Deno.writeFileSync(
       join(run, "memory.arrow"),
       toArrowStream(
-        { t_ms: [0, 1], used_kib: [5, 6], booting: [0, 1] },
+        {
+          t_ms: [0, 1],
+          used_kib: [5, 6],
+          run_used_kib: [null, 3],
+          booting: [0, 1],
+        },
         [
           { name: "t_ms", type: "float64", nullable: false, doc: "" },
           { name: "used_kib", type: "float64", nullable: false, doc: "" },
+          { name: "run_used_kib", type: "float64", nullable: true, doc: "" },
           { name: "booting", type: "int32", nullable: false, doc: "" },
         ],
       ),

@@ -250,6 +250,20 @@ export async function writeRunFolder(
 ): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const { arrow = true, csv = true } = options;
+  // Memory columns the fixture leaves out: null when they may be, and not
+  // written at all when the record's version predates them.
+  const version = Number(runRecord(fixture.record).schema_version);
+  const memSpecs = (MEMORY_COLUMNS as readonly ColumnSpec[]).filter((c) =>
+    (c.since ?? 1) <= version
+  );
+  const memRows = rowCount(fixture.memory);
+  const memory: Columns = { ...fixture.memory };
+  for (const c of memSpecs) {
+    if (memory[c.name] === undefined && c.nullable) {
+      memory[c.name] = new Array(memRows).fill(null);
+    }
+  }
+  fixture = { ...fixture, memory };
   await Deno.writeTextFile(
     join(dir, "run.json"),
     JSON.stringify(runRecord(fixture.record), null, 2),
@@ -261,7 +275,7 @@ export async function writeRunFolder(
     );
     await Deno.writeFile(
       join(dir, "memory.arrow"),
-      toArrowStream(fixture.memory, MEMORY_COLUMNS, {
+      toArrowStream(fixture.memory, memSpecs, {
         ...options,
         omit: [],
         types: {},
@@ -275,7 +289,7 @@ export async function writeRunFolder(
     );
     await Deno.writeTextFile(
       join(dir, "memory.csv"),
-      toCsv(fixture.memory, MEMORY_COLUMNS),
+      toCsv(fixture.memory, memSpecs),
     );
   }
   return dir;
