@@ -438,7 +438,14 @@ Deno.test({
       const lost = rows.filter((x) =>
         x.host === "node2" && x.outcome === "lost"
       );
-      assert.ok(lost.length > 0 && lost.length < 20, `${lost.length} lost`);
+      assert.ok(
+        lost.length > 0 && lost.length < 20,
+        `${lost.length} lost; node2's outcomes: ${
+          JSON.stringify(
+            rows.filter((x) => x.host === "node2").map((x) => x.outcome),
+          )
+        }`,
+      );
       assert.match(
         lost[0].error!,
         /node2 stopped reporting .* after T_0 \(Slurm: node DOWN/,
