@@ -3,7 +3,7 @@
 # notebook headless with the Deno kernel (deno task notebooks). Exits non-zero
 # when a cell fails. Run from anywhere; called by .ci/run.
 #   DENO: the deno command (default "npx -y deno@2.9.6"); the kernel is installed
-#         for the deno binary that runs notebooks/run.ts.
+#         for the deno binary that runs cli/notebooks.ts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive NO_COLOR=1

@@ -15,7 +15,7 @@ import { type BinOptions, concurrencyBins } from "./bins.ts";
 import { numberColumn, type Table } from "./columns.ts";
 import { quantileSorted } from "./quantile.ts";
 
-/** Name of the host column of merged multi-host datasets (launcher/schema.ts HOST_COLUMN). */
+/** Name of the host column of merged multi-host datasets (dataset/schema.ts HOST_COLUMN). */
 export const HOST = "host";
 
 /**

@@ -12,7 +12,7 @@
  *
  * Files of an older schema version (≥ OLDEST_SCHEMA_VERSION) must hold the
  * columns of their version; columns added by later versions (documented
- * `since` in launcher/schema.ts) are added as all-null columns, so
+ * `since` in dataset/schema.ts) are added as all-null columns, so
  * every loaded table has the current schema's columns.
  *
  * Loaded tables get three columns from run.json so that tables of many runs
@@ -33,8 +33,8 @@ import {
   MEMORY_COLUMNS,
   OLDEST_SCHEMA_VERSION,
   SCHEMA_VERSION,
-} from "../launcher/schema.ts";
-import type { ReadRunRecord } from "../launcher/run_record.ts";
+} from "../dataset/schema.ts";
+import type { ReadRunRecord } from "../dataset/run_record.ts";
 import { readArrowProjected } from "./arrow_read.ts";
 import { frameIpcStream, type Truncation } from "./arrow_stream.ts";
 import { concatTables, RunLengthColumn, type Table } from "./columns.ts";
@@ -56,7 +56,7 @@ export class DatasetError extends Error {
  * `RunRecord`, every field but `schema_version`, `run_id` and `count`
  * optional, unknown keys kept): one type for the writer and the loader.
  */
-export type { ReadRunRecord } from "../launcher/run_record.ts";
+export type { ReadRunRecord } from "../dataset/run_record.ts";
 
 /** One loaded run folder. */
 export interface Run {
@@ -318,7 +318,7 @@ function typeFits(
 
 /**
  * Decode an Arrow IPC stream (or file) holding the dataset columns `specs`
- * (INSTANCE_COLUMNS or MEMORY_COLUMNS of launcher/schema.ts) into an arquero
+ * (INSTANCE_COLUMNS or MEMORY_COLUMNS of dataset/schema.ts) into an arquero
  * table backed by the Arrow buffers (no copy). Throws {@link DatasetError} for
  * an empty, non-Arrow or truncated file (unless `salvage`), a missing column,
  * a column of the wrong type, or nulls in a column that cannot be null.
@@ -405,7 +405,7 @@ function checkFields(
       file,
       `wrong schema: missing column${missing.length > 1 ? "s" : ""} ${
         missing.map((m) => `"${m}"`).join(", ")
-      } (schema version ${version}, launcher/schema.ts)`,
+      } (schema version ${version}, dataset/schema.ts)`,
       WRONG_SCHEMA_FIX,
     );
   }
@@ -523,7 +523,7 @@ export function fromCsvDataset(
         missing.map((m) => `"${m}"`).join(", ")
       } (schema version ${
         options.version ?? SCHEMA_VERSION
-      }, launcher/schema.ts)`,
+      }, dataset/schema.ts)`,
       "The file was written by another tool or an incompatible launcher version; re-run the measurement with this version.",
     );
   }
@@ -764,7 +764,7 @@ export async function loadRun(
     throw new Error(
       `Cannot load columns ${
         unknown.map((c) => `"${c}"`).join(", ")
-      }: not instance columns of launcher/schema.ts. Use names from INSTANCE_COLUMNS (e.g. ANALYSIS_COLUMNS).`,
+      }: not instance columns of dataset/schema.ts. Use names from INSTANCE_COLUMNS (e.g. ANALYSIS_COLUMNS).`,
     );
   }
   const warnings: string[] = [];

@@ -39,7 +39,7 @@ export * from "./grouped.ts";
 export * from "./hosts.ts";
 export * from "./load.ts";
 export * from "./phases.ts";
-export * from "./prng.ts";
+export * from "../dataset/prng.ts";
 export * from "./quantile.ts";
 export * from "./render.ts";
 export * from "./report.ts";

@@ -36,7 +36,7 @@
 
 import "@uwdata/flechette";
 import * as aq from "arquero";
-import { INSTANCE_COLUMNS } from "../launcher/schema.ts";
+import { INSTANCE_COLUMNS } from "../dataset/schema.ts";
 import {
   concatTables,
   equalsMask,

@@ -17,7 +17,7 @@
  */
 
 import * as ss from "simple-statistics";
-import { mulberry32, randomIndex } from "./prng.ts";
+import { mulberry32, randomIndex } from "../dataset/prng.ts";
 import { finiteCopy, quantileSorted } from "./quantile.ts";
 
 /**

@@ -59,7 +59,7 @@ import {
   type Table,
   timelineSegments,
 } from "../analysis/mod.ts";
-import { writeRunFolder } from "../tests/testdata/analysis/write_run.ts";
+import { writeRunFolder } from "../dataset/synthetic_run.ts";
 
 const IMAGES = [
   { image: "minkernel", cls: "baseline", base: 150, rss: 40000 },

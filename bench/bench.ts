@@ -373,7 +373,7 @@ async function flagsAb(
     "run",
     "-A",
     ...(flags ? [`--v8-flags=${flags}`] : []),
-    `${ROOT}launcher/cli.ts`,
+    `${ROOT}cli/sweep.ts`,
   ];
   for (let k = 0; k < options.repeats; k++) {
     const order = k % 2 ? [INVERSION_FIX_FLAGS, ""] : ["", INVERSION_FIX_FLAGS];
@@ -1351,7 +1351,7 @@ async function main(): Promise<void> {
         "run",
         "-A",
         `--v8-flags=${values["launcher-v8-flags"]}`,
-        `${ROOT}launcher/cli.ts`,
+        `${ROOT}cli/sweep.ts`,
       ]
       : undefined,
   };

@@ -687,11 +687,11 @@ export function renderFloorTable(floor: readonly FloorComparison[]): string {
  * @example
  * ```ts
  * import { defaultLauncherCommand } from "./fidelity.ts";
- * console.log(defaultLauncherCommand().at(-1)?.endsWith("launcher/cli.ts")); // true
+ * console.log(defaultLauncherCommand().at(-1)?.endsWith("cli/sweep.ts")); // true
  * ```
  */
 export function defaultLauncherCommand(): string[] {
-  return [Deno.execPath(), "run", "-A", `${ROOT}launcher/cli.ts`];
+  return [Deno.execPath(), "run", "-A", `${ROOT}cli/sweep.ts`];
 }
 
 /** Options of {@link runLauncherBatch}. */

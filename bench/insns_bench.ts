@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
-import type { InstanceRow } from "../launcher/schema.ts";
+import type { InstanceRow } from "../dataset/schema.ts";
 import { permutationTest } from "../analysis/stats.ts";
 
 const { values } = parseArgs({

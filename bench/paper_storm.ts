@@ -65,7 +65,7 @@ const args = [
   "run",
   "-A",
   "--v8-flags=--no-concurrent-recompilation,--no-concurrent-osr",
-  join(ROOT, "launcher/cli.ts"),
+  join(ROOT, "cli/sweep.ts"),
   "--image",
   values.image,
   "--count",

@@ -15,7 +15,7 @@ import { tableFromIPC } from "apache-arrow";
 import { join } from "node:path";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
-import type { RunRecord } from "../launcher/run_record.ts";
+import type { RunRecord } from "../dataset/run_record.ts";
 import { startMemorySampler } from "../launcher/memory_sampler.ts";
 import { denoRunner, type ProcessRunner } from "../launcher/runner.ts";
 import { availableKib } from "../launcher/sweep.ts";

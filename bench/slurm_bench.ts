@@ -42,7 +42,7 @@ async function storm(args: string[]): Promise<Storm> {
       "run",
       "-A",
       "--v8-flags=--no-concurrent-recompilation,--no-concurrent-osr",
-      join(ROOT, "launcher/cli.ts"),
+      join(ROOT, "cli/sweep.ts"),
       "--slurm",
       "--image",
       values.image!,

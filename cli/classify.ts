@@ -41,7 +41,7 @@ import {
 } from "../analysis/load.ts";
 import { withoutProbes } from "../analysis/figures/dataset_figures.ts";
 import { chooseAccelerator } from "../launcher/accel.ts";
-import { ensureImage } from "../launcher/images.ts";
+import { ensureImage } from "../images/ensure.ts";
 import {
   loadProfile,
   ProfileError,

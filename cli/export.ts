@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runCli } from "../analysis/cli_common.ts";
+import { runCli } from "./common.ts";
 import { exportRuns } from "../warehouse/mod.ts";
 
 const USAGE =

@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runCli } from "../analysis/cli_common.ts";
+import { runCli } from "./common.ts";
 import {
   formatResult,
   openWarehouse,

@@ -7,8 +7,8 @@
  */
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureDebianPackages } from "../launcher/deps.ts";
-import { sha256File } from "../launcher/run_record.ts";
+import { ensureDebianPackages } from "./deps.ts";
+import { sha256File } from "../dataset/checksum.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { relative } from "node:path";
 import { listProfileNames, loadProfile } from "../launcher/profile.ts";
-import { sha256File } from "../launcher/run_record.ts";
+import { sha256File } from "../dataset/checksum.ts";
 
 /** One line of the listing. */
 export interface ImageStatus {
@@ -76,32 +75,3 @@ Examples:
   deno task build-images            build the minkernel images listed as absent
   deno task sweep --image minkernel --count 4 --back-to-back
                                     boot a listed profile`;
-
-if (import.meta.main) {
-  const args = Deno.args;
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(IMAGES_HELP);
-    Deno.exit(0);
-  }
-  if (args.length) {
-    console.error(
-      `error: unknown argument ${JSON.stringify(args[0])}\n${IMAGES_HELP}`,
-    );
-    Deno.exit(2);
-  }
-  const rows = await imageStatuses();
-  const w = Math.max(...rows.map((r) => r.profile.length));
-  for (const r of rows) {
-    const where = r.image ? relative(Deno.cwd(), r.image) : "(no image)";
-    console.log(
-      `${r.profile.padEnd(w)}  ${(r.class ?? "-").padEnd(8)}  ${
-        r.present
-          ? `present  ${String(r.bytes).padStart(9)} B  sha256 ${r.sha256}`
-          : "ABSENT"
-      }  ${where}`,
-    );
-    if (!r.present && r.obtain) {
-      console.log(`${" ".repeat(w)}  how to get it: ${r.obtain}`);
-    }
-  }
-}

@@ -49,7 +49,7 @@ import {
   type InstanceRow,
   type MemoryRow,
   type Outcome,
-} from "./schema.ts";
+} from "../dataset/schema.ts";
 import type { InsnsCounters, InsnsSlots, OutputCounts } from "./insns/slots.ts";
 
 /** Progress events, for terminal output. */

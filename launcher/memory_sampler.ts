@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { MemoryRow } from "./schema.ts";
+import type { MemoryRow } from "../dataset/schema.ts";
 
 /** What the sampler achieved, for the run record. */
 export interface SamplerStats {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-export * from "./schema.ts";
+export * from "../dataset/schema.ts";
 export * from "./profile.ts";
 export * from "./pattern.ts";
 export * from "./launch.ts";
@@ -13,9 +13,9 @@ export * from "./run_batch.ts";
 export * from "./accel.ts";
 export * from "./clock.ts";
 export * from "./line_watch.ts";
-export * from "./arrow_codec.ts";
-export * from "./csv_codec.ts";
-export * from "./dataset_writer.ts";
+export * from "../dataset/arrow_codec.ts";
+export * from "../dataset/csv_codec.ts";
+export * from "../dataset/writer.ts";
 export * from "./memory_sampler.ts";
 export * from "./runner.ts";
 export * from "./run_record.ts";

@@ -5,22 +5,21 @@
  *
  * @module
  */
+import type {
+  ProfileClassName,
+  ReadyRuleRecord,
+  TeardownName,
+} from "../dataset/run_record.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 
 /** How the launcher decides an instance has booted (T_e). */
-export type ReadyRule =
-  | { firstOutput: true }
-  | { line: string }
-  | { exit: true };
+export type ReadyRule = ReadyRuleRecord;
 
 /** What happens to an instance after it is ready. */
-export type Teardown =
-  | "kill-after-ready"
-  | "wait-exit"
-  | "hold-until-all-ready";
+export type Teardown = TeardownName;
 
 /** Reference label of a profile. */
-export type ProfileClass = "baseline" | "libos" | "linux";
+export type ProfileClass = ProfileClassName;
 
 /** The declared type of a profile param. */
 export interface ParamSpec {

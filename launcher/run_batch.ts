@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { type Accelerator, chooseAccelerator } from "./accel.ts";
 import { clockSource, processCpuMs } from "./clock.ts";
-import { assertOutDir, DatasetWriter } from "./dataset_writer.ts";
+import { assertOutDir, DatasetWriter } from "../dataset/writer.ts";
 import { launch, type LaunchEvent, type LaunchResult } from "./launch.ts";
 import { type Pattern, patternRecord } from "./pattern.ts";
 import {
@@ -18,18 +18,15 @@ import {
   ProfileError,
   resolveParams,
 } from "./profile.ts";
-import {
-  hostInfo,
-  type LauncherCost,
-  newRunId,
-  qemuInfo,
-  type RunFailure,
-  type RunRecord,
-  type RunTotals,
-  sha256File,
-  type TimeoutChoice,
-  toolkitInfo,
-} from "./run_record.ts";
+import { hostInfo, newRunId, qemuInfo, toolkitInfo } from "./run_record.ts";
+import type {
+  LauncherCost,
+  RunFailure,
+  RunRecord,
+  RunTotals,
+  TimeoutChoice,
+} from "../dataset/run_record.ts";
+import { sha256File } from "../dataset/checksum.ts";
 import { which } from "./runner.ts";
 import type { ProcessRunner } from "./runner.ts";
 import {
@@ -38,7 +35,7 @@ import {
   INSTANCE_COLUMNS,
   type InstanceRow,
   SCHEMA_VERSION,
-} from "./schema.ts";
+} from "../dataset/schema.ts";
 import {
   ensureInsnsPlugin,
   InsnsError,

@@ -9,12 +9,17 @@
 import { join, resolve } from "node:path";
 import { tableFromIPC } from "apache-arrow";
 import { type Accelerator, chooseAccelerator } from "./accel.ts";
-import { ensureImage } from "./images.ts";
 import { ensureOpenFiles } from "./limits.ts";
 import { patternLabel } from "./pattern.ts";
-import { loadProfile, type Profile, withImageFile } from "./profile.ts";
+import {
+  assertImagePresent,
+  loadProfile,
+  type Profile,
+  withImageFile,
+} from "./profile.ts";
 import { runBatch } from "./run_batch.ts";
-import { newRunId, type RunFailure } from "./run_record.ts";
+import { newRunId } from "./run_record.ts";
+import type { RunFailure } from "../dataset/run_record.ts";
 import { type CellSummary, summarizeRun, summaryMarkdown } from "./summary.ts";
 import {
   type Cell,
@@ -307,6 +312,8 @@ export async function probeImage(
     cores?: number;
     /** Boot this image file with the profile's argv (--image-file). */
     imageFile?: string | null;
+    /** Make the profile's image available (build it; default: check it is there). */
+    prepare?: (profile: Profile) => Promise<void>;
   },
 ): Promise<ImageCost | null> {
   const key = probeKey(image, params);
@@ -316,7 +323,7 @@ export async function probeImage(
     const profile = options.imageFile
       ? withImageFile(loaded, options.imageFile)
       : loaded;
-    await ensureImage(profile);
+    await (options.prepare ?? assertImagePresent)(profile);
     const { result } = await runBatch(profile, {
       count: 1,
       pattern: { kind: "back-to-back" },
@@ -413,9 +420,16 @@ export async function runSweep(
     signal?: AbortSignal;
     onEvent?: (ev: SweepEvent) => void;
     cores?: number;
+    /**
+     * Make a cell's image available before it runs (the entry point passes
+     * images/ensure.ts `ensureImage`, which builds the project's own images;
+     * default: check that it is there).
+     */
+    prepare?: (profile: Profile) => Promise<void>;
   } = {},
 ): Promise<SweepState> {
   dir = resolve(dir);
+  const prepare = options.prepare ?? assertImagePresent;
   const cores = options.cores ?? navigator.hardwareConcurrency;
   saveSweep(dir, state);
   const todo = state.cells.filter((c) => c.state !== "done");
@@ -454,6 +468,7 @@ export async function runSweep(
     if (state.probes[key] || options.signal?.aborted) continue;
     const cost = await probeImage(cell.image, cell.params, {
       accel: state.accelerator,
+      prepare,
       imageFile: state.options.imageFile,
       outDir: join(dir, "probes"),
       signal: options.signal,
@@ -509,7 +524,7 @@ export async function runSweep(
     let started = 0, ready = 0, failed = 0;
     try {
       const profile = await cellProfile(state, cell.image);
-      await ensureImage(profile);
+      await prepare(profile);
       // A storm on few cores is slow but not hung: never time out before
       // three times the cell's estimated duration.
       const timeout = chooseTimeout({

@@ -20,7 +20,7 @@ import { monotonicMs } from "../launcher/clock.ts";
 import { ensureOpenFiles } from "../launcher/limits.ts";
 import { loadProfile, type Profile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
-import { sha256File } from "../launcher/run_record.ts";
+import { sha256File } from "../dataset/checksum.ts";
 import { which } from "../launcher/runner.ts";
 import { availableKib, knownCost } from "../launcher/sweep.ts";
 import {

@@ -16,7 +16,7 @@
  * @module
  */
 import { execa } from "execa";
-import { ensureDebianPackages } from "../launcher/deps.ts";
+import { ensureDebianPackages } from "../images/deps.ts";
 import {
   bridgeAddress,
   cgroupConf,

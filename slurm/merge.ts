@@ -20,8 +20,8 @@ import {
   ARROW_EOS,
   encodeBatch,
   encodeSchema,
-} from "../launcher/arrow_codec.ts";
-import { csvHeader, csvLines } from "../launcher/csv_codec.ts";
+} from "../dataset/arrow_codec.ts";
+import { csvHeader, csvLines } from "../dataset/csv_codec.ts";
 import { RELEASE_LEAD_MS } from "../launcher/launch.ts";
 import {
   type ColumnSpec,
@@ -29,7 +29,7 @@ import {
   INSTANCE_COLUMNS,
   MEMORY_COLUMNS,
   SCHEMA_VERSION,
-} from "../launcher/schema.ts";
+} from "../dataset/schema.ts";
 import { loadRun } from "../analysis/load.ts";
 import type { AgentRecord } from "./agent.ts";
 import {

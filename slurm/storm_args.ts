@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { BatchArgs, Command } from "../launcher/cli.ts";
+import type { BatchArgs, Command } from "../launcher/sweep_args.ts";
 import { DEFAULT_START_MARGIN_MS } from "./start_instant.ts";
 
 /** A command-line mistake of `--slurm`, reported without a stack trace. */
 export class UsageError extends Error {}
 
-/** The launcher's own command-line parser (launcher/cli.ts `parseCommand`). */
+/** The launcher's own command-line parser (launcher/sweep_args.ts `parseCommand`). */
 export type ParseCommand = (args: string[]) => Command;
 
 /** A parsed `--slurm` command line. */
@@ -111,7 +111,7 @@ export function wantsSlurm(args: readonly string[]): boolean {
  * @example
  * ```ts
  * import { parseStormArgs } from "./storm_args.ts";
- * import { parseCommand } from "../launcher/cli.ts";
+ * import { parseCommand } from "../launcher/sweep_args.ts";
  * const a = parseStormArgs(["--slurm", "--nodes", "3", "--total", "48", "--back-to-back"], parseCommand);
  * console.log(a.nodes, a.split); // 3 { kind: "total", total: 48 }
  * ```

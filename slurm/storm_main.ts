@@ -1,7 +1,7 @@
 /**
  * `deno task sweep --slurm …`: parse, run the storm, print what happened
  * per host and the start skew, and the storm folder as the last line on
- * stdout. Called by launcher/cli.ts.
+ * stdout. Called by cli/sweep.ts.
  *
  * @module
  */

@@ -12,7 +12,7 @@ import {
   instanceColumns,
   type InstanceInput,
   writeRunFolder,
-} from "./testdata/analysis/write_run.ts";
+} from "../dataset/synthetic_run.ts";
 
 /** Run "a": bins [0,4) and [8,12) filled, [4,8) empty, one timeout in [8,12). */
 const RUN_A: InstanceInput[] = [

@@ -23,7 +23,7 @@ import {
   simulateStorm,
   type StormParams,
   writeRunFolder,
-} from "./testdata/analysis/write_run.ts";
+} from "../dataset/synthetic_run.ts";
 
 /** A copy of shared/paper/paper-results.csv (the paper's figures). */
 const PAPER =
@@ -528,7 +528,7 @@ Deno.test("deno task analyze prints bins and summary tables", async () => {
     await write(root, MINKERNEL, 8);
     await write(root, synth(64), 8);
     await write(root, LINUX, 8);
-    const res = await run(["analysis/analyze_cli.ts", root, "--width", "4"]);
+    const res = await run(["cli/analyze.ts", root, "--width", "4"]);
     assert.equal(res.code, 0, res.stderr);
     for (
       const h of [

@@ -15,7 +15,7 @@ import {
   numberColumn,
   RunLengthColumn,
 } from "../analysis/mod.ts";
-import { INSTANCE_COLUMNS, SCHEMA_VERSION } from "../launcher/schema.ts";
+import { INSTANCE_COLUMNS, SCHEMA_VERSION } from "../dataset/schema.ts";
 import { columnSince, columnsOfVersion } from "../analysis/mod.ts";
 import {
   instanceColumns,
@@ -23,7 +23,7 @@ import {
   toArrowStream,
   type WriteOptions,
   writeRunFolder,
-} from "./testdata/analysis/write_run.ts";
+} from "../dataset/synthetic_run.ts";
 
 function fixture(runId = "r1", n = 6): RunFixture {
   const rows = Array.from({ length: n }, (_, i) => ({

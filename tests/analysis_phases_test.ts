@@ -18,7 +18,7 @@ import {
   phasesOfRuns,
   phaseSummary,
 } from "../analysis/phases.ts";
-import { ensureImage } from "../launcher/images.ts";
+import { ensureImage } from "../images/ensure.ts";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { fakeProfile } from "./helpers.ts";

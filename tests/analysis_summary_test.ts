@@ -12,7 +12,7 @@ import {
 import {
   instanceColumns,
   type InstanceInput,
-} from "./testdata/analysis/write_run.ts";
+} from "../dataset/synthetic_run.ts";
 
 function runTable(id: string, image: string, rows: InstanceInput[]): Table {
   const n = rows.length;

@@ -6,7 +6,7 @@ import {
   memoryPeak,
   timelineSegments,
 } from "../analysis/mod.ts";
-import { instanceColumns } from "./testdata/analysis/write_run.ts";
+import { instanceColumns } from "../dataset/synthetic_run.ts";
 
 /**
  * Hand-made run: i0 [0,100), i1 [10,50), i2 [50,120), i3 spawn failure at 60

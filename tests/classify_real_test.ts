@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadProfile, parseProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
-import { ensureImage } from "../launcher/images.ts";
+import { ensureImage } from "../images/ensure.ts";
 import { fakeProfile, ROOT } from "./helpers.ts";
 
 const SHARED = join(ROOT, "../shared/images");

@@ -66,7 +66,7 @@ Deno.test("deno task report writes report.html next to the dataset (CLI)", async
       }
     }
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(ROOT, "analysis/report_cli.ts"), dir],
+      args: ["run", "-A", join(ROOT, "cli/report.ts"), dir],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",

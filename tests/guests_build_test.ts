@@ -4,7 +4,7 @@
  * command line, and every shipped profile is well-formed JSON with the keys
  * the launcher and `deno task images` rely on.
  */
-import { sha256File } from "../launcher/run_record.ts";
+import { sha256File } from "../dataset/checksum.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildSynthetic } from "../images/synthetic/build.ts";

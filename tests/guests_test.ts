@@ -2,10 +2,10 @@
 import assert from "node:assert/strict";
 import { loadProfile, ProfileError } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
-import { ensureImage } from "../launcher/images.ts";
+import { ensureImage } from "../images/ensure.ts";
 import { imageStatuses } from "../images/list.ts";
 import { median } from "./helpers.ts";
-import type { InstanceRow } from "../launcher/schema.ts";
+import type { InstanceRow } from "../dataset/schema.ts";
 
 async function boot(
   image: string,

@@ -12,9 +12,9 @@ import {
   ProfileError,
 } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
-import { ensureImage } from "../launcher/images.ts";
+import { ensureImage } from "../images/ensure.ts";
 import { LineWatch } from "../launcher/line_watch.ts";
-import { sha256File } from "../launcher/run_record.ts";
+import { sha256File } from "../dataset/checksum.ts";
 import {
   ensureInsnsPlugin,
   guestEntry,
@@ -25,8 +25,8 @@ import {
   selfTestPlugin,
   SLOT_BYTES,
 } from "../launcher/insns/mod.ts";
-import type { InstanceRow } from "../launcher/schema.ts";
-import { main } from "../launcher/cli.ts";
+import type { InstanceRow } from "../dataset/schema.ts";
+import { main } from "../cli/sweep.ts";
 import { loadRun } from "../analysis/load.ts";
 import { median, ROOT } from "./helpers.ts";
 

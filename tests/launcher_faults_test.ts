@@ -153,7 +153,7 @@ Deno.test("cli: SIGINT mid-run leaves no child and a partial dataset that reads 
     args: [
       "run",
       "-A",
-      join(ROOT, "launcher/cli.ts"),
+      join(ROOT, "cli/sweep.ts"),
       "--image",
       profilePath,
       "--count",

@@ -7,7 +7,7 @@ import { ensureMinkernel } from "../images/build.ts";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { concurrencyAt } from "../launcher/pattern.ts";
-import { SCHEMA_VERSION } from "../launcher/schema.ts";
+import { SCHEMA_VERSION } from "../dataset/schema.ts";
 import { readArrowRows, readCsvRows } from "./helpers.ts";
 
 await ensureMinkernel();

@@ -5,9 +5,9 @@ import {
   ARROW_EOS,
   encodeBatch,
   encodeSchema,
-} from "../launcher/arrow_codec.ts";
-import { parseCommand, UsageError } from "../launcher/cli.ts";
-import { csvHeader, csvLines } from "../launcher/csv_codec.ts";
+} from "../dataset/arrow_codec.ts";
+import { parseCommand, UsageError } from "../launcher/sweep_args.ts";
+import { csvHeader, csvLines } from "../dataset/csv_codec.ts";
 import { LineWatch } from "../launcher/line_watch.ts";
 import {
   bootingCounter,
@@ -21,7 +21,7 @@ import {
   parseProfile,
   ProfileError,
 } from "../launcher/profile.ts";
-import { INSTANCE_COLUMNS } from "../launcher/schema.ts";
+import { INSTANCE_COLUMNS } from "../dataset/schema.ts";
 
 const enc = new TextEncoder();
 
@@ -253,7 +253,7 @@ Deno.test("parseCommand() tells a single batch from a grid, a default sweep and 
 });
 
 Deno.test("datasetDoc() matches docs/dataset.md (run `deno task dataset-doc`)", async () => {
-  const { datasetDoc } = await import("../launcher/dataset_doc.ts");
+  const { datasetDoc } = await import("../dataset/doc.ts");
   const onDisk = await Deno.readTextFile(
     new URL("../docs/dataset.md", import.meta.url),
   );

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
-import { ensureImage } from "../launcher/images.ts";
-import type { InstanceRow, MemoryRow } from "../launcher/schema.ts";
+import { ensureImage } from "../images/ensure.ts";
+import type { InstanceRow, MemoryRow } from "../dataset/schema.ts";
 import {
   createRunCgroup,
   removeRunCgroup,

@@ -15,10 +15,10 @@ import { holdReaper } from "../launcher/reaper.ts";
 import { loadRun } from "../analysis/load.ts";
 import { summarize } from "../analysis/summary.ts";
 import { fakeProfile, ROOT } from "./helpers.ts";
-import type { InstanceRow } from "../launcher/schema.ts";
+import type { InstanceRow } from "../dataset/schema.ts";
 
 const KERNEL = await ensureMinkernel();
-const CLI = join(ROOT, "launcher/cli.ts");
+const CLI = join(ROOT, "cli/sweep.ts");
 
 /** Pids of live (non-zombie) processes whose command line contains `tag`. */
 function processesWith(tag: string): number[] {
@@ -334,7 +334,7 @@ Deno.test("cli SIGINT before half of an interval run: loadRun succeeds, started 
   }
   // The analysis commands read it too.
   const analyze = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "analysis/analyze_cli.ts"), runDir],
+    args: ["run", "-A", join(ROOT, "cli/analyze.ts"), runDir],
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -416,7 +416,7 @@ Deno.test("launch() keeps the first stderr line that is not a warning and the la
 
 Deno.test("DatasetWriter.pushInstances() refuses a row that breaks the schema, writes nothing of it, and the files still load", async () => {
   const { DatasetWriter, DatasetWriteError } = await import(
-    "../launcher/dataset_writer.ts"
+    "../dataset/writer.ts"
   );
   const dir = join(await Deno.makeTempDir(), "run");
   const record = {
@@ -426,7 +426,7 @@ Deno.test("DatasetWriter.pushInstances() refuses a row that breaks the schema, w
     status: "partial",
   };
   const w = DatasetWriter.create(dir, record);
-  const { INSTANCE_COLUMNS } = await import("../launcher/schema.ts");
+  const { INSTANCE_COLUMNS } = await import("../dataset/schema.ts");
   const nulls = Object.fromEntries(
     INSTANCE_COLUMNS.filter((c) => c.nullable).map((c) => [c.name, null]),
   );
@@ -486,8 +486,8 @@ Deno.test("DatasetWriter.pushInstances() refuses a row that breaks the schema, w
 });
 
 Deno.test("InstanceRow is derived from INSTANCE_COLUMNS: types and nullability follow the schema", async () => {
-  const { INSTANCE_COLUMNS, OUTCOMES } = await import("../launcher/schema.ts");
-  type Row = import("../launcher/schema.ts").InstanceRow;
+  const { INSTANCE_COLUMNS, OUTCOMES } = await import("../dataset/schema.ts");
+  type Row = import("../dataset/schema.ts").InstanceRow;
   const outcome: Row["outcome"] = "not_started";
   const ts: Row["t_s_ms"] = null;
   // @ts-expect-error an outcome outside OUTCOMES does not type-check
@@ -659,7 +659,9 @@ Deno.test("chooseTimeout() scales a big storm's timeout to 3 × its worst-case e
 });
 
 Deno.test("parseCommand() says which value is missing instead of 'ambiguous'", async () => {
-  const { parseCommand, UsageError } = await import("../launcher/cli.ts");
+  const { parseCommand, UsageError } = await import(
+    "../launcher/sweep_args.ts"
+  );
   for (
     const [args, re] of [
       [
@@ -782,7 +784,7 @@ Deno.test("every command's --help helps, with examples; analyze --json and compa
       sampleIntervalMs: 0,
     },
   );
-  const images = await run([join(ROOT, "images/list.ts"), "--help"]);
+  const images = await run([join(ROOT, "cli/images.ts"), "--help"]);
   assert.equal(images.code, 0);
   assert.match(images.stdout, /^Usage: deno task images/);
   assert.doesNotMatch(images.stdout, /^minkernel\s/m, "lists no profile");
@@ -793,7 +795,7 @@ Deno.test("every command's --help helps, with examples; analyze --json and compa
     assert.match(r.stdout, new RegExp(`Examples:\\n  deno task ${c} `), c);
   }
   const a = await run([
-    join(ROOT, "analysis/analyze_cli.ts"),
+    join(ROOT, "cli/analyze.ts"),
     runDir,
     "--json",
   ]);
@@ -802,7 +804,7 @@ Deno.test("every command's --help helps, with examples; analyze --json and compa
   assert.equal(j.summary[0].ready, 3);
   assert.ok(Array.isArray(j.bins) && Array.isArray(j.memory_peak));
   const c = await run([
-    join(ROOT, "analysis/compare_cli.ts"),
+    join(ROOT, "cli/compare.ts"),
     runDir,
     runDir,
     "--json",
@@ -812,7 +814,7 @@ Deno.test("every command's --help helps, with examples; analyze --json and compa
   assert.equal(cj.p_value, 1);
   assert.equal(cj.exceeds_noise, false);
   const text = await run([
-    join(ROOT, "analysis/compare_cli.ts"),
+    join(ROOT, "cli/compare.ts"),
     runDir,
     runDir,
   ]);
@@ -822,7 +824,7 @@ Deno.test("every command's --help helps, with examples; analyze --json and compa
 });
 
 Deno.test("README states no schema version other than the one written", async () => {
-  const { SCHEMA_VERSION } = await import("../launcher/schema.ts");
+  const { SCHEMA_VERSION } = await import("../dataset/schema.ts");
   const readme = await Deno.readTextFile(join(ROOT, "README.md"));
   for (const m of readme.matchAll(/schema version (\d+)/gi)) {
     assert.equal(Number(m[1]), SCHEMA_VERSION, m[0]);

@@ -7,7 +7,7 @@ import { runBatch } from "../launcher/run_batch.ts";
 import { readArrowRows, readCsvRows, ROOT } from "./helpers.ts";
 
 await ensureMinkernel();
-const CLI = join(ROOT, "launcher/cli.ts");
+const CLI = join(ROOT, "cli/sweep.ts");
 
 Deno.test("runBatch() storm of 64 minkernels back-to-back loses nothing", async () => {
   const dir = await Deno.makeTempDir();

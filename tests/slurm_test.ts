@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { execa } from "execa";
 import { join } from "node:path";
 import { ensureMinkernel } from "../images/build.ts";
-import { ensureDebianPackages } from "../launcher/deps.ts";
+import { ensureDebianPackages } from "../images/deps.ts";
 import { loadRun, loadRuns } from "../analysis/load.ts";
 import {
   writeFigures,
@@ -58,7 +58,7 @@ const SKIP = await unavailable();
 if (SKIP) console.error(`slurm_test.ts: skipped: ${SKIP}`);
 else await ensureMinkernel();
 const ignore = SKIP !== null;
-const CLI = join(ROOT, "launcher/cli.ts");
+const CLI = join(ROOT, "cli/sweep.ts");
 const SWEEP_FLAGS = [
   "--v8-flags=--no-concurrent-recompilation,--no-concurrent-osr",
 ];
@@ -259,7 +259,7 @@ for (const pattern of [["--back-to-back"], ["--interval", "5"]]) {
           args: [
             "run",
             "-A",
-            join(ROOT, "analysis/analyze_cli.ts"),
+            join(ROOT, "cli/analyze.ts"),
             r.dir,
             "--width",
             "4",

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as aq from "arquero";
 import { monotonicMs } from "../launcher/clock.ts";
 import { launch, RELEASE_LEAD_MS } from "../launcher/launch.ts";
-import { parseCommand } from "../launcher/cli.ts";
+import { parseCommand } from "../launcher/sweep_args.ts";
 import {
   estimateOffset,
   hostClock,

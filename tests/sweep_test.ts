@@ -1,4 +1,5 @@
 /** `deno task sweep` as a user runs it: dry run, a small real sweep, Ctrl-C and resume, pre-flight, bad flags. */
+import { ensureImage } from "../images/ensure.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureMinkernel } from "../images/build.ts";
@@ -12,7 +13,7 @@ import { readArrowRows, ROOT } from "./helpers.ts";
 import { loadSweep } from "../analysis/load.ts";
 
 await ensureMinkernel();
-const CLI = join(ROOT, "launcher/cli.ts");
+const CLI = join(ROOT, "cli/sweep.ts");
 
 async function cli(
   args: string[],
@@ -224,7 +225,7 @@ Deno.test("cli sweep interrupted by SIGINT resumes without redoing finished cell
     args: [
       "run",
       "-A",
-      join(ROOT, "analysis/analyze_cli.ts"),
+      join(ROOT, "cli/analyze.ts"),
       sweepDir,
       "--json",
     ],
@@ -271,7 +272,7 @@ Deno.test("preflightCell() refuses a cell beyond available memory and names the 
     }),
     { accel: "tcg", timeoutMs: null, force: false },
   );
-  await runSweep(state, dir);
+  await runSweep(state, dir, { prepare: ensureImage });
   assert.equal(state.cells[0].state, "refused");
   assert.match(state.cells[0].error!, /largest N that fits is \d+/);
   assert.equal(state.cells[0].run_dir, null);

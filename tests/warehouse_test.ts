@@ -7,6 +7,7 @@
  * non-ASCII strings and columns the schema does not know; DuckDB never
  * loaded by the embedded library.
  */
+import { ensureImage } from "../images/ensure.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -29,7 +30,7 @@ import {
   type ColumnSpec,
   INSTANCE_COLUMNS,
   SCHEMA_VERSION,
-} from "../launcher/schema.ts";
+} from "../dataset/schema.ts";
 import { loadSweep } from "../analysis/load.ts";
 import { summarize } from "../analysis/summary.ts";
 import {
@@ -52,7 +53,7 @@ import {
   simulateStorm,
   toArrowStream,
   writeRunFolder,
-} from "./testdata/analysis/write_run.ts";
+} from "../dataset/synthetic_run.ts";
 import { ROOT } from "./helpers.ts";
 
 // DuckDB's native calls finish on its own threads; the op sanitizer cannot follow them.
@@ -72,7 +73,7 @@ function realSweep(): Promise<string> {
       }),
       { accel: "tcg", timeoutMs: null, force: false },
     );
-    await runSweep(state, dir);
+    await runSweep(state, dir, { prepare: ensureImage });
     assert.ok(state.cells.every((c) => c.state === "done"), "sweep finished");
     globalThis.addEventListener("unload", () => {
       try {

@@ -9,7 +9,7 @@
  */
 
 import { Type } from "@uwdata/flechette";
-import type { ColumnType } from "../launcher/schema.ts";
+import type { ColumnType } from "../dataset/schema.ts";
 
 /** DuckDB column types the warehouse produces. */
 export type DuckType =
@@ -121,7 +121,7 @@ export function duckTypeOf(k: FieldKind, fallback: DuckType): DuckType {
 }
 
 /**
- * The DuckDB type of a dataset schema column type (launcher/schema.ts).
+ * The DuckDB type of a dataset schema column type (dataset/schema.ts).
  *
  * @example
  * ```ts

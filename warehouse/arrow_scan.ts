@@ -34,7 +34,7 @@ import {
   type ColumnSpec,
   INSTANCE_COLUMNS,
   MEMORY_COLUMNS,
-} from "../launcher/schema.ts";
+} from "../dataset/schema.ts";
 import {
   byteWidth,
   copyBits,

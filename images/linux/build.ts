@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { sha256Hex } from "../../launcher/run_record.ts";
+import { sha256Hex } from "../../dataset/checksum.ts";
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";

@@ -12,7 +12,8 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { sha256File, sha256Hex } from "../run_record.ts";
+import { sha256File, sha256Hex } from "../../dataset/checksum.ts";
+import type { InsnsPluginRecord } from "../../dataset/run_record.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./insns_plugin.c", import.meta.url));
@@ -23,27 +24,8 @@ const SHIM_SOURCE = fileURLToPath(
 /** The plugin cannot be built or loaded; the message names the fix. */
 export class InsnsError extends Error {}
 
-/** What `run.json` records of the plugin. */
-export interface InsnsPluginInfo {
-  /** The built shared object. */
-  path: string;
-  /** sha256 of the shared object. */
-  sha256: string;
-  /** sha256 of `insns_plugin.c`. */
-  source_sha256: string;
-  /** sha256 of the `qemu-plugin.h` it was compiled against. */
-  header_sha256: string;
-  /** Where the header came from: `debian:qemu=<version>` or a folder. */
-  header_from: string;
-  /** `QEMU_PLUGIN_VERSION` of that header. */
-  plugin_api_version: number;
-  /** Debian source version of the QEMU binary (null when not from dpkg). */
-  qemu_source_version: string | null;
-  /** The output shim (LD_PRELOAD): counts at each stdout write. */
-  shim_path: string;
-  /** sha256 of the output shim. */
-  shim_sha256: string;
-}
+/** What `run.json` records of the plugin (the dataset's record type). */
+export type InsnsPluginInfo = InsnsPluginRecord;
 
 /** Options of `ensureInsnsPlugin`. */
 export interface EnsurePluginOptions {

@@ -9,7 +9,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SharedFile } from "../shared_file.ts";
-import { sha256File } from "../run_record.ts";
+import { sha256File } from "../../dataset/checksum.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./mem_sampler.c", import.meta.url));

@@ -19,29 +19,15 @@ import {
   startCSampler,
 } from "./c_sampler.ts";
 
+import type { MemorySamplerRecord } from "../../dataset/run_record.ts";
+
 export type { MemorySample } from "./c_sampler.ts";
 
 /** Which sampler. */
 export type MemorySourceKind = "c-sampler" | "worker";
 
-/** What a source achieved, for run.json `memory_sampler`. */
-export interface MemorySourceStats {
-  source: MemorySourceKind;
-  target_hz: number;
-  achieved_hz: number;
-  samples: number;
-  worst_gap_ms: number | null;
-  realtime: boolean;
-  warning: string | null;
-  /** CPU of the sampler itself, share of one core (c-sampler; null for the worker). */
-  cpu_share_of_one_core: number | null;
-  /** The cgroup usage file of the run's curve (null: whole system only). */
-  cgroup: string | null;
-  /** Whole-system memory every this many samples (1 for the worker). */
-  meminfo_every: number;
-  /** Samples lost to a full ring (c-sampler). */
-  lost: number;
-}
+/** What a source achieved, for run.json `memory_sampler` (the dataset's record type). */
+export type MemorySourceStats = MemorySamplerRecord;
 
 /** Options of {@link startMemorySource}. */
 export interface MemorySourceOptions {

@@ -7,10 +7,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./cli_common.ts";
-import { abCompare } from "./compare.ts";
-import { formatNumber } from "./format.ts";
-import { loadRuns } from "./load.ts";
+import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./common.ts";
+import { abCompare } from "../analysis/compare.ts";
+import { formatNumber } from "../analysis/format.ts";
+import { loadRuns } from "../analysis/load.ts";
 
 const USAGE =
   `Usage: deno task compare <A: run or sweep dir> <B: run or sweep dir> [options]

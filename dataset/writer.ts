@@ -241,7 +241,7 @@ export class DatasetWriter {
  *
  * @example
  * ```ts
- * import { assertOutDir } from "./dataset_writer.ts";
+ * import { assertOutDir } from "./writer.ts";
  * try {
  *   assertOutDir("/etc/passwd");
  * } catch (e) {

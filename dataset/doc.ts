@@ -31,7 +31,7 @@ function table(cols: readonly ColumnSpec[]): string {
  *
  * @example
  * ```ts
- * import { datasetDoc } from "./dataset_doc.ts";
+ * import { datasetDoc } from "./doc.ts";
  * console.log(datasetDoc().startsWith("# Dataset")); // true
  * ```
  */
@@ -125,20 +125,16 @@ ${table([HOST_COLUMN])}
   stopped before starting them (null times, \`pid\` and \`rss_peak_kib\`; version 2 wrote
   \`interrupted\` with null times and the pre-started shell's RSS); \`totals\` gains
   \`interrupted\` and \`not_started\` (\`failed\` no longer counts them); \`status\` may be
-  \`failed\`; \`error\` holds the first and last stderr lines.
+  \`failed\`; \`error\` holds the first and last stderr lines; boot-work columns
+  (\`insns_*\`, \`guest_*_ready\`, \`cr3_writes_ready\`, \`syscalls_ready\`,
+  \`mem_accesses_ready\`; null without \`--insns\`), \`pss_kib\`, \`uss_kib\`,
+  \`cpu_ready_ms\`; memory gains \`run_used_kib\` (the run's cgroup) and \`used_kib\` may be
+  null (read every 20th sample); outcome \`lost\` and a \`host\` column in merged
+  multi-host datasets.
 - 2: phase-mode columns \`vmm_ready_ms\`, \`t_k_ms\`, \`vmm_init_ms\`, \`guest_boot_ms\` (null
   outside phase mode); \`t_s_ms\` and \`concurrency_at_start\` may be null for instances never
   started because the launcher was interrupted. Version 1 datasets still load (the analysis
   fills the new columns with null).
 - 1: first version.
 `;
-}
-
-if (import.meta.main) {
-  const path = new URL("../docs/dataset.md", import.meta.url).pathname;
-  await Deno.mkdir(new URL("../docs/", import.meta.url).pathname, {
-    recursive: true,
-  });
-  await Deno.writeTextFile(path, datasetDoc());
-  console.log(`wrote ${path}`);
 }

@@ -7,15 +7,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./cli_common.ts";
-import { concurrencyBins } from "./bins.ts";
-import { bootMemoryCorrelation } from "./correlation.ts";
-import { formatTable } from "./format.ts";
-import { ANALYSIS_COLUMNS, loadRuns } from "./load.ts";
-import { summarize } from "./summary.ts";
-import { memoryPeak } from "./timeline.ts";
-import { bootWorkSummary, hasBootWork } from "./boot_work.ts";
-import { hostSections } from "./hosts_cli.ts";
+import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./common.ts";
+import { concurrencyBins } from "../analysis/bins.ts";
+import { bootMemoryCorrelation } from "../analysis/correlation.ts";
+import { formatTable } from "../analysis/format.ts";
+import { ANALYSIS_COLUMNS, loadRuns } from "../analysis/load.ts";
+import { summarize } from "../analysis/summary.ts";
+import { memoryPeak } from "../analysis/timeline.ts";
+import { bootWorkSummary, hasBootWork } from "../analysis/boot_work.ts";
+import { hostSections } from "../analysis/host_sections.ts";
 
 const USAGE = `Usage: deno task analyze <run dir | sweep dir> [options]
 

@@ -17,7 +17,7 @@ export const DATASET_FLAGS = {
  *
  * @example
  * ```ts
- * import { datasetLoadOptions } from "./cli_common.ts";
+ * import { datasetLoadOptions } from "./common.ts";
  * console.log(datasetLoadOptions({ csv: true, salvage: false })); // { salvage: false, prefer: "csv" }
  * ```
  */

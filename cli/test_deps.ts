@@ -1,10 +1,10 @@
 /**
- * `deno run -A launcher/deps_cli.ts`: install the Debian packages the tests
+ * `deno run -A cli/test_deps.ts`: install the Debian packages the tests
  * need (when permitted) and build the project's guest images.
  *
  * @module
  */
-import { ensureDebianPackages, PROJECT_PACKAGES } from "./deps.ts";
+import { ensureDebianPackages, PROJECT_PACKAGES } from "../images/deps.ts";
 import { ensureMinkernel } from "../images/build.ts";
 
 await ensureDebianPackages([...PROJECT_PACKAGES], {

@@ -6,8 +6,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./cli_common.ts";
-import { defaultDataset, writeFigures } from "./figures/write_figures.ts";
+import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./common.ts";
+import {
+  defaultDataset,
+  writeFigures,
+} from "../analysis/figures/write_figures.ts";
 
 const USAGE = `Usage: deno task figures [run dir | sweep dir] [options]
 

@@ -23,9 +23,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ensureMinkernel } from "../images/build.ts";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
+const HERE = join(dirname(fileURLToPath(import.meta.url)), "..", "notebooks");
 const KERNEL = "bootstorm-deno";
-const APT = "apt-get install -y jupyter-notebook jupyter-nbconvert python3-ipykernel jupyter-client";
+const APT =
+  "apt-get install -y jupyter-notebook jupyter-nbconvert python3-ipykernel jupyter-client";
 
 const USAGE = `Usage: deno task notebooks [NOTEBOOK.ipynb...] [options]
 
@@ -40,10 +41,18 @@ Options:
 
 Data: $BOOTSTORM_DATA, else the newest data/sweeps/*, else data/runs/*.`;
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ ok: boolean; out: string }> {
   try {
-    const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    const text = new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+    const o = await new Deno.Command(cmd, {
+      args,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(o.stdout) +
+      new TextDecoder().decode(o.stderr);
     return { ok: o.success, out: text.trim() };
   } catch (e) {
     return { ok: false, out: (e as Error).message };
@@ -66,10 +75,15 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const python = values.python;
-  const probe = await run(python, ["-c", "import jupyter_client, nbformat; print(jupyter_client.__version__)"]);
+  const probe = await run(python, [
+    "-c",
+    "import jupyter_client, nbformat; print(jupyter_client.__version__)",
+  ]);
   if (!probe.ok) {
     console.error(
-      `Cannot run notebooks: ${python} has no jupyter_client/nbformat (${probe.out.split("\n").pop()}). ` +
+      `Cannot run notebooks: ${python} has no jupyter_client/nbformat (${
+        probe.out.split("\n").pop()
+      }). ` +
         `Install Debian's Jupyter: ${APT}`,
     );
     return 2;
@@ -85,7 +99,9 @@ async function main(args: string[]): Promise<number> {
     "Deno (bootstorm)",
   ]);
   if (!install.ok) {
-    console.error(`Cannot install the Deno Jupyter kernel with ${deno}: ${install.out}`);
+    console.error(
+      `Cannot install the Deno Jupyter kernel with ${deno}: ${install.out}`,
+    );
     return 2;
   }
   const spec = await run(python, [
@@ -112,7 +128,9 @@ async function main(args: string[]): Promise<number> {
   let notebooks = positionals.map((p) => resolve(p));
   if (notebooks.length === 0) {
     for await (const e of Deno.readDir(HERE)) {
-      if (e.isFile && e.name.endsWith(".ipynb")) notebooks.push(join(HERE, e.name));
+      if (e.isFile && e.name.endsWith(".ipynb")) {
+        notebooks.push(join(HERE, e.name));
+      }
     }
     notebooks = notebooks.sort();
   }

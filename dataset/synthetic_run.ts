@@ -25,8 +25,8 @@ import {
   INSTANCE_COLUMNS,
   MEMORY_COLUMNS,
   SCHEMA_VERSION,
-} from "../../../launcher/schema.ts";
-import { mulberry32 } from "../../../analysis/prng.ts";
+} from "./schema.ts";
+import { mulberry32 } from "./prng.ts";
 
 /** Values of one column: plain arrays (null = null) or typed arrays (Float64Array NaN = null). */
 export type ColumnValues =
@@ -359,7 +359,10 @@ export function instanceColumns(rows: readonly InstanceInput[]): Columns {
     ...Object.fromEntries(
       OPTIONAL_INPUTS.filter((k) => rows.some((r) => r[k] !== undefined)).map((
         k,
-      ) => [k, rows.map((r, i) => outcome[i] === "ready" ? r[k] ?? null : null)]),
+      ) => [
+        k,
+        rows.map((r, i) => outcome[i] === "ready" ? r[k] ?? null : null),
+      ]),
     ),
   };
 }

@@ -6,8 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { assertImagePresent, type Profile } from "./profile.ts";
-import { ownerEnv } from "./reaper.ts";
+import { assertImagePresent, type Profile } from "../launcher/profile.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -46,7 +45,17 @@ async function exists(path: string): Promise<boolean> {
  * await ensureImage(await loadProfile("minkernel"));
  * ```
  */
-export async function ensureImage(profile: Profile): Promise<void> {
+export async function ensureImage(
+  profile: Profile,
+  options: {
+    /**
+     * Environment of the build process: a launcher passes its owner cookie
+     * (launcher/reaper.ts `ownerEnv()`) so that its reaper kills the build
+     * with it.
+     */
+    env?: Record<string, string>;
+  } = {},
+): Promise<void> {
   if (!profile.image || (await exists(profile.image))) return;
   const script = builderFor(profile);
   if (script && (await exists(`${ROOT}${script}`))) {
@@ -59,8 +68,7 @@ export async function ensureImage(profile: Profile): Promise<void> {
       stdout: "inherit",
       stderr: "inherit",
       stdin: "null",
-      // Owned: killed with its compilers if the launcher dies (reaper.ts).
-      env: ownerEnv(),
+      env: options.env,
     }).output();
     if (!out.success) {
       throw new Error(

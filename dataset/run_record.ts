@@ -1,0 +1,222 @@
+/**
+ * `run.json`, the run record: its one type, written by the launcher
+ * ({@link RunRecord}) and read back by the analysis ({@link ReadRunRecord}),
+ * and `fromRunJson`, its checked parser. Part of the dataset contract:
+ * imports nothing of the project.
+ *
+ * @module
+ */
+
+/** A profile's class (`baseline`, `libos`, `linux`). */
+export type ProfileClassName = "baseline" | "libos" | "linux";
+
+/** A profile's ready rule as recorded. */
+export type ReadyRuleRecord =
+  | { firstOutput: true }
+  | { line: string }
+  | { exit: true };
+
+/** What happens to an instance after it is ready. */
+export type TeardownName =
+  | "kill-after-ready"
+  | "wait-exit"
+  | "hold-until-all-ready";
+
+/** What the memory sampler achieved (run.json `memory_sampler`). */
+export interface MemorySamplerRecord {
+  /** `c-sampler` (the C sampler process) or `worker` (a Deno worker on /proc/meminfo). */
+  source: "c-sampler" | "worker";
+  target_hz: number;
+  achieved_hz: number;
+  samples: number;
+  worst_gap_ms: number | null;
+  realtime: boolean;
+  warning: string | null;
+  /** CPU of the sampler itself, share of one core (c-sampler; null for the worker). */
+  cpu_share_of_one_core: number | null;
+  /** The cgroup usage file of the run's curve (null: whole system only). */
+  cgroup: string | null;
+  /** Whole-system memory every this many samples (1 for the worker). */
+  meminfo_every: number;
+  /** Samples lost to a full ring (c-sampler). */
+  lost: number;
+}
+
+/** The boot-work plugin a run loaded (run.json `insns.plugin`). */
+export interface InsnsPluginRecord {
+  /** The built shared object. */
+  path: string;
+  sha256: string;
+  /** sha256 of `insns_plugin.c`. */
+  source_sha256: string;
+  /** sha256 of the `qemu-plugin.h` it was compiled against. */
+  header_sha256: string;
+  /** Where the header came from: `debian:qemu=<version>` or a folder. */
+  header_from: string;
+  /** `QEMU_PLUGIN_VERSION` of that header. */
+  plugin_api_version: number;
+  /** Debian source version of the QEMU binary (null when not from dpkg). */
+  qemu_source_version: string | null;
+  /** The output shim (LD_PRELOAD): counts at each stdout write. */
+  shim_path: string;
+  shim_sha256: string;
+}
+
+/** `status` of a run: see {@link RunRecord}. */
+export type RunStatus = "partial" | "complete" | "failed";
+
+/** Host facts of a run record. */
+export interface HostRecord {
+  cpu_model: string | null;
+  cores: number;
+  mem_total_kib: number;
+  kernel: string;
+  hostname: string;
+}
+
+/** Instance counts of a finished run, by outcome group. */
+export interface RunTotals {
+  /** Outcome `ready`. */
+  ready: number;
+  /** Outcomes `timeout`, `exited_before_ready`, `spawn_failed`. */
+  failed: number;
+  /** Outcome `interrupted` (started, stopped by the launcher first). */
+  interrupted: number;
+  /** Outcome `not_started` (never started). */
+  not_started: number;
+}
+
+/** Why a run measured nothing (`status: "failed"`). */
+export interface RunFailure {
+  /** One line: the most common outcome and its first error line. */
+  reason: string;
+  /** The most common outcome among the instances. */
+  outcome: string;
+  /** How many instances had it. */
+  count: number;
+  /** The first error of an instance with that outcome, or null. */
+  first_error: string | null;
+}
+
+/** The launcher's own cost over a batch (see README, "launcher cost"). */
+export interface LauncherCost {
+  /**
+   * CPU time of every thread of the launcher (main, workers, runtime),
+   * children excluded, from CLOCK_PROCESS_CPUTIME_ID: exact (ns).
+   */
+  cpu_ms: number | null;
+  /** The kernel's user part of cpu_ms (getrusage): sampled by timer ticks, see README. */
+  cpu_user_ms: number | null;
+  /** The kernel's system part of cpu_ms (getrusage): sampled by timer ticks. */
+  cpu_system_ms: number | null;
+  /** cpu_ms / wall time of the batch. */
+  cpu_share_of_one_core: number | null;
+  /** VmHWM of the launcher, KiB. */
+  peak_rss_kib: number | null;
+}
+
+/** How the per-instance timeout was chosen. */
+export interface TimeoutChoice {
+  ms: number;
+  /** `flag` (--timeout), `profile` (its timeoutMs), `estimate` (3 × the batch's estimated duration). */
+  source: "flag" | "profile" | "estimate";
+  /** One line saying why. */
+  reason: string;
+}
+
+/**
+ * `run.json`: the run record, as this version of the launcher writes it
+ * (the loader reads it back as {@link ReadRunRecord}). `status` is
+ * `partial` while the run goes and when it was interrupted or could not be
+ * written completely, `failed` when it finished but no instance became
+ * ready (`failure` says why), `complete` otherwise.
+ */
+export interface RunRecord {
+  schema_version: number;
+  run_id: string;
+  status: RunStatus;
+  started_at: string;
+  finished_at: string | null;
+  host: HostRecord;
+  accelerator: {
+    kind: "kvm" | "tcg" | null;
+    reason: string;
+    probe: { kvm_ms: number | null; tcg_ms: number | null } | null;
+  };
+  qemu: { path: string; version: string | null } | null;
+  profile: {
+    name: string;
+    class: ProfileClassName | null;
+    path: string | null;
+  };
+  image: {
+    path: string;
+    sha256: string;
+    bytes: number;
+    extra_files: { path: string; sha256: string; bytes: number }[];
+  } | null;
+  argv: string[];
+  params: Record<string, string>;
+  pattern: { kind: string; interval_ms?: number; parallelism?: number };
+  count: number;
+  timeout_ms: number;
+  /** How timeout_ms was chosen (since the timeout follows the batch's estimate). */
+  timeout?: TimeoutChoice;
+  teardown: TeardownName;
+  ready: ReadyRuleRecord;
+  marks: Record<string, string>;
+  spawn_mode: "direct" | "prestart" | null;
+  phases: boolean;
+  clock: string;
+  toolkit: { version: string | null; git_commit: string | null };
+  deno: { version: string };
+  memory_sampler: MemorySamplerRecord | null;
+  /** The run's memory cgroup (`run_used_kib`), or why there was none. */
+  memory_cgroup?: {
+    path: string | null;
+    version: "v1" | "v2" | null;
+    why_not: string | null;
+  };
+  /** Boot work (--insns): the plugin, its self-test and the firmware split; null without. */
+  insns?: {
+    plugin: InsnsPluginRecord;
+    self_test_minkernel_microvm: { total: number; guest: number } | null;
+    mem_accesses: boolean;
+    entry: number | null;
+    entry_rule: string | null;
+    firmware: string;
+  } | null;
+  /** A merged multi-host storm (slurm/merge.ts): per-host records and start skew. */
+  multi_host?: Record<string, unknown>;
+  release_thread?: { realtime: boolean; warning: string | null } | null;
+  /** Why no reaper guarded the instances (then they could outlive a killed launcher), or null. */
+  reaper_warning?: string | null;
+  wall_ms?: number;
+  launcher?: LauncherCost;
+  totals: RunTotals | null;
+  failure?: RunFailure | null;
+  /** Set when the run could not be finalised (e.g. the disk filled up). */
+  error?: string;
+  /** The sweep cell this run belongs to, when run by a sweep. */
+  sweep?: { sweep_id: string; cell: string; experiment: string | null };
+}
+
+/** Nested objects of a read record may lack fields (older versions, other tools). */
+type Loose<T> = T extends readonly unknown[] ? T
+  : T extends object ? { [K in keyof T]?: T[K] | null }
+  : T;
+
+/**
+ * A run record as read back from `run.json` (any version the analysis
+ * reads, possibly written by another tool): `schema_version`, `run_id` and
+ * `count` are checked by the loader; every other field of {@link RunRecord}
+ * may be absent; unknown keys are kept.
+ */
+export type ReadRunRecord =
+  & Pick<RunRecord, "schema_version" | "run_id" | "count">
+  & {
+    [K in Exclude<keyof RunRecord, "schema_version" | "run_id" | "count">]?:
+      | Loose<RunRecord[K]>
+      | null;
+  }
+  & { [key: string]: unknown };
