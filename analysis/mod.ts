@@ -1,48 +1,144 @@
 /**
- * Analysis of bootstorm datasets: pure functions over arquero tables.
+ * Analysis of bootstorm datasets: pure functions over arquero tables
+ * (table → table), with loading at the edge.
  *
- * - load: `loadRun`, `loadSweep`, `loadRuns` (I/O) and the pure codecs
- *   `fromRunJson`, `fromArrowDataset`, `fromCsvDataset`, `withRunColumns`;
- * - `concurrencyBins` (paper Figs 4, 6, 8, 10, 12);
- * - `timelineSegments`, `bootingOverTime`, `memoryPeak` (Figs 3, 5, 7, 9, 11);
- * - `summarize`, `outliers`, `ecdf`;
- * - `correlate`, `bootMemoryCorrelation`, `compareMedians`;
- * - phases (T_K, ΔT_R): `instancePhases`, `phasesOfRuns`, `phaseSummary`,
- *   `phaseBins`, `phaseGrowth`;
- * - multi-host storms (`host` column): `hostSummary`, `slowestHost`,
- *   `hostConcurrencyBins`, `recoveryCurve`, `timeToFraction`;
- * - boot work: `bootWorkSummary`;
- * - classification: `runFeatures`, `checkBaseline`, `measureBaseline`,
- *   `buildReference` (calibrated leave-one-system-out), `classify`,
- *   `verdictText` (see analysis/README.md for what it can and cannot tell);
- * - figures (Observable Plot, pure `(data, {document}) → SVG`), PNG rendering
- *   and the self-contained HTML report.
+ * - load: `loadRun`, `loadSweep`, `loadRuns` (I/O), `fromRunJson`,
+ *   `fromArrowDataset`, `fromCsvDataset` (pure codecs);
+ * - the paper's figures as tables: `concurrencyBins` (Figs 4, 6, 8, 10, 12),
+ *   `timelineSegments`, `bootingOverTime`, `memoryPeak` (Figs 3, 5, 7, 9,
+ *   11); `summarize`, `outliers`, `ecdf`;
+ * - statistics (thin calls into simple-statistics, seeded resampling):
+ *   `correlate`, `bootMemoryCorrelation`, `compareMedians`, `abCompare`,
+ *   `pearson`, `spearman`, `linearFit`, `bootstrapCi`, `permutationTest`;
+ * - phases (T_K, ΔT_R), boot work (`--insns`), multi-host storms;
+ * - classification: `runFeatures`, `checkBaseline`, `buildReference`
+ *   (calibrated leave-one-system-out), `classify`, `verdictText`;
+ * - figures (Observable Plot, pure `(data, {document}) → SVG`), PNG and the
+ *   self-contained HTML report.
  *
- * The steps are arquero verbs and the statistics simple-statistics calls;
- * `concurrencyBins` and `summarize` take a typed-array fast path from
- * 100,000 rows (`engine` option; see analysis/README.md for what stays
- * hand-written and the measurement that keeps it).
+ * @example
+ * ```ts ignore
+ * import { concurrencyBins, loadSweep } from "./mod.ts";
+ * concurrencyBins((await loadSweep("data/sweeps/<id>")).instances).print();
+ * ```
  *
  * @module
  */
-export * from "./arrow_stream.ts";
-export * from "./bins.ts";
-export * from "./boot_work.ts";
-export * from "./classify.ts";
-export * from "./columns.ts";
-export * from "./compare.ts";
-export * from "./correlation.ts";
-export * from "./features.ts";
-export * from "./figures/mod.ts";
-export * from "./format.ts";
-export * from "./grouped.ts";
-export * from "./hosts.ts";
-export * from "./load.ts";
-export * from "./phases.ts";
-export * from "../dataset/prng.ts";
-export * from "./quantile.ts";
-export * from "./render.ts";
-export * from "./report.ts";
-export * from "./stats.ts";
-export * from "./summary.ts";
-export * from "./timeline.ts";
+export {
+  ANALYSIS_COLUMNS,
+  DatasetError,
+  findRunDirs,
+  fromArrowDataset,
+  fromCsvDataset,
+  fromRunJson,
+  imageName,
+  type LoadOptions,
+  loadRun,
+  loadRuns,
+  loadSweep,
+  type Run,
+  type RunSet,
+  withRunColumns,
+} from "./load.ts";
+export type { ReadRunRecord } from "../dataset/run_record.ts";
+export { concatTables, type Table } from "./columns.ts";
+export { BIN_COLUMNS, type BinOptions, concurrencyBins } from "./bins.ts";
+export { ecdf, outliers, summarize, type SummaryOptions } from "./summary.ts";
+export {
+  bootingOverTime,
+  MEMORY_PEAK_COLUMNS,
+  memoryColumn,
+  memoryPeak,
+  timelineSegments,
+} from "./timeline.ts";
+export { bootMemoryCorrelation, correlate } from "./correlation.ts";
+export { abCompare, type AbResult, compareMedians } from "./compare.ts";
+export {
+  bootstrapCi,
+  linearFit,
+  mean,
+  modifiedZ,
+  OUTLIER_Z,
+  pearson,
+  permutationTest,
+  spearman,
+} from "./stats.ts";
+export { median, quantileSorted } from "./quantile.ts";
+export {
+  hasPhaseData,
+  instancePhases,
+  PHASE_INTERVALS,
+  phaseBins,
+  phaseGrowth,
+  phasesOfRuns,
+  phaseSummary,
+} from "./phases.ts";
+export { bootWorkSummary, hasBootWork } from "./boot_work.ts";
+export {
+  hasHosts,
+  hostConcurrencyBins,
+  hostNames,
+  hostSummary,
+  recoveryCurve,
+  slowestHost,
+  timeToFraction,
+} from "./hosts.ts";
+export {
+  type Baseline,
+  BaselineError,
+  checkBaseline,
+  CLASSES,
+  DEFAULT_SCALES,
+  FEATURE_LABELS,
+  type FeatureName,
+  FEATURES,
+  type FeatureSet,
+  type FeatureVector,
+  hostKey,
+  measureBaseline,
+  pickBaselineRuns,
+  runFeatures,
+  type SystemClass,
+  TIMING_FEATURES,
+  WORK_FEATURES,
+} from "./features.ts";
+export {
+  buildReference,
+  type Classification,
+  classify,
+  ClassifyError,
+  confusionText,
+  type Evaluation,
+  featureDistance,
+  loadReference,
+  paperPoints,
+  type Reference,
+  saveReference,
+  systemOf,
+  verdictText,
+} from "./classify.ts";
+export { formatNumber, formatTable } from "./format.ts";
+export { renderPng } from "./render.ts";
+export { reportHtml } from "./report.ts";
+export {
+  binWidthFor,
+  bootMemoryFigure,
+  bootWorkFigure,
+  concurrencyBinsFigure,
+  DATA_ROOT,
+  datasetFigures,
+  datasetName,
+  defaultDataset,
+  ecdfFigure,
+  featurePoints,
+  featureSpaceFigure,
+  hostTimelineFigure,
+  phasesFigure,
+  recoveryFigure,
+  shortPattern,
+  svgDocument,
+  timelineFigure,
+  withoutProbes,
+  writeFigures,
+  writeReport,
+} from "./figures/mod.ts";

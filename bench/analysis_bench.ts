@@ -44,21 +44,18 @@ import {
   bootMemoryCorrelation,
   concurrencyBins,
   ecdf,
-  equalsMask,
-  groupKeys,
   instancePhases,
   loadSweep,
   memoryPeak,
-  mulberry32,
-  numberColumn,
   outliers,
   phaseSummary,
-  quantilesInPlace,
-  quantilesOfSlice,
   summarize,
   type Table,
   timelineSegments,
 } from "../analysis/mod.ts";
+import { mulberry32 } from "../dataset/prng.ts";
+import { equalsMask, groupKeys, numberColumn } from "../analysis/columns.ts";
+import { quantilesInPlace, quantilesOfSlice } from "../analysis/quantile.ts";
 import { writeRunFolder } from "../dataset/synthetic_run.ts";
 
 const IMAGES = [

@@ -1,21 +1,62 @@
 /**
- * The launcher: spawns N instances by a launch pattern, times them by the
- * paper's method (T_s just before each spawn, T_e at the ready condition),
- * samples whole-system memory every 500 µs and writes a versioned dataset.
+ * The launcher: spawns N instances of a profile by a launch pattern, times
+ * them by the paper's method (T_s just before each start, T_e at the ready
+ * condition), samples memory (the run's own cgroup and the whole system),
+ * optionally counts each guest's boot work (a TCG plugin), and writes a
+ * dataset (`../dataset/`) as instances complete. Sweeps run grids of such
+ * batches with a memory pre-flight.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadProfile, runBatch } from "./mod.ts";
+ * const { runDir } = await runBatch(await loadProfile("minkernel-microvm"), { count: 4, pattern: { kind: "back-to-back" }, accel: "tcg" });
+ * ```
  *
  * @module
  */
-export * from "../dataset/schema.ts";
-export * from "./profile.ts";
-export * from "./pattern.ts";
-export * from "./launch.ts";
-export * from "./run_batch.ts";
-export * from "./accel.ts";
-export * from "./clock.ts";
-export * from "./line_watch.ts";
-export * from "../dataset/arrow_codec.ts";
-export * from "../dataset/csv_codec.ts";
-export * from "../dataset/writer.ts";
-export * from "./memory_sampler.ts";
-export * from "./runner.ts";
-export * from "./run_record.ts";
+export {
+  assertImagePresent,
+  expandArgv,
+  listProfileNames,
+  loadProfile,
+  parseProfile,
+  type Profile,
+  type ProfileClass,
+  ProfileError,
+  PROFILES_DIR,
+  type ReadyRule,
+  resolveParams,
+  type Teardown,
+  withImageFile,
+} from "./profile.ts";
+export { type Pattern, patternLabel } from "./pattern.ts";
+export {
+  launch,
+  type LaunchEvent,
+  type LaunchOptions,
+  type LaunchResult,
+} from "./launch.ts";
+export {
+  type BatchOptions,
+  type BatchResult,
+  instanceColumnsFor,
+  runBatch,
+} from "./run_batch.ts";
+export { type Accelerator, chooseAccelerator } from "./accel.ts";
+export { clockSource, monotonicMs } from "./clock.ts";
+export { denoRunner, type Proc, type ProcessRunner } from "./runner.ts";
+export { hostInfo, newRunId } from "./run_record.ts";
+export {
+  loadSweepState,
+  newSweep,
+  probeImage,
+  runSweep,
+  type SweepState,
+} from "./sweep.ts";
+export { type Cell, defaultPlan, expandGrid } from "./sweep_plan.ts";
+export { parseCommand, UsageError } from "./sweep_args.ts";
+export { ensureInsnsPlugin, InsnsError } from "./insns/mod.ts";
+export {
+  type MemorySourceKind,
+  type MemorySourceStats,
+} from "./sampler/memory_source.ts";

@@ -18,10 +18,10 @@ import {
   ecdf,
   loadSweep,
   memoryPeak,
-  mulberry32,
   summarize,
   type Table,
 } from "../analysis/mod.ts";
+import { mulberry32 } from "../dataset/prng.ts";
 
 const rand = mulberry32(2024);
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];

@@ -5,18 +5,20 @@ import * as aq from "arquero";
 import {
   concatTables,
   DatasetError,
-  equalsMask,
-  factorize,
-  frameIpcStream,
   fromRunJson,
   loadRun,
   loadRuns,
   loadSweep,
+} from "../analysis/mod.ts";
+import {
+  equalsMask,
+  factorize,
   numberColumn,
   RunLengthColumn,
-} from "../analysis/mod.ts";
+} from "../analysis/columns.ts";
+import { frameIpcStream } from "../analysis/arrow_stream.ts";
 import { INSTANCE_COLUMNS, SCHEMA_VERSION } from "../dataset/schema.ts";
-import { columnSince, columnsOfVersion } from "../analysis/mod.ts";
+import { columnSince, columnsOfVersion } from "../analysis/load.ts";
 import {
   instanceColumns,
   type RunFixture,

@@ -23,15 +23,14 @@ import {
   linearFit,
   median,
   modifiedZ,
-  mulberry32,
   pearson,
   permutationTest,
-  quantilesInPlace,
-  quantilesOfSlice,
   quantileSorted,
-  ranks,
   spearman,
 } from "../analysis/mod.ts";
+import { mulberry32 } from "../dataset/prng.ts";
+import { quantilesInPlace, quantilesOfSlice } from "../analysis/quantile.ts";
+import { ranks } from "../analysis/stats.ts";
 
 const close = (a: number, b: number, tol = 1e-9, what = "") =>
   assert.ok(

@@ -16,14 +16,14 @@ import {
   bootMemoryFigure,
   concurrencyBinsFigure,
   datasetFigures,
-  decimate,
   ecdfFigure,
   featurePoints,
   featureSpaceFigure,
-  normalizeIds,
   svgDocument,
   timelineFigure,
 } from "../analysis/figures/mod.ts";
+import { decimate } from "../analysis/figures/timeline_figure.ts";
+import { normalizeIds } from "../analysis/figures/compose.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 export const FIXTURE = join(ROOT, "tests/testdata/figures");

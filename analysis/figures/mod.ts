@@ -16,14 +16,39 @@
  *
  * @module
  */
-export * from "./compose.ts";
-export * from "./timeline_figure.ts";
-export * from "./bins_figure.ts";
-export * from "./boot_memory_figure.ts";
-export * from "./ecdf_figure.ts";
-export * from "./feature_space_figure.ts";
-export * from "./phases_figure.ts";
-export * from "./boot_work_figure.ts";
-export * from "./hosts_figure.ts";
-export * from "./dataset_figures.ts";
-export * from "./write_figures.ts";
+export {
+  CLASS_COLORS,
+  type DomDocument,
+  FIGURE_WIDTH,
+  type FigureOptions,
+  svgDocument,
+} from "./compose.ts";
+export { shortPattern, timelineFigure } from "./timeline_figure.ts";
+export { concurrencyBinsFigure } from "./bins_figure.ts";
+export { bootMemoryFigure } from "./boot_memory_figure.ts";
+export { ecdfFigure } from "./ecdf_figure.ts";
+export {
+  type FeaturePoint,
+  featurePoints,
+  featureSpaceFigure,
+} from "./feature_space_figure.ts";
+export { phasesFigure } from "./phases_figure.ts";
+export { bootWorkFigure } from "./boot_work_figure.ts";
+export {
+  hostFigures,
+  hostTimelineFigure,
+  recoveryFigure,
+} from "./hosts_figure.ts";
+export {
+  binWidthFor,
+  datasetFigures,
+  type NamedFigure,
+  withoutProbes,
+} from "./dataset_figures.ts";
+export {
+  DATA_ROOT,
+  datasetName,
+  defaultDataset,
+  writeFigures,
+  writeReport,
+} from "./write_figures.ts";
