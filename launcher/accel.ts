@@ -69,7 +69,14 @@ async function probeBootHeld(
   } catch {
     return null;
   }
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it ended already (e.g. QEMU refused KVM): nothing to kill
+    }
+  };
+  const timer = setTimeout(kill, timeoutMs);
   let result: number | null = null;
   let text = "";
   const dec = new TextDecoder();
@@ -77,7 +84,7 @@ async function probeBootHeld(
     text += dec.decode(chunk, { stream: true });
     if (text.includes("Hello")) {
       result = monotonicMs() - t;
-      child.kill("SIGKILL");
+      kill();
       break;
     }
   }

@@ -59,31 +59,25 @@ Deno.test("the Linux guest with its console on prints long before it is ready", 
 });
 
 Deno.test("the synthetic guest's spin_ms shows up in boot_ms", async () => {
-  // Alternating pairs of batches, order flipped every round: the host's other
-  // load changes between batches, so only neighbours are compared, and the
-  // median of the pairs' differences must show at least half the spin.
-  const diffs: number[] = [];
+  // The host's other load moves boot times by seconds from batch to batch
+  // (neighbouring pairs once differed by -16, 2583 and -577 ms), so medians of
+  // batches are not compared. The spin is a floor (a spun guest is never
+  // ready sooner), and the fastest boot of each side, over alternating
+  // batches, is what it costs when the host is least disturbed.
+  const boots: Record<string, number[]> = { "0": [], "500": [] };
   for (let round = 0; round < 3; round++) {
-    const order = round % 2 ? ["500", "0"] : ["0", "500"];
-    const med: Record<string, number> = {};
-    for (const spin of order) {
+    for (const spin of round % 2 ? ["500", "0"] : ["0", "500"]) {
       const rows = await boot("synthetic", 3, { spin_ms: spin });
-      if (spin === "500") {
-        // The spin is a floor: a spun guest is never ready sooner.
-        for (const r of rows) assert.ok(r.boot_ms! >= 450, `${r.boot_ms} ms`);
-      }
-      med[spin] = median(rows.map((r) => r.boot_ms!));
+      for (const r of rows) boots[spin].push(r.boot_ms!);
     }
-    diffs.push(med["500"] - med["0"]);
   }
-  const d = median(diffs);
+  for (const b of boots["500"]) assert.ok(b >= 450, `spun boot ${b} ms`);
+  const d = Math.min(...boots["500"]) - Math.min(...boots["0"]);
   assert.ok(
     d >= 250,
-    `median boot grew by ${
+    `the fastest boot grew by ${
       d.toFixed(1)
-    } ms for a 500 ms spin (at least half expected; pairs ${
-      diffs.map((x) => x.toFixed(0)).join(", ")
-    })`,
+    } ms for a 500 ms spin (at least half expected)`,
   );
 });
 

@@ -106,9 +106,12 @@ Deno.test("runBatch() boots 8 minkernels back-to-back and records every column",
     assert.equal(byIndex[i].scheduled_ms, null);
   }
   assert.deepEqual(record.pattern, { kind: "back-to-back", interval_ms: 0 });
-  // With firmware (default machine), the first output is SeaBIOS's, before "Hello".
+  // With firmware (default machine), the first output is SeaBIOS's, before
+  // "Hello": hundreds of bytes come first. (On a loaded host the launcher may
+  // read the banner and "Hello" in one go: same time, never later.)
   for (const r of rows) {
-    assert.ok((r.first_output_ms as number) < (r.ready_ms as number));
+    assert.ok((r.first_output_ms as number) <= (r.ready_ms as number));
+    assert.ok((r.output_bytes as number) > 100, `${r.output_bytes} bytes`);
   }
   await Deno.remove(dir, { recursive: true });
 });

@@ -69,9 +69,11 @@ Deno.test("runBatch() in phase mode splits QEMU start-up from the guest's boot",
       r.t_k_ms,
       r.ready_ms,
     ] as number[];
+    // T_K is never after the first byte; on a loaded host the launcher may
+    // read the acknowledgement, the firmware's output and "Hello" together.
     assert.ok(
-      ts < vmm && vmm <= tk && tk < ready,
-      `${ts} < ${vmm} <= ${tk} < ${ready}`,
+      ts < vmm && vmm <= tk && tk <= ready,
+      `${ts} < ${vmm} <= ${tk} <= ${ready}`,
     );
     assert.ok(Math.abs((r.vmm_init_ms as number) - (tk - ts)) < 1e-9);
     assert.ok(Math.abs((r.guest_boot_ms as number) - (ready - tk)) < 1e-9);
