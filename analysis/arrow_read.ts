@@ -114,7 +114,14 @@ function deref(view: DataView, at: number): number {
  *
  * @example
  * ```ts
- * const r = await readArrowProjected("instances.arrow", ["boot_ms", "outcome"]);
+ * import { simulateStorm, writeRunFolder } from "../dataset/synthetic_run.ts";
+ * const dir = await Deno.makeTempDir();
+ * const fixture = simulateStorm({
+ *   runId: "r1", image: "minkernel", cls: "baseline", n: 4,
+ *   baseMs: 100, perConcurrentMs: 5, rssKib: 45_000,
+ * });
+ * const runDir = await writeRunFolder(dir, fixture);
+ * const r = await readArrowProjected(`${runDir}/instances.arrow`, ["boot_ms", "outcome"]);
  * r?.table.numRows();
  * ```
  */

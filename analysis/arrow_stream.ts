@@ -59,7 +59,14 @@ const MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
  *
  * @example
  * ```ts
- * const f = frameIpcStream(await Deno.readFile("instances.arrow"));
+ * import { simulateStorm, writeRunFolder } from "../dataset/synthetic_run.ts";
+ * const dir = await Deno.makeTempDir();
+ * const fixture = simulateStorm({
+ *   runId: "r1", image: "minkernel", cls: "baseline", n: 4,
+ *   baseMs: 100, perConcurrentMs: 5, rssKib: 45_000,
+ * });
+ * const runDir = await writeRunFolder(dir, fixture);
+ * const f = frameIpcStream(await Deno.readFile(`${runDir}/instances.arrow`));
  * if (f.truncated) console.log(`cut inside message ${f.truncated.message}`);
  * ```
  */

@@ -236,6 +236,7 @@ export interface CodecOptions {
  *
  * @example
  * ```ts
+ * import { INSTANCE_COLUMNS } from "../dataset/schema.ts";
  * columnSince(INSTANCE_COLUMNS.find((c) => c.name === "t_k_ms")!); // 2
  * ```
  */
@@ -248,6 +249,7 @@ export function columnSince(spec: ColumnSpec): number {
  *
  * @example
  * ```ts
+ * import { INSTANCE_COLUMNS } from "../dataset/schema.ts";
  * columnsOfVersion(INSTANCE_COLUMNS, 1).length; // the v1 columns only
  * ```
  */
@@ -264,6 +266,9 @@ export function columnsOfVersion(
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * import { INSTANCE_COLUMNS } from "../dataset/schema.ts";
+ * const v1Table = aq.table({ id: [0], boot_ms: [12.5] });
  * withMissingColumns(v1Table, INSTANCE_COLUMNS).columnNames().includes("t_k_ms"); // true
  * ```
  */
@@ -325,7 +330,12 @@ function typeFits(
  *
  * @example
  * ```ts
- * const t = fromArrowDataset(bytes, INSTANCE_COLUMNS, { file: "instances.arrow" });
+ * import { ARROW_EOS, encodeBatch, encodeSchema } from "../dataset/arrow_codec.ts";
+ * const cols = [{ name: "boot_ms", type: "float64" as const, nullable: true, doc: "" }];
+ * const bytes = new Uint8Array([
+ *   ...encodeSchema(cols), ...encodeBatch(cols, [{ boot_ms: 12.5 }]), ...ARROW_EOS,
+ * ]);
+ * fromArrowDataset(bytes, cols, { file: "instances.arrow" }).numRows(); // 1
  * ```
  */
 export function fromArrowDataset(
@@ -485,7 +495,9 @@ const NULL_TEXT = new Set(["", "null", "NULL", "NA", "NaN"]);
  *
  * @example
  * ```ts
- * const t = fromCsvDataset("t_ms,used_kib,booting\n0,100,0\n", MEMORY_COLUMNS);
+ * import { MEMORY_COLUMNS } from "../dataset/schema.ts";
+ * const t = fromCsvDataset("t_ms,run_used_kib,used_kib,booting\n0,2048,100,0\n", MEMORY_COLUMNS);
+ * t.numRows(); // 1
  * ```
  */
 export function fromCsvDataset(
@@ -585,6 +597,8 @@ export function imageName(record: ReadRunRecord): string {
  *
  * @example
  * ```ts
+ * import * as aq from "arquero";
+ * const record = { schema_version: 1, run_id: "r", count: 2, profile: { name: "osv" } };
  * withRunColumns(aq.table({ x: [1, 2] }), record).columnNames(); // ["x", "run_id", "image", "count_n"]
  * ```
  */
@@ -733,8 +747,15 @@ async function readProjected(
  *
  * @example
  * ```ts
- * const run = await loadRun("data/runs/2024-01-01T00-00-00-minkernel");
- * run.instances.numRows();
+ * import { simulateStorm, writeRunFolder } from "../dataset/synthetic_run.ts";
+ * const dir = await Deno.makeTempDir();
+ * const fixture = simulateStorm({
+ *   runId: "r1", image: "minkernel", cls: "baseline", n: 4,
+ *   baseMs: 100, perConcurrentMs: 5, rssKib: 45_000,
+ * });
+ * const runDir = await writeRunFolder(dir, fixture);
+ * const run = await loadRun(runDir);
+ * run.instances.numRows(); // 4
  * ```
  */
 export async function loadRun(
@@ -823,7 +844,14 @@ export async function loadRun(
  *
  * @example
  * ```ts
- * await findRunDirs("data/sweeps/2024-01-01-storm"); // ["…/run-a", "…/run-b"]
+ * import { simulateStorm, writeRunFolder } from "../dataset/synthetic_run.ts";
+ * const dir = await Deno.makeTempDir();
+ * const fixture = simulateStorm({
+ *   runId: "r1", image: "minkernel", cls: "baseline", n: 4,
+ *   baseMs: 100, perConcurrentMs: 5, rssKib: 45_000,
+ * });
+ * const runDir = await writeRunFolder(dir, fixture);
+ * await findRunDirs(dir); // [runDir]
  * ```
  */
 export async function findRunDirs(dir: string): Promise<string[]> {
@@ -853,7 +881,15 @@ export async function findRunDirs(dir: string): Promise<string[]> {
  *
  * @example
  * ```ts
- * const { runs, instances } = await loadSweep("data/sweeps/storm");
+ * import { simulateStorm, writeRunFolder } from "../dataset/synthetic_run.ts";
+ * const dir = await Deno.makeTempDir();
+ * const fixture = simulateStorm({
+ *   runId: "r1", image: "minkernel", cls: "baseline", n: 4,
+ *   baseMs: 100, perConcurrentMs: 5, rssKib: 45_000,
+ * });
+ * const runDir = await writeRunFolder(dir, fixture);
+ * const { runs, instances } = await loadSweep(dir);
+ * instances.numRows(); // 4
  * ```
  */
 export async function loadSweep(
@@ -954,7 +990,14 @@ async function currentRunDirs(
  *
  * @example
  * ```ts
- * const set = await loadRuns(Deno.args[0]);
+ * import { simulateStorm, writeRunFolder } from "../dataset/synthetic_run.ts";
+ * const dir = await Deno.makeTempDir();
+ * const fixture = simulateStorm({
+ *   runId: "r1", image: "minkernel", cls: "baseline", n: 4,
+ *   baseMs: 100, perConcurrentMs: 5, rssKib: 45_000,
+ * });
+ * const runDir = await writeRunFolder(dir, fixture);
+ * const set = await loadRuns(dir);
  * ```
  */
 export async function loadRuns(

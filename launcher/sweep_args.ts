@@ -271,7 +271,6 @@ export function planCells(raw: unknown, file: string): Cell[] {
  *
  * @example
  * ```ts
- * import { parseCommand } from "./sweep.ts";
  * const c = parseCommand(["--count", "4", "--back-to-back"]);
  * console.log(c.kind); // "batch"
  * ```

@@ -789,7 +789,7 @@ Deno.test("every command's --help helps, with examples; analyze --json and compa
   assert.match(images.stdout, /^Usage: deno task images/);
   assert.doesNotMatch(images.stdout, /^minkernel\s/m, "lists no profile");
   for (const c of ["analyze", "classify", "figures", "report", "compare"]) {
-    const file = c === "classify" ? "cli/classify.ts" : `analysis/${c}_cli.ts`;
+    const file = `cli/${c}.ts`;
     const r = await run([join(ROOT, file), "--help"]);
     assert.equal(r.code, 0, c);
     assert.match(r.stdout, new RegExp(`Examples:\\n  deno task ${c} `), c);
