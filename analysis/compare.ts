@@ -89,10 +89,15 @@ export interface AbOptions extends PermutationOptions {
 
 /** The A/B verdict of {@link abCompare}. */
 export interface AbResult {
+  /** The column compared (e.g. `boot_ms`). */
   value: string;
+  /** Values in A. */
   n_a: number;
+  /** Values in B. */
   n_b: number;
+  /** Median of A. */
   median_a: number | null;
+  /** Median of B. */
   median_b: number | null;
   /** median_b − median_a. */
   diff: number | null;
@@ -100,9 +105,13 @@ export interface AbResult {
   relative_diff: number | null;
   /** Two-sided permutation p-value of the difference of medians. */
   p_value: number | null;
+  /** Random permutations drawn. */
   permutations: number;
+  /** Seed of the permutations (mulberry32). */
   seed: number;
+  /** The p-value threshold used. */
   significance: number;
+  /** The smallest relative difference that counts. */
   relative_strength: number;
   /** p < significance and |diff| > relative_strength × |median_a|. */
   exceeds_noise: boolean;

@@ -44,6 +44,7 @@ export class DatasetError extends Error {
   /** The file or folder at fault. */
   readonly file: string;
 
+  /** `Cannot load "<file>": <problem>. <fix>` */
   constructor(file: string, problem: string, fix: string) {
     super(`Cannot load "${file}": ${problem}. ${fix}`);
     this.name = "DatasetError";

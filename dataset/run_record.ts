@@ -26,11 +26,17 @@ export type TeardownName =
 export interface MemorySamplerRecord {
   /** `c-sampler` (the C sampler process) or `worker` (a Deno worker on /proc/meminfo). */
   source: "c-sampler" | "worker";
+  /** Samples per second asked for (1000 / interval). */
   target_hz: number;
+  /** Samples per second achieved between the first and the last sample. */
   achieved_hz: number;
+  /** Samples taken. */
   samples: number;
+  /** Longest time between two consecutive samples, ms. */
   worst_gap_ms: number | null;
+  /** Whether the sampler ran at SCHED_FIFO. */
   realtime: boolean;
+  /** Why it could not run as asked (no real-time priority, a fallback), or null. */
   warning: string | null;
   /** CPU of the sampler itself, share of one core (c-sampler; null for the worker). */
   cpu_share_of_one_core: number | null;
@@ -46,6 +52,7 @@ export interface MemorySamplerRecord {
 export interface InsnsPluginRecord {
   /** The built shared object. */
   path: string;
+  /** sha256 of the built shared object. */
   sha256: string;
   /** sha256 of `insns_plugin.c`. */
   source_sha256: string;
@@ -59,6 +66,7 @@ export interface InsnsPluginRecord {
   qemu_source_version: string | null;
   /** The output shim (LD_PRELOAD): counts at each stdout write. */
   shim_path: string;
+  /** sha256 of the output shim. */
   shim_sha256: string;
 }
 
@@ -67,10 +75,15 @@ export type RunStatus = "partial" | "complete" | "failed";
 
 /** Host facts of a run record. */
 export interface HostRecord {
+  /** CPU model from /proc/cpuinfo, or null. */
   cpu_model: string | null;
+  /** Online CPUs. */
   cores: number;
+  /** MemTotal, KiB. */
   mem_total_kib: number;
+  /** Kernel release (uname -r). */
   kernel: string;
+  /** Host name. */
   hostname: string;
 }
 
@@ -117,6 +130,7 @@ export interface LauncherCost {
 
 /** How the per-instance timeout was chosen. */
 export interface TimeoutChoice {
+  /** The per-instance timeout, ms. */
   ms: number;
   /** `flag` (--timeout), `profile` (its timeoutMs), `estimate` (3 × the batch's estimated duration). */
   source: "flag" | "profile" | "estimate";
@@ -132,44 +146,68 @@ export interface TimeoutChoice {
  * ready (`failure` says why), `complete` otherwise.
  */
 export interface RunRecord {
+  /** The dataset schema version this run was written with (dataset/schema.ts). */
   schema_version: number;
+  /** Unique id of the run (also its folder name). */
   run_id: string;
+  /** `partial`, `complete` or `failed`: see above. */
   status: RunStatus;
+  /** Wall-clock start, ISO 8601 UTC. */
   started_at: string;
+  /** Wall-clock end, ISO 8601 UTC (null while running or when interrupted). */
   finished_at: string | null;
+  /** The host that ran it. */
   host: HostRecord;
+  /** KVM or TCG, why, and the probe times that chose it. */
   accelerator: {
     kind: "kvm" | "tcg" | null;
     reason: string;
     probe: { kvm_ms: number | null; tcg_ms: number | null } | null;
   };
+  /** The QEMU binary and its version (null for a non-QEMU command). */
   qemu: { path: string; version: string | null } | null;
+  /** The profile booted: name, class, file. */
   profile: {
     name: string;
     class: ProfileClassName | null;
     path: string | null;
   };
+  /** The guest image and extra files with their checksums (null without one). */
   image: {
     path: string;
     sha256: string;
     bytes: number;
     extra_files: { path: string; sha256: string; bytes: number }[];
   } | null;
+  /** The command of one instance, placeholders filled. */
   argv: string[];
+  /** Profile parameters after --param. */
   params: Record<string, string>;
+  /** The launch pattern and its settings. */
   pattern: { kind: string; interval_ms?: number; parallelism?: number };
+  /** N: instances in the batch. */
   count: number;
+  /** Per-instance timeout, ms. */
   timeout_ms: number;
   /** How timeout_ms was chosen (since the timeout follows the batch's estimate). */
   timeout?: TimeoutChoice;
+  /** How instances were stopped. */
   teardown: TeardownName;
+  /** The ready rule. */
   ready: ReadyRuleRecord;
+  /** Named phase marks (regexes) of the profile. */
   marks: Record<string, string>;
+  /** `prestart` (forked before T_0, released by SIGCONT) or `direct` (spawned at T_s). */
   spawn_mode: "direct" | "prestart" | null;
+  /** Whether QMP phases (T_K) were measured. */
   phases: boolean;
+  /** The clock of every time column (CLOCK_MONOTONIC). */
   clock: string;
+  /** bootstorm version and git commit. */
   toolkit: { version: string | null; git_commit: string | null };
+  /** Deno version. */
   deno: { version: string };
+  /** What the memory source achieved (null with sampling off). */
   memory_sampler: MemorySamplerRecord | null;
   /** The run's memory cgroup (`run_used_kib`), or why there was none. */
   memory_cgroup?: {
@@ -188,12 +226,17 @@ export interface RunRecord {
   } | null;
   /** A merged multi-host storm (slurm/merge.ts): per-host records and start skew. */
   multi_host?: Record<string, unknown>;
+  /** Whether the release thread ran at SCHED_FIFO, and why not. */
   release_thread?: { realtime: boolean; warning: string | null } | null;
   /** Why no reaper guarded the instances (then they could outlive a killed launcher), or null. */
   reaper_warning?: string | null;
+  /** Wall time of the batch, ms. */
   wall_ms?: number;
+  /** The launcher's own CPU and memory over the batch. */
   launcher?: LauncherCost;
+  /** Instance counts by outcome group (null while running). */
   totals: RunTotals | null;
+  /** Why the run measured nothing (status `failed`), or null. */
   failure?: RunFailure | null;
   /** Set when the run could not be finalised (e.g. the disk filled up). */
   error?: string;

@@ -55,6 +55,7 @@ export interface WriteOptions {
 
 /** A default run.json for a fixture, overridden by `record`. */
 export function runRecord(
+  /** The run.json fields. */
   record: Record<string, unknown> & { run_id: string; count: number },
 ): Record<string, unknown> {
   return {
@@ -238,7 +239,9 @@ export function toCsv(
 /** A fixture run: run.json fields and the two tables. */
 export interface RunFixture {
   record: Record<string, unknown> & { run_id: string; count: number };
+  /** The instance table, column-wise. */
   instances: Columns;
+  /** The memory table, column-wise. */
   memory: Columns;
 }
 
@@ -369,8 +372,11 @@ export function instanceColumns(rows: readonly InstanceInput[]): Columns {
 
 /** Parameters of {@link simulateStorm}. */
 export interface StormParams {
+  /** The run id (and folder name). */
   runId: string;
+  /** The image (profile) name. */
   image: string;
+  /** The class the profile declares, or null. */
   cls: "baseline" | "libos" | "linux" | null;
   /** Number of instances N. */
   n: number;
@@ -390,9 +396,11 @@ export interface StormParams {
   hostKib?: number;
   /** Memory sample period, ms (default 5). */
   samplePeriodMs?: number;
+  /** PRNG seed (default 1). */
   seed?: number;
   /** Host description for run.json. */
   host?: Record<string, unknown>;
+  /** Accelerator recorded in run.json (default tcg). */
   accelerator?: "kvm" | "tcg";
   /** CPU per boot, ms (cpu_ready_ms; grows by 10% per 8 concurrent). */
   cpuMs?: number;

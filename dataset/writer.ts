@@ -25,6 +25,7 @@ import type { RunRecord } from "./run_record.ts";
 
 /** A dataset file could not be written; earlier rows are intact. */
 export class DatasetWriteError extends Error {
+  /** An error with a message that names the file and the fix. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "DatasetWriteError";
@@ -145,7 +146,9 @@ class TableFiles {
  * ```
  */
 export class DatasetWriter {
+  /** The instance table's files (Arrow + CSV). */
   readonly instances: TableFiles;
+  /** The memory table's files (Arrow + CSV). */
   readonly memory: TableFiles;
   #closed = false;
   private constructor(
