@@ -125,10 +125,7 @@ export {
   bootMemoryFigure,
   bootWorkFigure,
   concurrencyBinsFigure,
-  DATA_ROOT,
   datasetFigures,
-  datasetName,
-  defaultDataset,
   ecdfFigure,
   featurePoints,
   featureSpaceFigure,
@@ -139,6 +136,11 @@ export {
   svgDocument,
   timelineFigure,
   withoutProbes,
+} from "./figures/mod.ts";
+export {
+  DATA_ROOT,
+  datasetName,
+  defaultDataset,
   writeFigures,
   writeReport,
-} from "./figures/mod.ts";
+} from "./write_figures.ts";

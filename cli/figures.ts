@@ -7,10 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./common.ts";
-import {
-  defaultDataset,
-  writeFigures,
-} from "../analysis/figures/write_figures.ts";
+import { defaultDataset, writeFigures } from "../analysis/write_figures.ts";
 
 const USAGE = `Usage: deno task figures [run dir | sweep dir] [options]
 

@@ -9,10 +9,7 @@
 import { parseArgs } from "node:util";
 import { DATASET_FLAGS, datasetLoadOptions, runCli } from "./common.ts";
 import { withoutProbes } from "../analysis/figures/dataset_figures.ts";
-import {
-  defaultDataset,
-  writeReport,
-} from "../analysis/figures/write_figures.ts";
+import { defaultDataset, writeReport } from "../analysis/write_figures.ts";
 import { loadRuns } from "../analysis/load.ts";
 
 const USAGE = `Usage: deno task report [run dir | sweep dir] [options]

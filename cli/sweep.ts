@@ -54,10 +54,7 @@ import {
 } from "../launcher/sweep_plan.ts";
 import { availableKib } from "../launcher/sweep.ts";
 import { withoutProbes } from "../analysis/figures/dataset_figures.ts";
-import {
-  writeFigures,
-  writeReport,
-} from "../analysis/figures/write_figures.ts";
+import { writeFigures, writeReport } from "../analysis/write_figures.ts";
 import { loadRuns } from "../analysis/load.ts";
 import { fileURLToPath } from "node:url";
 import {

@@ -100,3 +100,22 @@ Deno.test("only cli/ imports cli/, and benchmarks do not import tests", () => {
   );
   assert.deepEqual(bad, []);
 });
+
+Deno.test("analysis/figures/ stays pure: no file, process or clock access, no import of the I/O edge", () => {
+  const io =
+    /\bDeno\.(?:read|write|mkdir|remove|open|create|stat|lstat|Command|run|env|now)|\bperformance\.now\(|\bDate\.now\(|from\s+["']node:(?:fs|child_process)/;
+  const bad: string[] = [];
+  for (const f of tsFiles("analysis/figures")) {
+    // Only code counts: drop comments (JSDoc examples may show how to write a file).
+    const code = Deno.readTextFileSync(join(ROOT, f))
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, "");
+    if (io.test(code)) bad.push(`${f}: ${code.match(io)![0]}`);
+    for (const t of projectImports(f)) {
+      if (t === "analysis/write_figures.ts" || top(t) === "cli") {
+        bad.push(`${f} imports ${t}`);
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
+});

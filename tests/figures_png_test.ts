@@ -7,8 +7,8 @@ import {
   ecdfFigure,
   svgDocument,
   timelineFigure,
-  writeFigures,
 } from "../analysis/figures/mod.ts";
+import { writeFigures } from "../analysis/write_figures.ts";
 import { pngSize, renderPng, svgSize } from "../analysis/render.ts";
 
 const FIXTURE = new URL("./testdata/figures", import.meta.url).pathname;

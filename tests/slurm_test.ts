@@ -12,10 +12,7 @@ import { join } from "node:path";
 import { ensureMinkernel } from "../images/build.ts";
 import { ensureDebianPackages } from "../images/deps.ts";
 import { loadRun, loadRuns } from "../analysis/load.ts";
-import {
-  writeFigures,
-  writeReport,
-} from "../analysis/figures/write_figures.ts";
+import { writeFigures, writeReport } from "../analysis/write_figures.ts";
 import { hostSummary } from "../analysis/hosts.ts";
 import {
   clusterDown,

@@ -11,7 +11,8 @@
  * - `featureSpaceFigure` (+ `featurePoints`): the classifier's feature space;
  * - `phasesFigure`: where the boot time goes (QEMU start-up, firmware, kernel
  *   marks, ready) per image and per concurrency bin;
- * - `datasetFigures`: all of them for a run or sweep; `writeFigures` writes
+ * - `datasetFigures`: all of them for a run or sweep. Every figure is pure
+ *   (data in, SVG out); `writeFigures` in `analysis/write_figures.ts` writes
  *   them as SVG and PNG (see analysis/render.ts).
  *
  * @module
@@ -45,10 +46,3 @@ export {
   type NamedFigure,
   withoutProbes,
 } from "./dataset_figures.ts";
-export {
-  DATA_ROOT,
-  datasetName,
-  defaultDataset,
-  writeFigures,
-  writeReport,
-} from "./write_figures.ts";

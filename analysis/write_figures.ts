@@ -13,18 +13,18 @@ import {
   type LoadOptions,
   loadRuns,
   type RunSet,
-} from "../load.ts";
-import { renderPng } from "../render.ts";
-import { reportHtml } from "../report.ts";
+} from "./load.ts";
+import { renderPng } from "./render.ts";
+import { reportHtml } from "./report.ts";
 import {
   datasetFigures,
   type DatasetFiguresOptions,
   type NamedFigure,
-} from "./dataset_figures.ts";
+} from "./figures/dataset_figures.ts";
 
 /** The repository's data/ folder (next to analysis/), or "data" when not run from files. */
 export const DATA_ROOT: string = import.meta.url.startsWith("file:")
-  ? fileURLToPath(new URL("../../data", import.meta.url))
+  ? fileURLToPath(new URL("../data", import.meta.url))
   : "data";
 
 /** Environment variable naming the dataset (run or sweep folder) notebooks and CLIs use by default. */
@@ -118,7 +118,7 @@ export interface WrittenFigures {
  * @example
  * ```ts
  * import * as aq from "arquero";
- * import type { RunSet } from "../load.ts";
+ * import type { RunSet } from "./load.ts";
  * import { writeFigures } from "./write_figures.ts";
  * const instances = aq.table({
  *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
@@ -193,7 +193,7 @@ export function datasetName(dir: string): string {
  * @example
  * ```ts
  * import * as aq from "arquero";
- * import type { RunSet } from "../load.ts";
+ * import type { RunSet } from "./load.ts";
  * import { writeReport } from "./write_figures.ts";
  * const instances = aq.table({
  *   run_id: ["r1", "r1", "r1", "r1"], image: ["minkernel", "minkernel", "minkernel", "minkernel"], count_n: [4, 4, 4, 4],
