@@ -148,15 +148,26 @@ export async function startCSampler(
   // Our end of its stdin: closing it (or our death) stops the sampler.
   const stdin = child.stdin.getWriter();
   const started = performance.now();
+  const exited: { status: Deno.CommandStatus | null } = { status: null };
+  child.status.then((s) => exited.status = s, () => {});
   while (file.u64(0) !== MAGIC) {
-    if (performance.now() - started > 5000) {
-      child.kill("SIGKILL");
+    if (exited.status !== null || performance.now() - started > 5000) {
+      if (exited.status === null) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* it exited meanwhile */ }
+      }
+      await stdin.close().catch(() => {});
       const err = await new Response(child.stderr).text().catch(() => "");
+      const how = exited.status;
       file.close();
       throw new Error(
-        `Cannot start the memory sampler: ${
-          err.trim() || "no header after 5 s"
-        }`,
+        `Cannot start the memory sampler (${bin}): ${
+          err.trim() ||
+          (how
+            ? `it exited with code ${how.code} before writing its header`
+            : "no header after 5 s")
+        }. Rebuild it by removing build/sampler/, or use the worker source.`,
       );
     }
     await new Promise((r) => setTimeout(r, 1));
