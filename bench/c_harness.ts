@@ -6,6 +6,7 @@
  *
  * @module
  */
+import * as aq from "arquero";
 
 const HERE = new URL(".", import.meta.url);
 /** Source of the C harness. */
@@ -141,7 +142,8 @@ export function harnessArgs(
 }
 
 /**
- * Parses the harness CSV (header line + one row per instance; empty = null).
+ * Parses the harness CSV (header line + one row per instance; empty = null)
+ * with arquero's CSV decoder (`aq.fromCSV`).
  *
  * @example
  * ```ts
@@ -154,38 +156,37 @@ export function harnessArgs(
  * ```
  */
 export function parseHarnessCsv(text: string): HarnessRow[] {
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
-  if (lines.length === 0) {
+  if (text.trim() === "") {
     throw new Error(
       "Cannot read the C harness output: it is empty (no CSV header)",
     );
   }
-  const header = lines[0].split(",");
+  const num = (v: string) => v === "" ? null : Number(v);
+  const table = aq.fromCSV(text, {
+    autoType: false,
+    parse: Object.fromEntries(NUMERIC.map((k) => [k, num])),
+  });
+  const header = table.columnNames();
   for (const need of ["instance", "t_s_ms", "boot_ms", "outcome"]) {
     if (!header.includes(need)) {
       throw new Error(
         `Cannot read the C harness output: column "${need}" missing from header "${
-          lines[0]
+          header.join(",")
         }"`,
       );
     }
   }
-  return lines.slice(1).map((line, i) => {
-    const cells = line.split(",");
-    if (cells.length !== header.length) {
+  const last = header.at(-1)!;
+  return (table.objects() as Record<string, unknown>[]).map((rec, i) => {
+    if (rec[last] === undefined) {
       throw new Error(
         `Cannot read the C harness output: row ${
           i + 1
-        } has ${cells.length} cells, header has ${header.length}`,
+        } has fewer cells than the header's ${header.length}`,
       );
     }
-    const rec: Record<string, string> = {};
-    header.forEach((h, j) => rec[h] = cells[j]);
     const row: Record<string, unknown> = { outcome: rec.outcome };
-    for (const k of NUMERIC) {
-      const v = rec[k];
-      row[k] = v === undefined || v === "" ? null : Number(v);
-    }
+    for (const k of NUMERIC) row[k] = rec[k] ?? null;
     row.output_bytes ??= 0;
     return row as unknown as HarnessRow;
   });

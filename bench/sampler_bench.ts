@@ -15,6 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+// The memory samplers and the run cgroup are launcher internals (runBatch drives them); this micro-benchmark times them alone.
 import { startMemorySampler } from "../launcher/memory_sampler.ts";
 import { startCSampler } from "../launcher/sampler/c_sampler.ts";
 import {

@@ -13,14 +13,20 @@
 import process from "node:process";
 import { tableFromIPC } from "apache-arrow";
 import { join } from "node:path";
-import { loadProfile } from "../launcher/profile.ts";
-import { runBatch } from "../launcher/run_batch.ts";
-import type { RunRecord } from "../dataset/run_record.ts";
+import {
+  availableKib,
+  denoRunner,
+  estimateCell,
+  loadProfile,
+  monotonicMs,
+  preflightCell,
+  type ProcessRunner,
+  quantileSorted,
+  runBatch,
+  type RunRecord,
+} from "../mod.ts";
+// The memory sampler is a launcher internal (runBatch starts it); the idle-sampler benchmark drives it alone.
 import { startMemorySampler } from "../launcher/memory_sampler.ts";
-import { denoRunner, type ProcessRunner } from "../launcher/runner.ts";
-import { availableKib } from "../launcher/sweep.ts";
-import { estimateCell, preflightCell } from "../launcher/sweep_plan.ts";
-import { monotonicMs } from "../launcher/clock.ts";
 
 /** One storm's numbers. */
 export interface StormResult {
@@ -100,12 +106,10 @@ export interface StormCost {
   rssKib: number;
 }
 
+/** Type-7 quantile of ascending values (the library's `quantileSorted`); null when empty. */
 function quantile(sorted: readonly number[], q: number): number | null {
-  if (!sorted.length) return null;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  const v = quantileSorted(sorted, q);
+  return Number.isNaN(v) ? null : v;
 }
 
 function numbers(xs: readonly unknown[]): number[] {
