@@ -7,6 +7,14 @@
  * @module
  */
 import * as aq from "arquero";
+import { execa } from "execa";
+
+/** The first and last lines of a tool's stderr, for an error message. */
+function stderrEnds(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trimEnd()).filter(Boolean);
+  if (lines.length <= 2) return lines.join(" / ") || "no output";
+  return `${lines[0]} … ${lines.at(-1)}`;
+}
 
 const HERE = new URL(".", import.meta.url);
 /** Source of the C harness. */
@@ -228,25 +236,20 @@ export async function buildHarness(
     recursive: true,
   });
   const cc = options.compiler ?? "cc";
-  let result: Deno.CommandOutput;
-  try {
-    result = await new Deno.Command(cc, {
-      args: [...HARNESS_CFLAGS, "-o", out, HARNESS_SOURCE],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `Cannot build the C harness: no C compiler "${cc}" on PATH; install one with \`apt-get install -y gcc\` (or build-essential)`,
-      );
-    }
-    throw e;
-  }
-  if (!result.success) {
-    const msg = new TextDecoder().decode(result.stderr).trim();
+  const args = [...HARNESS_CFLAGS, "-o", out, HARNESS_SOURCE];
+  const result = await execa(cc, args, { reject: false, stdin: "ignore" });
+  if (result.failed && result.code === "ENOENT") {
     throw new Error(
-      `Cannot build the C harness: ${cc} failed (exit ${result.code}):\n${msg}`,
+      `Cannot build the C harness: no C compiler "${cc}" on PATH; install one with \`apt-get install -y gcc\` (or build-essential)`,
+    );
+  }
+  if (result.failed) {
+    throw new Error(
+      `Cannot build the C harness: \`${cc} ${args.join(" ")}\` failed (exit ${
+        result.exitCode ?? result.signal ?? result.code
+      }): ${
+        stderrEnds(String(result.stderr))
+      }. Check that ${HARNESS_SOURCE} compiles with gcc (apt-get install -y gcc libc6-dev), or pass another compiler.`,
     );
   }
   return out;
@@ -274,6 +277,7 @@ export async function runHarness(
     const count = options.count ?? 1;
     const wall = options.wallTimeoutMs ??
       (options.timeoutMs ?? 30000) + 60000 + 20 * count;
+    // Stays on Deno.Command: the harness is the timing reference, spawned and killed like the launcher's guests.
     const child = new Deno.Command(binary, {
       args,
       stdin: "null",

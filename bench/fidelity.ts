@@ -31,6 +31,7 @@ import {
   removeRunCgroup,
 } from "../launcher/sampler/run_cgroup.ts";
 import { parseArgs } from "node:util";
+import { execa } from "execa";
 import {
   bootstrapRatioCi as ratioCi,
   fromCsvDataset,
@@ -686,6 +687,7 @@ export async function runLauncherBatch(
     "--out",
     options.outDir,
   ];
+  // Stays on Deno.Command: this is the measured launcher itself, run as the paper's users run it.
   const r = await new Deno.Command(cmd, {
     args,
     cwd: ROOT,
@@ -770,16 +772,12 @@ export async function loadavg(): Promise<number[]> {
  * ```
  */
 export async function qemuVersion(bin: string): Promise<string | null> {
-  try {
-    const r = await new Deno.Command(bin, {
-      args: ["--version"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(r.stdout).split("\n")[0].trim() || null;
-  } catch {
-    return null;
-  }
+  const r = await execa(bin, ["--version"], {
+    reject: false,
+    stdin: "ignore",
+    stderr: "ignore",
+  });
+  return String(r.stdout ?? "").split("\n")[0].trim() || null;
 }
 
 async function readyFromRun(

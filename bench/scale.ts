@@ -11,6 +11,7 @@
  * @module
  */
 import process from "node:process";
+import { execa } from "execa";
 import { tableFromIPC } from "apache-arrow";
 import { join } from "node:path";
 import {
@@ -706,22 +707,23 @@ export async function buildRtSampler(): Promise<string> {
   Deno.mkdirSync(out.slice(0, out.lastIndexOf("/")), { recursive: true });
   const src = `${out}.c`;
   Deno.writeTextFileSync(src, RT_SAMPLER_C);
-  const r = await new Deno.Command("cc", {
-    args: ["-O2", "-Wall", "-o", out, src],
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((e) => {
-    throw new Error(
-      `Cannot build the C control sampler: ${
-        (e as Error).message
-      }; install a C compiler (apt-get install -y gcc)`,
-    );
+  const r = await execa("cc", ["-O2", "-Wall", "-o", out, src], {
+    reject: false,
+    stdin: "ignore",
   });
-  if (!r.success) {
+  if (r.failed && r.code === "ENOENT") {
     throw new Error(
-      `Cannot build the C control sampler: cc failed:\n${
-        new TextDecoder().decode(r.stderr)
-      }`,
+      `Cannot build the C control sampler: ${r.originalMessage}; install a C compiler (apt-get install -y gcc)`,
+    );
+  }
+  if (r.failed) {
+    const lines = String(r.stderr).split("\n").filter((l) => l.trim());
+    throw new Error(
+      `Cannot build the C control sampler: \`cc -O2 -Wall -o ${out} ${src}\` failed (exit ${
+        r.exitCode ?? r.signal
+      }): ${lines[0] ?? "no output"}${
+        lines.length > 1 ? ` … ${lines.at(-1)}` : ""
+      }. Install gcc and libc6-dev (apt-get install -y gcc libc6-dev).`,
     );
   }
   return out;
@@ -742,6 +744,7 @@ export async function startRtSampler(
   options: { intervalMs?: number; realtime?: boolean } = {},
 ): Promise<{ stop: () => Promise<RtSamplerResult> }> {
   const bin = await buildRtSampler();
+  // Stays on Deno.Command: the control sampler runs during the measured storm and is stopped by SIGTERM.
   const child = new Deno.Command(bin, {
     args: [
       String(options.intervalMs ?? 0.5),
