@@ -9,7 +9,8 @@
  *   11); `summarize`, `outliers`, `ecdf`;
  * - statistics (thin calls into simple-statistics, seeded resampling):
  *   `correlate`, `bootMemoryCorrelation`, `compareMedians`, `abCompare`,
- *   `pearson`, `spearman`, `linearFit`, `bootstrapCi`, `permutationTest`;
+ *   `pearson`, `spearman`, `linearFit`, `bootstrapCi`, `bootstrapRatioCi`,
+ *   `permutationTest`, `median`, `mean`, `quantileSorted`;
  * - phases (T_K, ΔT_R), boot work (`--insns`), multi-host storms;
  * - classification: `runFeatures`, `checkBaseline`, `buildReference`
  *   (calibrated leave-one-system-out), `classify`, `verdictText`;
@@ -55,6 +56,7 @@ export { bootMemoryCorrelation, correlate } from "./correlation.ts";
 export { abCompare, type AbResult, compareMedians } from "./compare.ts";
 export {
   bootstrapCi,
+  bootstrapRatioCi,
   linearFit,
   mean,
   modifiedZ,

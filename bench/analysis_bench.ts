@@ -47,16 +47,17 @@ import {
   instancePhases,
   loadSweep,
   memoryPeak,
+  mulberry32,
   outliers,
   phaseSummary,
   summarize,
   type Table,
   timelineSegments,
-} from "../analysis/mod.ts";
-import { mulberry32 } from "../dataset/prng.ts";
+  writeRunFolder,
+} from "../mod.ts";
+// The typed-array kernels of the analysis' fast path are internals on purpose; the "kernels" micro-benchmark times them alone.
 import { equalsMask, groupKeys, numberColumn } from "../analysis/columns.ts";
 import { quantilesInPlace, quantilesOfSlice } from "../analysis/quantile.ts";
-import { writeRunFolder } from "../dataset/synthetic_run.ts";
 
 const IMAGES = [
   { image: "minkernel", cls: "baseline", base: 150, rss: 40000 },

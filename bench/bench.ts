@@ -47,6 +47,7 @@ import {
   type Sides,
 } from "./fidelity.ts";
 import { buildHarness } from "./c_harness.ts";
+import { mean, median } from "../mod.ts";
 import {
   coincidentGaps,
   type GapSummary,
@@ -640,11 +641,11 @@ async function runFidelityPart(ctx: Ctx): Promise<FidelityPart> {
         ctx.log(`bench: instrument effect N=${n}, round ${k + 1}, ${kind}`);
         let med: number | null;
         if (kind === "c") {
-          med = median(
+          med = orNull(median(
             (await sides.c(n)).filter((r) => r.outcome === "ready").map((r) =>
               r.boot_ms
             ),
-          );
+          ));
         } else {
           med = (await storm(n, {
             image: PROFILE,
@@ -848,18 +849,13 @@ function renderStorms(p: StormsPart): string[] {
   return out;
 }
 
-function median(xs: readonly (number | null)[]): number | null {
-  const v = xs.filter((x): x is number => x !== null && isFinite(x))
-    .sort((a, b) => a - b);
-  if (!v.length) return null;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+/** A number, or null for NaN (the library's statistics give NaN for no values). */
+function orNull(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
 }
 
-function mean(xs: readonly (number | null)[]): number | null {
-  const v = xs.filter((x): x is number => x !== null && isFinite(x));
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-}
+const finite = (xs: readonly (number | null)[]): number[] =>
+  xs.filter((x): x is number => x !== null && isFinite(x));
 
 function renderSamplerAb(ab: NonNullable<StormsPart["samplerAb"]>): string[] {
   const out = [
@@ -882,8 +878,8 @@ function renderSamplerAb(ab: NonNullable<StormsPart["samplerAb"]>): string[] {
       } | ${r.lost} |`,
     );
   }
-  const on = mean(ab.on.map((r) => r.launcherCpuShare));
-  const off = mean(ab.off.map((r) => r.launcherCpuShare));
+  const on = orNull(mean(finite(ab.on.map((r) => r.launcherCpuShare))));
+  const off = orNull(mean(finite(ab.off.map((r) => r.launcherCpuShare))));
   out.push(
     "",
     `Mean CPU / wall: sampler on ${pct(on)}, off ${
@@ -1052,9 +1048,9 @@ function renderInstrument(rows: readonly InstrumentEffect[]): string[] {
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const e of rows) {
-    const on = median(e.on);
-    const off = median(e.off);
-    const c = median(e.c);
+    const on = orNull(median(e.on));
+    const off = orNull(median(e.off));
+    const c = orNull(median(e.c));
     const r = (a: number | null, b: number | null) =>
       a !== null && b ? f(a / b, 3) : "–";
     out.push(

@@ -6,6 +6,15 @@
  *
  * @module
  */
+import * as aq from "arquero";
+import { execa } from "execa";
+
+/** The first and last lines of a tool's stderr, for an error message. */
+function stderrEnds(stderr: string): string {
+  const lines = stderr.split("\n").map((l) => l.trimEnd()).filter(Boolean);
+  if (lines.length <= 2) return lines.join(" / ") || "no output";
+  return `${lines[0]} … ${lines.at(-1)}`;
+}
 
 const HERE = new URL(".", import.meta.url);
 /** Source of the C harness. */
@@ -141,7 +150,8 @@ export function harnessArgs(
 }
 
 /**
- * Parses the harness CSV (header line + one row per instance; empty = null).
+ * Parses the harness CSV (header line + one row per instance; empty = null)
+ * with arquero's CSV decoder (`aq.fromCSV`).
  *
  * @example
  * ```ts
@@ -154,38 +164,37 @@ export function harnessArgs(
  * ```
  */
 export function parseHarnessCsv(text: string): HarnessRow[] {
-  const lines = text.split("\n").filter((l) => l.trim() !== "");
-  if (lines.length === 0) {
+  if (text.trim() === "") {
     throw new Error(
       "Cannot read the C harness output: it is empty (no CSV header)",
     );
   }
-  const header = lines[0].split(",");
+  const num = (v: string) => v === "" ? null : Number(v);
+  const table = aq.fromCSV(text, {
+    autoType: false,
+    parse: Object.fromEntries(NUMERIC.map((k) => [k, num])),
+  });
+  const header = table.columnNames();
   for (const need of ["instance", "t_s_ms", "boot_ms", "outcome"]) {
     if (!header.includes(need)) {
       throw new Error(
         `Cannot read the C harness output: column "${need}" missing from header "${
-          lines[0]
+          header.join(",")
         }"`,
       );
     }
   }
-  return lines.slice(1).map((line, i) => {
-    const cells = line.split(",");
-    if (cells.length !== header.length) {
+  const last = header.at(-1)!;
+  return (table.objects() as Record<string, unknown>[]).map((rec, i) => {
+    if (rec[last] === undefined) {
       throw new Error(
         `Cannot read the C harness output: row ${
           i + 1
-        } has ${cells.length} cells, header has ${header.length}`,
+        } has fewer cells than the header's ${header.length}`,
       );
     }
-    const rec: Record<string, string> = {};
-    header.forEach((h, j) => rec[h] = cells[j]);
     const row: Record<string, unknown> = { outcome: rec.outcome };
-    for (const k of NUMERIC) {
-      const v = rec[k];
-      row[k] = v === undefined || v === "" ? null : Number(v);
-    }
+    for (const k of NUMERIC) row[k] = rec[k] ?? null;
     row.output_bytes ??= 0;
     return row as unknown as HarnessRow;
   });
@@ -227,25 +236,20 @@ export async function buildHarness(
     recursive: true,
   });
   const cc = options.compiler ?? "cc";
-  let result: Deno.CommandOutput;
-  try {
-    result = await new Deno.Command(cc, {
-      args: [...HARNESS_CFLAGS, "-o", out, HARNESS_SOURCE],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `Cannot build the C harness: no C compiler "${cc}" on PATH; install one with \`apt-get install -y gcc\` (or build-essential)`,
-      );
-    }
-    throw e;
-  }
-  if (!result.success) {
-    const msg = new TextDecoder().decode(result.stderr).trim();
+  const args = [...HARNESS_CFLAGS, "-o", out, HARNESS_SOURCE];
+  const result = await execa(cc, args, { reject: false, stdin: "ignore" });
+  if (result.failed && result.code === "ENOENT") {
     throw new Error(
-      `Cannot build the C harness: ${cc} failed (exit ${result.code}):\n${msg}`,
+      `Cannot build the C harness: no C compiler "${cc}" on PATH; install one with \`apt-get install -y gcc\` (or build-essential)`,
+    );
+  }
+  if (result.failed) {
+    throw new Error(
+      `Cannot build the C harness: \`${cc} ${args.join(" ")}\` failed (exit ${
+        result.exitCode ?? result.signal ?? result.code
+      }): ${
+        stderrEnds(String(result.stderr))
+      }. Check that ${HARNESS_SOURCE} compiles with gcc (apt-get install -y gcc libc6-dev), or pass another compiler.`,
     );
   }
   return out;
@@ -273,6 +277,7 @@ export async function runHarness(
     const count = options.count ?? 1;
     const wall = options.wallTimeoutMs ??
       (options.timeoutMs ?? 30000) + 60000 + 20 * count;
+    // Stays on Deno.Command: the harness is the timing reference, spawned and killed like the launcher's guests.
     const child = new Deno.Command(binary, {
       args,
       stdin: "null",

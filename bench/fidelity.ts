@@ -24,12 +24,21 @@
  *
  * @module
  */
+// The C side's sampler and run cgroup are launcher internals, on purpose not public: the C harness must sample exactly as the launcher does.
 import { startCSampler } from "../launcher/sampler/c_sampler.ts";
 import {
   createRunCgroup,
   removeRunCgroup,
 } from "../launcher/sampler/run_cgroup.ts";
 import { parseArgs } from "node:util";
+import { execa } from "execa";
+import {
+  bootstrapRatioCi as ratioCi,
+  fromCsvDataset,
+  INSTANCE_COLUMNS,
+  median,
+  quantileSorted,
+} from "../mod.ts";
 import { buildHarness, type HarnessReady, runHarness } from "./c_harness.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -175,22 +184,14 @@ export interface FidelityReport {
 
 // ---------------------------------------------------------------- pure part
 
-/**
- * Quantile of an ascending array by linear interpolation between closest
- * ranks (numpy's default, "type 7"); null for an empty array.
- *
- * @example
- * ```ts
- * import { quantile } from "./fidelity.ts";
- * console.log(quantile([1, 2, 3, 4], 0.5)); // 2.5
- * ```
- */
-export function quantile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+/** A number, or null for NaN (the library's "undefined": empty input). */
+function orNull(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
+}
+
+/** Type-7 quantile of ascending values (the library's `quantileSorted`); null when empty. */
+function quantile(sorted: readonly number[], q: number): number | null {
+  return orNull(quantileSorted(sorted, q));
 }
 
 function sortedNumbers(values: readonly (number | null)[]): number[] {
@@ -243,9 +244,10 @@ export function summarizeBoot(
 
 /**
  * Approximate confidence interval of median(a) / median(b) by resampling
- * instances with replacement (seeded, so reports are reproducible). The
- * instances of one storm are not independent, so read it as a lower bound on
- * the uncertainty. Null when either side is empty.
+ * instances with replacement (the library's seeded `bootstrapRatioCi`, so
+ * reports are reproducible). The instances of one storm are not
+ * independent, so read it as a lower bound on the uncertainty. Null when
+ * either side is empty.
  *
  * @example
  * ```ts
@@ -259,33 +261,8 @@ export function bootstrapRatioCi(
   b: readonly number[],
   options: { resamples?: number; seed?: number; level?: number } = {},
 ): [number, number] | null {
-  if (a.length === 0 || b.length === 0) return null;
-  const resamples = options.resamples ?? 2000;
-  const level = options.level ?? 0.95;
-  let seed = (options.seed ?? 1) >>> 0;
-  const rand = () => { // mulberry32
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const resampledMedian = (xs: readonly number[]) => {
-    const r = Array.from(
-      { length: xs.length },
-      () => xs[Math.floor(rand() * xs.length)],
-    );
-    return quantile(r.sort((x, y) => x - y), 0.5)!;
-  };
-  const ratios: number[] = [];
-  for (let k = 0; k < resamples; k++) {
-    ratios.push(resampledMedian(a) / resampledMedian(b));
-  }
-  ratios.sort((x, y) => x - y);
-  return [
-    quantile(ratios, (1 - level) / 2)!,
-    quantile(ratios, 1 - (1 - level) / 2)!,
-  ];
+  const ci = ratioCi(a, b, options);
+  return ci.used === 0 ? null : [ci.lo, ci.hi];
 }
 
 /** Runs of both sides: one array of rows per repeat. */
@@ -430,66 +407,20 @@ export function compareSchedule(
   };
 }
 
-/**
- * Parses RFC 4180 CSV (quoted fields, `""` escapes) into records keyed by the
- * header; empty fields stay `""`.
- *
- * @example
- * ```ts
- * import { parseCsv } from "./fidelity.ts";
- * console.log(parseCsv('a,b\n1,"x,""y"""\n')); // [{ a: "1", b: 'x,"y"' }]
- * ```
- */
-export function parseCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  let any = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-      continue;
-    }
-    if (ch === '"') {
-      quoted = true;
-      any = true;
-    } else if (ch === ",") {
-      row.push(field);
-      field = "";
-      any = true;
-    } else if (ch === "\n" || ch === "\r") {
-      if (ch === "\r" && text[i + 1] === "\n") i++;
-      if (any || field !== "") {
-        row.push(field);
-        rows.push(row);
-      }
-      row = [];
-      field = "";
-      any = false;
-    } else {
-      field += ch;
-      any = true;
-    }
-  }
-  if (any || field !== "") {
-    row.push(field);
-    rows.push(row);
-  }
-  if (rows.length === 0) return [];
-  const [header, ...body] = rows;
-  return body.map((cells) =>
-    Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ""]))
-  );
-}
+const TIMING_COLUMNS = INSTANCE_COLUMNS.filter((c) =>
+  [
+    "instance",
+    "scheduled_ms",
+    "t_s_ms",
+    "boot_ms",
+    "first_output_boot_ms",
+    "outcome",
+  ].includes(c.name)
+);
 
 /**
- * Timings from the launcher's `instances.csv` text, in instance order.
+ * Timings from the launcher's `instances.csv` text, in instance order
+ * (decoded by the library's dataset CSV codec, `fromCsvDataset`).
  *
  * @example
  * ```ts
@@ -498,15 +429,21 @@ export function parseCsv(text: string): Record<string, string>[] {
  * console.log(t[0].boot_ms, t[0].scheduled_ms); // 80.5 null
  * ```
  */
-export function timingsFromCsv(text: string): Timing[] {
-  const num = (v: string | undefined) =>
-    v === undefined || v === "" ? null : Number(v);
-  return parseCsv(text).map((r) => ({
-    instance: Number(r.instance),
-    scheduled_ms: num(r.scheduled_ms),
-    t_s_ms: Number(r.t_s_ms),
-    boot_ms: num(r.boot_ms),
-    first_output_boot_ms: num(r.first_output_boot_ms),
+export function timingsFromCsv(text: string, file = "instances.csv"): Timing[] {
+  const rows = fromCsvDataset(text, TIMING_COLUMNS, { file }).objects() as {
+    instance: number;
+    scheduled_ms: number | null;
+    t_s_ms: number | null;
+    boot_ms: number | null;
+    first_output_boot_ms: number | null;
+    outcome: string;
+  }[];
+  return rows.map((r) => ({
+    instance: r.instance,
+    scheduled_ms: r.scheduled_ms,
+    t_s_ms: r.t_s_ms ?? 0, // as before (an empty field read as 0)
+    boot_ms: r.boot_ms,
+    first_output_boot_ms: r.first_output_boot_ms,
     outcome: r.outcome,
   })).sort((a, b) => a.instance - b.instance);
 }
@@ -750,6 +687,7 @@ export async function runLauncherBatch(
     "--out",
     options.outDir,
   ];
+  // Stays on Deno.Command: this is the measured launcher itself, run as the paper's users run it.
   const r = await new Deno.Command(cmd, {
     args,
     cwd: ROOT,
@@ -780,7 +718,7 @@ export async function runLauncherBatch(
     );
   }
   const run = JSON.parse(await Deno.readTextFile(`${runDir}/run.json`));
-  return { runDir, rows: timingsFromCsv(csv), run };
+  return { runDir, rows: timingsFromCsv(csv, `${runDir}/instances.csv`), run };
 }
 
 /**
@@ -834,16 +772,12 @@ export async function loadavg(): Promise<number[]> {
  * ```
  */
 export async function qemuVersion(bin: string): Promise<string | null> {
-  try {
-    const r = await new Deno.Command(bin, {
-      args: ["--version"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(r.stdout).split("\n")[0].trim() || null;
-  } catch {
-    return null;
-  }
+  const r = await execa(bin, ["--version"], {
+    reject: false,
+    stdin: "ignore",
+    stderr: "ignore",
+  });
+  return String(r.stdout ?? "").split("\n")[0].trim() || null;
 }
 
 async function readyFromRun(
@@ -935,14 +869,6 @@ export const cSamplerRates: number[] = [];
 /** Achieved sampling rates of the launcher, one per batch (run.json). */
 export const launcherSamplerRates: number[] = [];
 let launcherSamplerSource: string | null = null;
-
-function medianOf(v: number[]): number | null {
-  if (!v.length) return null;
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2
-    ? s[s.length >> 1]
-    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /**
  * Warms both sides up with one instance each and returns runners for them;
@@ -1364,8 +1290,8 @@ export async function runFidelity(
       pass: boot.comparisons.every((b) => b.pass) &&
         schedule.comparisons.every((s) => s.pass),
       sampling: {
-        launcher_hz: medianOf(launcherSamplerRates),
-        c_hz: medianOf(cSamplerRates),
+        launcher_hz: orNull(median(launcherSamplerRates)),
+        c_hz: orNull(median(cSamplerRates)),
         launcher_source: launcherSamplerSource,
       },
     };

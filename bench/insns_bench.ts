@@ -14,10 +14,14 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { loadProfile } from "../launcher/profile.ts";
-import { runBatch } from "../launcher/run_batch.ts";
-import type { InstanceRow } from "../dataset/schema.ts";
-import { permutationTest } from "../analysis/stats.ts";
+import * as ss from "simple-statistics";
+import {
+  type InstanceRow,
+  loadProfile,
+  median,
+  permutationTest,
+  runBatch,
+} from "../mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -97,18 +101,11 @@ async function batch(
   return result.rows.filter((r) => r.outcome === "ready");
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+/** Coefficient of variation (simple-statistics: sample SD / mean); 0 for fewer than 2 values or a zero mean. */
 function cv(v: number[]): number {
   if (v.length < 2) return 0;
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const sd = Math.sqrt(
-    v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1),
-  );
-  return mean === 0 ? 0 : sd / mean;
+  const mean = ss.mean(v);
+  return mean === 0 ? 0 : ss.sampleStandardDeviation(v) / mean;
 }
 const fmt = (x: number) =>
   x >= 1e6

@@ -18,8 +18,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { loadRun } from "../analysis/load.ts";
-import { PROBE_CACHE } from "../launcher/sweep.ts";
+import { loadRun, PROBE_CACHE } from "../mod.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 

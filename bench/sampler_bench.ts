@@ -14,7 +14,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { execa } from "execa";
 import { join } from "node:path";
+// The memory samplers and the run cgroup are launcher internals (runBatch drives them); this micro-benchmark times them alone.
 import { startMemorySampler } from "../launcher/memory_sampler.ts";
 import { startCSampler } from "../launcher/sampler/c_sampler.ts";
 import {
@@ -51,9 +53,25 @@ int main(int c, char **v) {
 `,
   );
   const bin = join(dir, "w");
-  const cc = await new Deno.Command("gcc", { args: ["-O2", "-o", bin, src] })
-    .output();
-  if (!cc.success) throw new Error("gcc failed");
+  const cc = await execa("gcc", ["-O2", "-o", bin, src], {
+    reject: false,
+    stdin: "ignore",
+  });
+  if (cc.failed) {
+    const lines = String(cc.stderr).split("\n").filter((l) => l.trim());
+    throw new Error(
+      `gcc failed: \`gcc -O2 -o ${bin} ${src}\` ${
+        cc.exitCode === undefined
+          ? `could not start (${cc.originalMessage})`
+          : `exited ${cc.exitCode}`
+      }${
+        lines.length
+          ? `: ${lines[0]}${lines.length > 1 ? ` … ${lines.at(-1)}` : ""}`
+          : ""
+      }. Install gcc and libc6-dev (apt-get install -y gcc libc6-dev).`,
+    );
+  }
+  // Stays on Deno.Command: this is the measured workload (its CPU time is the result).
   const out = await new Deno.Command(bin, {
     args: [String(Math.round(1e9 / hz)), String(Math.round(hz * seconds))],
     stdout: "piped",

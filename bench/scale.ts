@@ -11,16 +11,23 @@
  * @module
  */
 import process from "node:process";
+import { execa } from "execa";
 import { tableFromIPC } from "apache-arrow";
 import { join } from "node:path";
-import { loadProfile } from "../launcher/profile.ts";
-import { runBatch } from "../launcher/run_batch.ts";
-import type { RunRecord } from "../dataset/run_record.ts";
+import {
+  availableKib,
+  denoRunner,
+  estimateCell,
+  loadProfile,
+  monotonicMs,
+  preflightCell,
+  type ProcessRunner,
+  quantileSorted,
+  runBatch,
+  type RunRecord,
+} from "../mod.ts";
+// The memory sampler is a launcher internal (runBatch starts it); the idle-sampler benchmark drives it alone.
 import { startMemorySampler } from "../launcher/memory_sampler.ts";
-import { denoRunner, type ProcessRunner } from "../launcher/runner.ts";
-import { availableKib } from "../launcher/sweep.ts";
-import { estimateCell, preflightCell } from "../launcher/sweep_plan.ts";
-import { monotonicMs } from "../launcher/clock.ts";
 
 /** One storm's numbers. */
 export interface StormResult {
@@ -100,12 +107,10 @@ export interface StormCost {
   rssKib: number;
 }
 
+/** Type-7 quantile of ascending values (the library's `quantileSorted`); null when empty. */
 function quantile(sorted: readonly number[], q: number): number | null {
-  if (!sorted.length) return null;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  const v = quantileSorted(sorted, q);
+  return Number.isNaN(v) ? null : v;
 }
 
 function numbers(xs: readonly unknown[]): number[] {
@@ -702,22 +707,23 @@ export async function buildRtSampler(): Promise<string> {
   Deno.mkdirSync(out.slice(0, out.lastIndexOf("/")), { recursive: true });
   const src = `${out}.c`;
   Deno.writeTextFileSync(src, RT_SAMPLER_C);
-  const r = await new Deno.Command("cc", {
-    args: ["-O2", "-Wall", "-o", out, src],
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((e) => {
-    throw new Error(
-      `Cannot build the C control sampler: ${
-        (e as Error).message
-      }; install a C compiler (apt-get install -y gcc)`,
-    );
+  const r = await execa("cc", ["-O2", "-Wall", "-o", out, src], {
+    reject: false,
+    stdin: "ignore",
   });
-  if (!r.success) {
+  if (r.failed && r.code === "ENOENT") {
     throw new Error(
-      `Cannot build the C control sampler: cc failed:\n${
-        new TextDecoder().decode(r.stderr)
-      }`,
+      `Cannot build the C control sampler: ${r.originalMessage}; install a C compiler (apt-get install -y gcc)`,
+    );
+  }
+  if (r.failed) {
+    const lines = String(r.stderr).split("\n").filter((l) => l.trim());
+    throw new Error(
+      `Cannot build the C control sampler: \`cc -O2 -Wall -o ${out} ${src}\` failed (exit ${
+        r.exitCode ?? r.signal
+      }): ${lines[0] ?? "no output"}${
+        lines.length > 1 ? ` … ${lines.at(-1)}` : ""
+      }. Install gcc and libc6-dev (apt-get install -y gcc libc6-dev).`,
     );
   }
   return out;
@@ -738,6 +744,7 @@ export async function startRtSampler(
   options: { intervalMs?: number; realtime?: boolean } = {},
 ): Promise<{ stop: () => Promise<RtSamplerResult> }> {
   const bin = await buildRtSampler();
+  // Stays on Deno.Command: the control sampler runs during the measured storm and is stopped by SIGTERM.
   const child = new Deno.Command(bin, {
     args: [
       String(options.intervalMs ?? 0.5),

@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { quantileSorted } from "../analysis/quantile.ts";
+import { quantileSorted } from "../mod.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({

@@ -25,10 +25,13 @@ import * as aq from "arquero";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cpuUsage } from "node:process";
-import { ANALYSIS_COLUMNS, loadSweep } from "../analysis/load.ts";
-import { summarize } from "../analysis/summary.ts";
-import { exportRuns } from "../warehouse/export.ts";
-import { openWarehouse } from "../warehouse/query.ts";
+import {
+  ANALYSIS_COLUMNS,
+  exportRuns,
+  loadSweep,
+  openWarehouse,
+  summarize,
+} from "../mod.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MEDIAN_SQL =

@@ -22,6 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ensureMinkernel } from "../images/build.ts";
+import { toolError, tryTool } from "../images/tool.ts";
 
 const HERE = join(dirname(fileURLToPath(import.meta.url)), "..", "notebooks");
 const KERNEL = "bootstorm-deno";
@@ -45,18 +46,10 @@ async function run(
   cmd: string,
   args: string[],
 ): Promise<{ ok: boolean; out: string }> {
-  try {
-    const o = await new Deno.Command(cmd, {
-      args,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(o.stdout) +
-      new TextDecoder().decode(o.stderr);
-    return { ok: o.success, out: text.trim() };
-  } catch (e) {
-    return { ok: false, out: (e as Error).message };
-  }
+  const o = await tryTool(cmd, args);
+  if (o.startError !== null) return { ok: false, out: o.startError };
+  const text = o.stdout + o.stderr;
+  return { ok: o.ok, out: text.trim() };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -138,23 +131,33 @@ async function main(args: string[]): Promise<number> {
     console.error(`Cannot run notebooks: no .ipynb file in ${HERE}`);
     return 2;
   }
-  const child = new Deno.Command(python, {
-    args: [
-      join(HERE, "execute.py"),
-      "--kernel",
-      KERNEL,
-      "--timeout",
-      values.timeout,
-      "--settle",
-      values.settle,
-      ...notebooks,
-    ],
+  const execArgs = [
+    join(HERE, "execute.py"),
+    "--kernel",
+    KERNEL,
+    "--timeout",
+    values.timeout,
+    "--settle",
+    values.settle,
+    ...notebooks,
+  ];
+  const r = await tryTool(python, execArgs, {
     env: { NO_COLOR: "1" },
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
-  const status = await child.status;
-  return status.code;
+    inherit: true,
+  });
+  if (r.startError !== null) {
+    console.error(
+      toolError(
+        "run notebooks",
+        python,
+        execArgs,
+        r,
+        "Install Debian's jupyter-client (apt-get install -y python3-jupyter-client) or pass --python PATH.",
+      ).message,
+    );
+    return 2;
+  }
+  return r.code ?? 1;
 }
 
 if (import.meta.main) {

@@ -8,24 +8,17 @@
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDebianPackages } from "./deps.ts";
+import { runTool } from "./tool.ts";
 import { sha256File } from "../dataset/checksum.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 async function run(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stderr: "piped",
-    stdout: "piped",
-  })
-    .output();
-  if (!out.success) {
-    throw new Error(
-      `Cannot build: ${cmd} ${args.join(" ")} failed:\n${
-        new TextDecoder().decode(out.stderr)
-      }`,
-    );
-  }
+  await runTool(cmd, args, {
+    what: "build",
+    fix:
+      "Install binutils (apt-get install -y binutils; deno task test does it when it can), then retry.",
+  });
 }
 
 /**

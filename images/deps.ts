@@ -6,34 +6,20 @@
  * @module
  */
 
+import { tryTool } from "./tool.ts";
+
 async function installed(pkg: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("dpkg-query", {
-      args: ["-W", "-f=${Status}", pkg],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(out.stdout).includes(
-      "install ok installed",
-    );
-  } catch {
-    return false;
-  }
+  const r = await tryTool("dpkg-query", ["-W", "-f=${Status}", pkg]);
+  return r.stdout.includes("install ok installed");
 }
 
+/** Whether the tool succeeded; apt-get's own output goes to ours unless `quiet`. */
 async function ok(cmd: string, args: string[], quiet = true): Promise<boolean> {
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      stdout: quiet ? "null" : "inherit",
-      stderr: quiet ? "null" : "inherit",
-      stdin: "null",
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
+  const r = await tryTool(cmd, args, {
+    inherit: !quiet,
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  });
+  return r.ok;
 }
 
 /**

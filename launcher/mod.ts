@@ -4,7 +4,8 @@
  * condition), samples memory (the run's own cgroup and the whole system),
  * optionally counts each guest's boot work (a TCG plugin), and writes a
  * dataset (`../dataset/`) as instances complete. Sweeps run grids of such
- * batches with a memory pre-flight.
+ * batches with a memory pre-flight (`estimateCell`, `preflightCell` against
+ * `availableKib`; probe costs cached in `PROBE_CACHE`).
  *
  * @example
  * ```ts ignore
@@ -47,13 +48,24 @@ export { clockSource, monotonicMs } from "./clock.ts";
 export { denoRunner, type Proc, type ProcessRunner } from "./runner.ts";
 export { hostInfo, newRunId } from "./run_record.ts";
 export {
+  availableKib,
   loadSweepState,
   newSweep,
+  PROBE_CACHE,
   probeImage,
   runSweep,
   type SweepState,
 } from "./sweep.ts";
-export { type Cell, defaultPlan, expandGrid } from "./sweep_plan.ts";
+export {
+  type Cell,
+  type CellEstimate,
+  defaultPlan,
+  estimateCell,
+  expandGrid,
+  type ImageCost,
+  type Preflight,
+  preflightCell,
+} from "./sweep_plan.ts";
 export { parseCommand, UsageError } from "./sweep_args.ts";
 export { ensureInsnsPlugin, InsnsError } from "./insns/mod.ts";
 export {

@@ -94,7 +94,7 @@ export type SweepEvent =
   | { type: "note"; message: string };
 
 /** Probe cache shared by sweeps on this host (git-ignored). */
-export const PROBE_CACHE = fileURLToPath(
+export const PROBE_CACHE: string = fileURLToPath(
   new URL("../data/cache/probes.json", import.meta.url),
 );
 

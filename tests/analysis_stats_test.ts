@@ -20,6 +20,7 @@
 import assert from "node:assert/strict";
 import {
   bootstrapCi,
+  bootstrapRatioCi,
   linearFit,
   median,
   modifiedZ,
@@ -215,4 +216,28 @@ Deno.test("permutationTest() equals its Python replay (999 permutations, seed 3)
   close(t.diff, 4.3999999999999915, 1e-12, "diff");
   assert.equal(t.p, 0.049);
   assert.equal(permutationTest(pa, pa, { permutations: 199, seed: 3 }).p, 1);
+});
+
+Deno.test("bootstrapRatioCi() equals its Python replay (500 resamples, seed 7)", () => {
+  // def ratio(a, b, R, seed):
+  //     r = m32(seed); res = []
+  //     for _ in range(R):
+  //         sa = np.median([a[int(r() * len(a))] for _ in a])
+  //         sb = np.median([b[int(r() * len(b))] for _ in b])
+  //         if sa / sb == sa / sb: res.append(sa / sb)
+  //     return np.quantile(res, .025), np.quantile(res, .975), len(res)
+  // ratio(PB, PA, 500, 7) = (1.0105732226735082, 1.0779474779347875, 500)
+  // ratio([101, 102, 103], [100, 100, 100], 2000, 1) = (1.01, 1.03, 2000)
+  const pa = [101.0, 98.5, 103.2, 99.9, 100.4, 102.8, 97.6];
+  const pb = [104.1, 106.3, 99.0, 108.8, 105.5, 103.9];
+  const ci = bootstrapRatioCi(pb, pa, { resamples: 500, seed: 7 });
+  close(ci.lo, 1.0105732226735082, 1e-12, "lo");
+  close(ci.hi, 1.0779474779347875, 1e-12, "hi");
+  assert.equal(ci.used, 500);
+  const d = bootstrapRatioCi([101, 102, 103], [100, 100, 100]);
+  close(d.lo, 1.01, 1e-12, "default lo");
+  close(d.hi, 1.03, 1e-12, "default hi");
+  assert.equal(d.used, 2000);
+  const none = bootstrapRatioCi([], [1]);
+  assert.ok(Number.isNaN(none.lo) && Number.isNaN(none.hi) && none.used === 0);
 });

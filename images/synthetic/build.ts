@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { runTool } from "../tool.ts";
 import { sha256Hex } from "../../dataset/checksum.ts";
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
@@ -59,21 +60,13 @@ function findTool(name: string): string | undefined {
 }
 
 async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  const r = await new Deno.Command(cmd, {
-    args,
+  await runTool(cmd, args, {
+    what: "build the synthetic guest",
     cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
     env: { LC_ALL: "C", SOURCE_DATE_EPOCH: "0" },
-  }).output();
-  if (r.code !== 0) {
-    throw new Error(
-      `Cannot build the synthetic guest: \`${cmd} ${
-        args.join(" ")
-      }\` exited ${r.code}:\n${new TextDecoder().decode(r.stderr).trim()}`,
-    );
-  }
+    fix:
+      "Install gcc and binutils (apt-get install -y gcc libc6-dev binutils), then retry.",
+  });
 }
 
 /**

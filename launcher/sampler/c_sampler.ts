@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { execa } from "execa";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SharedFile } from "../shared_file.ts";
@@ -83,22 +84,22 @@ export async function ensureCSampler(
     // build it
   }
   await Deno.mkdir(dirname(bin), { recursive: true });
-  const out = await new Deno.Command("gcc", {
-    args: ["-O2", "-Wall", "-o", `${bin}.tmp`, SOURCE],
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((e) => {
+  const args = ["-O2", "-Wall", "-o", `${bin}.tmp`, SOURCE];
+  const out = await execa("gcc", args, { reject: false, stdin: "ignore" });
+  if (out.failed && out.exitCode === undefined && !out.isTerminated) {
     throw new Error(
-      `Cannot build the memory sampler: gcc not found (${
-        (e as Error).message
-      }); install it with apt-get install -y --no-install-recommends gcc libc6-dev`,
+      `Cannot build the memory sampler: gcc not found (${out.originalMessage}); install it with apt-get install -y --no-install-recommends gcc libc6-dev`,
     );
-  });
-  if (!out.success) {
+  }
+  if (out.failed) {
+    const lines = String(out.stderr).split("\n").filter((l) => l.trim());
+    const ends = lines.length <= 2
+      ? lines.join(" / ")
+      : `${lines[0]} … ${lines.at(-1)}`;
     throw new Error(
-      `Cannot build the memory sampler: ${
-        new TextDecoder().decode(out.stderr).trim()
-      }`,
+      `Cannot build the memory sampler: \`gcc ${args.join(" ")}\` exited ${
+        out.exitCode ?? "on a signal"
+      }: ${ends}. Check that gcc and libc6-dev are installed (apt-get install -y --no-install-recommends gcc libc6-dev) and that ${SOURCE} is intact.`,
     );
   }
   await Deno.rename(`${bin}.tmp`, bin);
@@ -139,6 +140,7 @@ export async function startCSampler(
   if (options.cgroupUsageFile) args.push("--cgroup", options.cgroupUsageFile);
   if (meminfoEvery > 0) args.push("--meminfo", String(meminfoEvery));
   if (options.realtime ?? true) args.push("--fifo", "10");
+  // Stays on Deno.Command: the sampler runs during the measurement, beside the launcher's hot path.
   const child = new Deno.Command(bin, {
     args,
     stdin: "piped",
