@@ -26,8 +26,15 @@ import {
   runBatch,
   type RunRecord,
 } from "../mod.ts";
-// The memory sampler is a launcher internal (runBatch starts it); the idle-sampler benchmark drives it alone.
-import { startMemorySampler } from "../launcher/memory_sampler.ts";
+// The memory sources are launcher internals (runBatch starts them); the idle-sampler benchmark drives them alone.
+import {
+  type MemorySourceKind,
+  startMemorySource,
+} from "../launcher/sampler/memory_source.ts";
+import {
+  createRunCgroup,
+  removeRunCgroup,
+} from "../launcher/sampler/run_cgroup.ts";
 
 /** One storm's numbers. */
 export interface StormResult {
@@ -86,6 +93,10 @@ export interface StormResult {
     samples: number;
     realtime: boolean | null;
     warning: string | null;
+    /** `c-sampler` or `worker` (run.json `memory_sampler.source`). */
+    source: string | null;
+    /** CPU of the sampler process / wall, share of one core (c-sampler; null for the worker, whose thread is in the launcher's CPU). */
+    cpuShare: number | null;
   } | null;
   /** Gaps between the launcher sampler's samples (from memory.arrow). */
   gaps: GapSummary | null;
@@ -515,6 +526,9 @@ export async function storm(
           samples: s.samples as number,
           realtime: (s.realtime as boolean | undefined) ?? null,
           warning: (s.warning as string | null | undefined) ?? null,
+          source: (s.source as string | undefined) ?? null,
+          cpuShare: (s.cpu_share_of_one_core as number | null | undefined) ??
+            null,
         }
         : null,
       releaseRealtime: rel?.realtime ?? null,
@@ -532,54 +546,67 @@ export async function storm(
 
 /** The sampler alone for `ms`: rate, worst gap, CPU. */
 export interface SamplerIdleResult {
+  /** `c-sampler` (the default source) or `worker`. */
+  source: MemorySourceKind;
   ms: number;
   achievedHz: number;
   samples: number;
   worstGapMs: number | null;
-  /** Process CPU over the window / wall (the sampler is all that runs). */
+  /** The launcher process's CPU over the window / wall (for the worker: its sampler thread is in it). */
   cpuShare: number;
-  /** CPU of the sampler's own thread / wall. */
+  /** CPU of the sampler itself / wall: the C sampler process, or the worker's thread. */
   threadCpuShare: number | null;
   realtime: boolean;
   warning: string | null;
 }
 
 /**
- * The sampler alone (nothing else running in this process) for `ms`: rate,
- * worst gap, CPU share of one core (whole process and the sampler thread).
+ * A memory source alone (nothing else running in this process) for `ms`:
+ * rate, worst gap, CPU share of one core (the launcher process and the
+ * sampler itself). The `c-sampler` reads a run cgroup of its own every tick
+ * and /proc/meminfo every 20th, as in a run.
  *
  * @example
  * ```ts ignore
  * const r = await samplerIdle(3000);
- * console.log(r.achievedHz, r.worstGapMs, r.cpuShare);
+ * console.log(r.achievedHz, r.worstGapMs, r.threadCpuShare);
  * ```
  */
 export async function samplerIdle(
   ms = 3000,
-  options: { realtime?: boolean } = {},
+  options: { realtime?: boolean; source?: MemorySourceKind } = {},
 ): Promise<SamplerIdleResult> {
+  const kind = options.source ?? "c-sampler";
+  const cg = kind === "c-sampler"
+    ? createRunCgroup(`bench-idle-${Deno.pid}-${Date.now()}`)
+    : null;
   const threads = startThreadCpu(100);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const s = startMemorySampler({
+  const s = await startMemorySource(kind, {
     onSamples: () => {},
     realtime: options.realtime ?? true,
+    cgroupUsageFile: cg && typeof cg !== "string" ? cg.usageFile : null,
   });
   await new Promise((r) => setTimeout(r, ms));
+  const byThread = threads.stop();
   const st = await s.stop();
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - t0;
-  const byThread = threads.stop();
+  if (cg && typeof cg !== "string") removeRunCgroup(cg);
   const workers = Object.entries(byThread).filter(([k]) =>
     k.startsWith("worker-")
   );
   return {
+    source: st.source,
     ms: wall,
     achievedHz: st.achieved_hz,
     samples: st.samples,
     worstGapMs: st.worst_gap_ms,
     cpuShare: (cpu.user + cpu.system) / 1000 / wall,
-    threadCpuShare: workers.length
+    threadCpuShare: st.source === "c-sampler"
+      ? st.cpu_share_of_one_core
+      : workers.length
       ? workers.reduce((a, [, v]) => a + v, 0) / wall
       : null,
     realtime: st.realtime,
