@@ -1079,8 +1079,8 @@ function renderInstrument(rows: readonly InstrumentEffect[]): string[] {
   const out = [
     "### The instrument's own effect",
     "",
-    "The launcher's memory sampler is a SCHED_FIFO thread waking 2,000 times a second on one of the two cores the " +
-    "guests boot on. Boot time with it on and off (in this process through `runBatch`, N back-to-back), and the C " +
+    "The launcher's memory source (by default the C sampler process, SCHED_FIFO, waking 2,000 times a second) runs " +
+    "on one of the two cores the guests boot on; the C harness samples with the same C sampler. Boot time with it on and off (in this process through `runBatch`, N back-to-back), and the C " +
     "harness, the order rotating every round; median over rounds of each round's median boot_ms:",
     "",
     "| N | rounds | launcher, sampler on | launcher, sampler off | C harness | on / C | off / C | on / off |",
