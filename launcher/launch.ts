@@ -86,8 +86,8 @@ export interface LaunchOptions {
   /**
    * `direct` spawns at T_s; `prestart` forks every instance before T_0,
    * stopped, and releases it with SIGCONT at T_s (its exec is inside ΔT, its
-   * fork is not). Default: prestart for interval and back-to-back, direct for
-   * parallel (closed loop).
+   * fork is not). Default: the pattern's (`PATTERNS[kind].spawnMode`:
+   * prestart for interval and back-to-back, direct for parallel).
    */
   spawnMode?: "direct" | "prestart";
   /** Memory sampling interval, ms (default 0.5). 0 disables sampling. */

@@ -168,6 +168,13 @@ const parallel: PatternKind<ParallelPattern> = {
 /**
  * Every launch pattern by kind, in the order of `--help` and of the
  * patterns a command line gives.
+ *
+ * @example
+ * ```ts
+ * import { PATTERNS } from "./pattern.ts";
+ * console.log(Object.values(PATTERNS).map((k) => `--${k.flag.name}`)); // [ "--interval", "--back-to-back", "--parallel" ]
+ * console.log(PATTERNS.interval.fromFlag("0")); // { kind: "back-to-back" }
+ * ```
  */
 export const PATTERNS: {
   readonly [K in Pattern["kind"]]: PatternKind<Extract<Pattern, { kind: K }>>;

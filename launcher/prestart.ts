@@ -17,7 +17,15 @@ import { getOpenFilesLimit } from "./limits.ts";
 import { isStopped, type Proc } from "./runner.ts";
 import type { InstanceState } from "./instance.ts";
 
-/** Interval pattern, pre-started: instance i is due at T_0 + lead + i·Δ. */
+/**
+ * Interval pattern, pre-started: instance i is due at T_0 + lead + i·Δ.
+ *
+ * @example
+ * ```ts
+ * import { RELEASE_LEAD_MS } from "./prestart.ts";
+ * console.log(RELEASE_LEAD_MS); // 2
+ * ```
+ */
 export const RELEASE_LEAD_MS = 2;
 
 /** How long a pre-started shell may take to stop itself. */
@@ -65,9 +73,17 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
  * real-time priority, if it did.
  *
  * @example
- * ```ts ignore
- * // launch() passes its instances and hooks; see launch.ts.
- * const { releaseWarning } = await runPrestarted(insts, hooks, { phases: false });
+ * ```ts
+ * import { runPrestarted } from "./prestart.ts";
+ * // launch() passes its instances and hooks (launch.ts); with none, the
+ * // release thread starts, T_0 is taken and nothing is released.
+ * let t0 = NaN;
+ * const { releaseWarning } = await runPrestarted([], {
+ *   prestart: () => { throw new Error("none"); },
+ *   onHeld: () => {}, onFailed: () => {}, onReleased: () => {}, reap: () => {},
+ *   setT0: (t) => (t0 = t), interrupted: () => false,
+ * });
+ * console.log(Number.isFinite(t0), typeof releaseWarning); // true "string" (or "object": null with real-time priority)
  * ```
  */
 export async function runPrestarted<S extends InstanceState>(

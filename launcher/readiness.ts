@@ -117,7 +117,16 @@ const exitRule: ReadinessKind = {
   strategy: () => exitStrategy,
 };
 
-/** Every ready rule, by its key in a profile's `ready`. */
+/**
+ * Every ready rule, by its key in a profile's `ready`.
+ *
+ * @example
+ * ```ts
+ * import { READINESS } from "./readiness.ts";
+ * console.log(Object.keys(READINESS)); // [ "firstOutput", "line", "exit" ]
+ * console.log(READINESS.line.parse("(", "ready")); // a message: the regex does not compile
+ * ```
+ */
 export const READINESS: Readonly<Record<string, ReadinessKind>> = {
   firstOutput: firstOutputRule,
   line: lineRule,

@@ -15,6 +15,14 @@ const ERROR_LINE_MAX = 240;
  * An instance's stderr, bounded: its first and its last 2 KiB (the line
  * naming the problem usually comes first, the last one often ends a
  * multi-line message).
+ *
+ * @example
+ * ```ts
+ * import { StderrKeep } from "./stderr_keep.ts";
+ * const s = new StderrKeep();
+ * s.push(new TextEncoder().encode("x".repeat(5000)));
+ * console.log(s.text().length); // 4099: 2 KiB, "\n…\n", 2 KiB
+ * ```
  */
 export class StderrKeep {
   #dec = new TextDecoder();
