@@ -17,13 +17,13 @@
 import { setImmediate } from "node:timers";
 import { type Clock, realClock, type TimerId } from "./clock.ts";
 import { LineWatch } from "./line_watch.ts";
-import {
-  type MemorySourceKind,
-  type MemorySourceStats,
-  startMemorySource,
+import type {
+  MemorySourceKind,
+  MemorySourceStats,
 } from "./sampler/memory_source.ts";
+import { startMemoryRows } from "./memory_rows.ts";
 import { joinRunCgroup, type RunCgroup } from "./sampler/run_cgroup.ts";
-import { bootingCounter, type Pattern, patternKind } from "./pattern.ts";
+import { type Pattern, patternKind } from "./pattern.ts";
 import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
 import { sleepUntil } from "./start_at.ts";
@@ -279,43 +279,15 @@ export async function launch(
   // give the baseline); pre-started instances are forked before T_0 too.
   let t0 = NaN;
   const now = () => clock.now() - t0;
-  const memBuf: MemoryRow[] = [];
-  let firstSample: (() => void) | null = null;
-  const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
-  const sampled = new Promise<void>((r) => (firstSample = r));
-  const sampler = sampling
-    ? await startMemorySource(options.memorySource ?? "c-sampler", {
+  const memory = (options.sampleIntervalMs ?? 0.5) > 0
+    ? await startMemoryRows({ starts, ends, t0: () => t0 }, {
+      source: options.memorySource,
       intervalMs: options.sampleIntervalMs ?? 0.5,
       realtime: options.realtimeSampler,
       cgroupUsageFile: options.cgroup?.usageFile ?? null,
-      onSamples: (samples) => {
-        for (const s of samples) {
-          memBuf.push({
-            t_ms: s.t_ms,
-            used_kib: s.used_kib,
-            run_used_kib: s.run_used_kib,
-            booting: 0,
-          });
-        }
-        firstSample?.();
-        if (!Number.isNaN(t0)) flushMemory();
-      },
+      onMemory: options.onMemory,
     })
     : null;
-  if (sampling) await sampled;
-
-  function flushMemory(): void {
-    const out = memBuf.splice(0, memBuf.length);
-    if (!options.onMemory || out.length === 0) return;
-    // Samples carry absolute clock times; `booting` at a past time t is final
-    // (every instance started before t has ended, or is still booting now).
-    const bootingAt = bootingCounter(starts, ends);
-    for (const r of out) {
-      r.t_ms -= t0;
-      r.booting = bootingAt(r.t_ms);
-    }
-    options.onMemory(out);
-  }
 
   /** The boot ended: the batch's bookkeeping (after the transition). */
   function ended(inst: Inst): void {
@@ -641,8 +613,8 @@ export async function launch(
     }
   }
   if (sockDir) Deno.removeSync(sockDir, { recursive: true });
-  const samplerStats = sampler ? await sampler.stop() : null;
-  flushMemory();
+  const samplerStats = memory ? await memory.stop() : null;
+  memory?.flush();
   return {
     rows,
     t0,
