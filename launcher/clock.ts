@@ -75,3 +75,37 @@ export function processCpuMs(): number | null {
   libc.symbols.clock_gettime(CLOCK_PROCESS_CPUTIME_ID, cpuTs);
   return Number(cpuTs[0]) * 1e3 + Number(cpuTs[1]) / 1e6;
 }
+
+/** A timer handle of a {@link Clock}. */
+export type TimerId = ReturnType<typeof setTimeout>;
+
+/**
+ * The time and the timers the launcher reads: the monotonic clock and the
+ * event loop's timers ({@link realClock}), or a fake one in tests
+ * (`launcher/testing/fake_clock.ts`).
+ */
+export interface Clock {
+  /** Milliseconds on this clock (absolute: the launcher subtracts T_0). */
+  now(): number;
+  /** Call `fn` once after `ms` milliseconds of this clock. */
+  setTimeout(fn: () => void, ms: number): TimerId;
+  /** Cancel a timer of `setTimeout`. */
+  clearTimeout(id: TimerId): void;
+}
+
+/**
+ * The real clock: {@link monotonicMs} and the event loop's timers.
+ *
+ * @example
+ * ```ts
+ * import { realClock } from "./clock.ts";
+ * const a = realClock.now();
+ * await new Promise<void>((r) => realClock.setTimeout(r, 1));
+ * console.log(realClock.now() > a); // true
+ * ```
+ */
+export const realClock: Clock = {
+  now: monotonicMs,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id),
+};

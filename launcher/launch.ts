@@ -7,27 +7,26 @@
  * with the batch (its batch tag), and the reaper (reaper.ts) kills whatever
  * is left if the launcher itself dies.
  *
+ * `launch()` wires the parts: each instance's state machine (instance.ts),
+ * its readiness rule (readiness.ts), the launch pattern (pattern.ts),
+ * pre-start and release (prestart.ts), phase mode (qmp.ts) and the memory
+ * source (sampler/memory_source.ts).
+ *
  * @module
  */
 import { setImmediate } from "node:timers";
-import { monotonicMs } from "./clock.ts";
+import { type Clock, realClock, type TimerId } from "./clock.ts";
 import { LineWatch } from "./line_watch.ts";
-import {
-  type MemorySourceKind,
-  type MemorySourceStats,
-  startMemorySource,
+import type {
+  MemorySourceKind,
+  MemorySourceStats,
 } from "./sampler/memory_source.ts";
+import { startMemoryRows } from "./memory_rows.ts";
 import { joinRunCgroup, type RunCgroup } from "./sampler/run_cgroup.ts";
-import {
-  bootingCounter,
-  concurrencyAt,
-  type Pattern,
-  scheduledMs,
-} from "./pattern.ts";
+import { type Pattern, patternKind } from "./pattern.ts";
 import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
 import { sleepUntil } from "./start_at.ts";
-import { getOpenFilesLimit } from "./limits.ts";
 import {
   holdReaper,
   killTagged,
@@ -36,7 +35,6 @@ import {
 } from "./reaper.ts";
 import {
   denoRunner,
-  isStopped,
   type Proc,
   type ProcessRunner,
   readAnonKib,
@@ -44,13 +42,30 @@ import {
   readPeakRssKib,
   readPssUssKib,
 } from "./runner.ts";
+import type { InstanceRow, MemoryRow, Outcome } from "../dataset/schema.ts";
+import type { InsnsSlots } from "./insns/slots.ts";
 import {
-  INSTANCE_COLUMNS,
-  type InstanceRow,
-  type MemoryRow,
-  type Outcome,
-} from "../dataset/schema.ts";
-import type { InsnsCounters, InsnsSlots, OutputCounts } from "./insns/slots.ts";
+  endBoot as endBootState,
+  exited,
+  firstOutput,
+  instanceRow,
+  type InstanceState,
+  newInstance,
+  notStarted,
+  outcomeAtExit,
+  spawnFailed as spawnFailedState,
+  start,
+} from "./instance.ts";
+import { readinessFor } from "./readiness.ts";
+import {
+  execFailed,
+  type PrestartHooks,
+  RELEASE_LEAD_MS,
+  runPrestarted,
+} from "./prestart.ts";
+import { StderrKeep } from "./stderr_keep.ts";
+
+export { RELEASE_LEAD_MS, StderrKeep };
 
 /** Progress events, for terminal output. */
 export type LaunchEvent =
@@ -71,8 +86,8 @@ export interface LaunchOptions {
   /**
    * `direct` spawns at T_s; `prestart` forks every instance before T_0,
    * stopped, and releases it with SIGCONT at T_s (its exec is inside ΔT, its
-   * fork is not). Default: prestart for interval and back-to-back, direct for
-   * parallel (closed loop).
+   * fork is not). Default: the pattern's (`PATTERNS[kind].spawnMode`:
+   * prestart for interval and back-to-back, direct for parallel).
    */
   spawnMode?: "direct" | "prestart";
   /** Memory sampling interval, ms (default 0.5). 0 disables sampling. */
@@ -134,6 +149,19 @@ export interface LaunchOptions {
    * relative to it by the real-time release thread; direct spawning waits.
    */
   t0At?: () => Promise<number>;
+  /**
+   * The clock of T_0, T_s, T_e and of every timer (default `realClock`, the
+   * monotonic clock). Another clock needs `spawnMode: "direct"`: pre-started
+   * instances are released on the real clock by the release thread. Memory
+   * samples keep the real clock's times.
+   */
+  clock?: Clock;
+  /**
+   * Guard the instances with the reaper and kill what they left by batch
+   * tag (default true). False only for runners whose processes are not real
+   * ones (`launcher/testing/`).
+   */
+  reaper?: boolean;
 }
 
 /** The result of a batch. */
@@ -150,45 +178,19 @@ export interface LaunchResult {
   reaperWarning: string | null;
 }
 
-interface Inst {
-  i: number;
-  scheduled: number | null;
-  ts: number | null;
-  first: number | null;
-  ready: number | null;
-  exit: number | null;
-  end: number | null;
-  outcome: Outcome | null;
-  code: number | null;
-  signal: string | null;
-  rss: number | null;
-  cpu: number | null;
-  pss: number | null;
-  uss: number | null;
-  error: string | null;
+/** An instance as launch() drives it: its state and its live parts. */
+interface Inst extends InstanceState {
   stderr: StderrKeep;
   proc: Proc | null;
   watch: LineWatch;
-  marks: Record<string, number>;
-  vmmReady: number | null;
-  tK: number | null;
   qmpAbort: AbortController | null;
   qmpDone: Promise<void> | null;
-  anonKib: number | null;
-  insFirst: InsnsCounters | null;
-  insReady: InsnsCounters | null;
-  outFirst: OutputCounts | null;
-  outReady: OutputCounts | null;
-  timer: ReturnType<typeof setTimeout> | null;
-  killTimer: ReturnType<typeof setTimeout> | null;
-  exited: boolean;
+  timer: TimerId | null;
+  killTimer: TimerId | null;
   emitted: boolean;
   done: Promise<void>;
   finish: () => void;
 }
-
-/** Interval pattern, pre-started: instance i is due at T_0 + lead + i·Δ. */
-export const RELEASE_LEAD_MS = 2;
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -196,11 +198,17 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
  * Boot `options.count` instances of a profile and time them.
  *
  * @example
- * ```ts ignore
- * const profile = await loadProfile("minkernel-microvm");
- * const argv = expandArgv(profile, { accel: ["-accel", "tcg"] });
- * const res = await launch(profile, { count: 4, pattern: { kind: "back-to-back" }, argv });
- * console.log(res.rows.map((r) => r.boot_ms));
+ * ```ts
+ * import { parseProfile } from "./profile.ts";
+ * import { FakeClock, fakeRunner } from "./testing/mod.ts";
+ * const clock = new FakeClock();
+ * const runner = fakeRunner(clock, { script: () => ({ stdout: [{ at: 5, line: "ready" }], exitAt: 50 }) });
+ * const profile = parseProfile({ name: "t", argv: ["guest"], ready: { line: "ready" } });
+ * const res = await clock.run(launch(profile, {
+ *   count: 2, pattern: { kind: "back-to-back" }, argv: profile.argv,
+ *   runner, clock, spawnMode: "direct", sampleIntervalMs: 0, reaper: false,
+ * }));
+ * console.log(res.rows.map((r) => [r.outcome, r.boot_ms])); // [["ready", 5], ["ready", 5]]
  * ```
  */
 export async function launch(
@@ -208,21 +216,24 @@ export async function launch(
   options: LaunchOptions,
 ): Promise<LaunchResult> {
   const runner = options.runner ?? denoRunner;
+  const clock = options.clock ?? realClock;
   const timeoutMs = options.timeoutMs ?? profile.timeoutMs;
   const graceMs = options.graceMs ?? 1000;
   const pattern = options.pattern;
-  const spawnMode = options.spawnMode ??
-    (pattern.kind === "parallel" ? "direct" : "prestart");
-  const readyRe = "line" in profile.ready
-    ? new RegExp(profile.ready.line)
-    : null;
-  const readyOnFirst = "firstOutput" in profile.ready;
-  const readyOnExit = "exit" in profile.ready;
+  const kind = patternKind(pattern);
+  const spawnMode = options.spawnMode ?? kind.spawnMode;
+  if (spawnMode === "prestart" && clock !== realClock) {
+    throw new Error(
+      'launch(): pre-started instances are released on the real monotonic clock; pass spawnMode "direct" with another clock',
+    );
+  }
+  const readiness = readinessFor(profile.ready);
   const n = options.count;
   const sockDir = options.phases
     ? Deno.makeTempDirSync({ prefix: "bootstorm-qmp-" })
     : null;
   const insns = options.insns ?? null;
+  const markNames = Object.keys(options.marks ?? {});
   const argvOf = (i: number) => [
     ...options.argv,
     ...(sockDir ? phaseArgs(`${sockDir}/${i}.sock`) : []),
@@ -247,40 +258,17 @@ export async function launch(
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     insts.push({
-      i,
-      scheduled: scheduledMs(pattern, i),
-      ts: null,
-      first: null,
-      ready: null,
-      exit: null,
-      end: null,
-      outcome: null,
-      code: null,
-      signal: null,
-      rss: null,
-      cpu: null,
-      pss: null,
-      uss: null,
-      error: null,
+      ...newInstance(i, { scheduled_ms: kind.scheduledMs(pattern, i) }),
       stderr: new StderrKeep(),
       proc: null,
       watch: new LineWatch({
-        ready: readyOnFirst || readyOnExit ? null : readyRe,
+        ready: readiness.readyLine,
         marks: options.marks,
       }),
-      marks: {},
-      vmmReady: null,
-      tK: null,
       qmpAbort: null,
       qmpDone: null,
-      anonKib: null,
-      insFirst: null,
-      insReady: null,
-      outFirst: null,
-      outReady: null,
       timer: null,
       killTimer: null,
-      exited: false,
       emitted: false,
       done,
       finish,
@@ -290,59 +278,39 @@ export async function launch(
   // Memory sampling starts before T_0 (samples before it have t_ms < 0 and
   // give the baseline); pre-started instances are forked before T_0 too.
   let t0 = NaN;
-  const now = () => monotonicMs() - t0;
-  const memBuf: MemoryRow[] = [];
-  let firstSample: (() => void) | null = null;
-  const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
-  const sampled = new Promise<void>((r) => (firstSample = r));
-  const sampler = sampling
-    ? await startMemorySource(options.memorySource ?? "c-sampler", {
+  const now = () => clock.now() - t0;
+  const memory = (options.sampleIntervalMs ?? 0.5) > 0
+    ? await startMemoryRows({ starts, ends, t0: () => t0 }, {
+      source: options.memorySource,
       intervalMs: options.sampleIntervalMs ?? 0.5,
       realtime: options.realtimeSampler,
       cgroupUsageFile: options.cgroup?.usageFile ?? null,
-      onSamples: (samples) => {
-        for (const s of samples) {
-          memBuf.push({
-            t_ms: s.t_ms,
-            used_kib: s.used_kib,
-            run_used_kib: s.run_used_kib,
-            booting: 0,
-          });
-        }
-        firstSample?.();
-        if (!Number.isNaN(t0)) flushMemory();
-      },
+      onMemory: options.onMemory,
     })
     : null;
-  if (sampling) await sampled;
 
-  function flushMemory(): void {
-    const out = memBuf.splice(0, memBuf.length);
-    if (!options.onMemory || out.length === 0) return;
-    // Samples carry absolute clock times; `booting` at a past time t is final
-    // (every instance started before t has ended, or is still booting now).
-    const bootingAt = bootingCounter(starts, ends);
-    for (const r of out) {
-      r.t_ms -= t0;
-      r.booting = bootingAt(r.t_ms);
-    }
-    options.onMemory(out);
+  /** The boot ended: the batch's bookkeeping (after the transition). */
+  function ended(inst: Inst): void {
+    const t = inst.boot_end_ms!;
+    ends[inst.instance] = t;
+    booting--;
+    endedCount++;
+    if (inst.timer !== null) clock.clearTimeout(inst.timer);
+    inst.timer = null;
+    options.onEvent?.({
+      type: "ended",
+      instance: inst.instance,
+      outcome: inst.outcome!,
+    });
+    if (endedCount === n) holdRelease!();
+    slotFree?.();
   }
 
   function endBoot(inst: Inst, outcome: Outcome, t: number): void {
     if (inst.outcome !== null) return;
     // A ready guest's `cont` acknowledgement may still be unread: keep it.
     if (outcome !== "ready") inst.qmpAbort?.abort();
-    inst.outcome = outcome;
-    inst.end = t;
-    ends[inst.i] = t;
-    booting--;
-    endedCount++;
-    if (inst.timer !== null) clearTimeout(inst.timer);
-    inst.timer = null;
-    options.onEvent?.({ type: "ended", instance: inst.i, outcome });
-    if (endedCount === n) holdRelease!();
-    slotFree?.();
+    if (endBootState(inst, { outcome, t })) ended(inst);
   }
 
   /** Stop an instance: SIGTERM to its process tree, SIGKILL after the grace period. */
@@ -350,13 +318,15 @@ export async function launch(
     const p = inst.proc;
     if (!p || inst.exited) return;
     // A pre-started shell never released is not the instance: no RSS.
-    if (inst.ts !== null) {
+    if (inst.t_s_ms !== null) {
       const rss = readPeakRssKib(p.pid);
-      if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
+      if (rss !== null) {
+        inst.rss_peak_kib = Math.max(inst.rss_peak_kib ?? 0, rss);
+      }
     }
-    p.killTree(inst.ts === null ? "SIGKILL" : "SIGTERM");
+    p.killTree(inst.t_s_ms === null ? "SIGKILL" : "SIGTERM");
     if (inst.killTimer === null) {
-      inst.killTimer = setTimeout(() => {
+      inst.killTimer = clock.setTimeout(() => {
         if (!inst.exited) p.killTree("SIGKILL");
       }, graceMs);
     }
@@ -367,26 +337,25 @@ export async function launch(
     // The boot-work counters at T_e: read first, the guest keeps running;
     // then the counts at the byte that completed the ready condition.
     if (insns) {
-      inst.insReady = insns.slots.read(inst.i);
-      const byte = readyOnFirst ? 0 : inst.watch.readyByte;
-      if (byte !== null && !readyOnExit) {
-        inst.outReady = insns.slots.atByte(inst.i, byte);
+      inst.insns_at_ready = insns.slots.read(inst.instance);
+      const byte = readiness.readyByte(inst.watch.readyByte);
+      if (byte !== null) {
+        inst.output_counts_ready = insns.slots.atByte(inst.instance, byte);
       }
     }
-    inst.ready = t;
     endBoot(inst, "ready", t);
     if (options.readAnonMemory && inst.proc && !inst.exited) {
-      inst.anonKib = readAnonKib(inst.proc.pid);
+      inst.anon_kib = readAnonKib(inst.proc.pid);
     }
     const rss = inst.proc && !inst.exited
       ? readPeakRssKib(inst.proc.pid)
       : null;
-    if (rss !== null) inst.rss = Math.max(inst.rss ?? 0, rss);
+    if (rss !== null) inst.rss_peak_kib = Math.max(inst.rss_peak_kib ?? 0, rss);
     if (inst.proc && !inst.exited) {
-      inst.cpu = readCpuMs(inst.proc.pid);
+      inst.cpu_ready_ms = readCpuMs(inst.proc.pid);
       const m = readPssUssKib(inst.proc.pid);
-      inst.pss = m?.pss ?? null;
-      inst.uss = m?.uss ?? null;
+      inst.pss_kib = m?.pss ?? null;
+      inst.uss_kib = m?.uss ?? null;
     }
     if (profile.teardown === "kill-after-ready") kill(inst);
     else if (profile.teardown === "hold-until-all-ready") {
@@ -399,18 +368,19 @@ export async function launch(
     try {
       for await (const chunk of p.stdout) {
         const t = now();
-        if (inst.first === null) {
-          inst.first = t;
+        if (firstOutput(inst, t)) {
           if (insns) {
-            inst.insFirst = insns.slots.read(inst.i);
-            inst.outFirst = insns.slots.atByte(inst.i, 0);
+            inst.insns_at_first_output = insns.slots.read(inst.instance);
+            inst.output_counts_first = insns.slots.atByte(inst.instance, 0);
           }
           // Ready-on-exit: the process is gone at T_e, so read its peak now.
-          if (readyOnExit) inst.rss = readPeakRssKib(p.pid);
+          if (readiness.rssAtFirstOutput) {
+            inst.rss_peak_kib = readPeakRssKib(p.pid);
+          }
         }
         const ev = inst.watch.push(chunk);
         for (const m of ev.marks) inst.marks[m] ??= t;
-        if (inst.outcome === null && (ev.ready || readyOnFirst)) {
+        if (inst.outcome === null && readiness.readyOnOutput(ev.ready)) {
           onReady(inst, t);
         }
       }
@@ -429,48 +399,47 @@ export async function launch(
 
   function watchInstance(inst: Inst, p: Proc): void {
     inst.proc = p;
+    inst.pid = p.pid;
     const out = drainStdout(inst, p);
     const err = drainStderr(inst, p);
     p.status.then(async (st) => {
       const t = now();
-      inst.exited = true;
-      inst.exit = t;
-      inst.code = st.code;
-      inst.signal = st.signal;
-      if (inst.killTimer !== null) clearTimeout(inst.killTimer);
+      exited(inst, { t, code: st.code, signal: st.signal });
+      if (inst.killTimer !== null) clock.clearTimeout(inst.killTimer);
       // The instance is over: descendants seen at its teardown go too.
       p.killTree("SIGKILL");
       // The ready line may still sit in the pipe (and the QMP answer in its
       // socket): read them before deciding.
+      let wait: TimerId | null = null;
       await Promise.race([
         Promise.all([out, err, inst.qmpDone]),
-        new Promise((r) => setTimeout(r, 500)),
+        new Promise((r) => (wait = clock.setTimeout(() => r(null), 500))),
       ]);
+      if (wait !== null) clock.clearTimeout(wait);
       inst.qmpAbort?.abort();
-      if (inst.outcome === null) {
-        if (inst.ts === null) inst.outcome = "not_started"; // never released
-        else if (
-          spawnMode === "prestart" && st.code === 127 && inst.first === null &&
-          /not found|No such file|Permission denied|cannot execute/i.test(
-            inst.stderr.text(),
-          )
-        ) {
-          // The pre-started shell could not exec argv[0]: a spawn failure.
-          inst.error = inst.stderr.errorLine();
-          endBoot(inst, "spawn_failed", t);
-        } else if (readyOnExit) onReady(inst, t);
-        else endBoot(inst, "exited_before_ready", t);
-      }
+      const outcome = outcomeAtExit(inst, {
+        readyAtExit: readiness.readyAtExit,
+        // A pre-started shell that could not exec argv[0]: a spawn failure.
+        execFailed: spawnMode === "prestart" && st.code === 127 &&
+          inst.first_output_ms === null &&
+          execFailed(st.code, inst.stderr.text()),
+      });
+      if (outcome === "not_started") notStarted(inst); // never released
+      else if (outcome === "spawn_failed") {
+        inst.error = inst.stderr.errorLine();
+        endBoot(inst, "spawn_failed", t);
+      } else if (outcome === "ready") onReady(inst, t);
+      else if (outcome !== null) endBoot(inst, outcome, t);
       emit(inst);
     });
   }
 
   function armTimeout(inst: Inst): void {
-    const left = timeoutMs - (now() - (inst.ts ?? 0));
-    inst.timer = setTimeout(() => {
+    const left = timeoutMs - (now() - (inst.t_s_ms ?? 0));
+    inst.timer = clock.setTimeout(() => {
       inst.timer = null;
       // Timers may fire a fraction of a millisecond early: never time out early.
-      if (now() - (inst.ts ?? 0) < timeoutMs) return armTimeout(inst);
+      if (now() - (inst.t_s_ms ?? 0) < timeoutMs) return armTimeout(inst);
       if (inst.outcome === null) {
         endBoot(inst, "timeout", now());
         kill(inst);
@@ -479,20 +448,20 @@ export async function launch(
   }
 
   function markStarted(inst: Inst, ts: number): void {
-    inst.ts = ts;
-    starts[inst.i] = ts;
+    start(inst, ts);
+    starts[inst.instance] = ts;
     booting++;
-    options.onEvent?.({ type: "started", instance: inst.i });
+    options.onEvent?.({ type: "started", instance: inst.instance });
     armTimeout(inst);
     if (sockDir) {
       inst.qmpAbort = new AbortController();
-      inst.qmpDone = qmpStart(`${sockDir}/${inst.i}.sock`, {
+      inst.qmpDone = qmpStart(`${sockDir}/${inst.instance}.sock`, {
         now,
         signal: inst.qmpAbort.signal,
       })
         .then((t) => {
-          inst.vmmReady = t.vmmReady;
-          inst.tK = t.tK;
+          inst.vmm_ready_ms = t.vmmReady;
+          inst.t_k_ms = t.tK;
         })
         .catch((e) => {
           inst.error ??= `QMP: ${(e as Error).message}`;
@@ -501,88 +470,27 @@ export async function launch(
   }
 
   function spawnFailed(inst: Inst, ts: number, e: unknown): void {
-    inst.ts = ts;
-    starts[inst.i] = ts;
+    starts[inst.instance] = ts;
     booting++;
-    inst.error = e instanceof Error ? e.message : String(e);
-    endBoot(inst, "spawn_failed", ts);
+    const error = e instanceof Error ? e.message : String(e);
+    if (spawnFailedState(inst, { t: ts, error })) ended(inst);
     emit(inst);
   }
 
   function emit(inst: Inst): void {
     if (inst.emitted) return;
     inst.emitted = true;
-    if (inst.ts === null && inst.outcome !== "spawn_failed") {
-      return emitNotStarted(inst);
-    }
-    const ts = inst.ts ?? NaN;
-    // The guest runs from the moment QEMU handles `cont`; its first byte can
-    // reach us before the acknowledgement does: T_K is never after it.
-    const tK = inst.tK !== null && inst.first !== null
-      ? Math.min(inst.tK, inst.first)
-      : inst.tK;
-    const row: InstanceRow & Record<string, unknown> = {
-      instance: inst.i,
-      scheduled_ms: inst.scheduled,
-      t_s_ms: inst.ts,
-      first_output_ms: inst.first,
-      ready_ms: inst.ready,
-      exit_ms: inst.exit,
-      boot_end_ms: inst.end,
-      boot_ms: inst.ready !== null ? inst.ready - ts : null,
-      first_output_boot_ms: inst.first !== null ? inst.first - ts : null,
-      concurrency_at_start: inst.ts === null
+    inst.output_bytes = inst.watch.bytes;
+    const row = instanceRow(inst, {
+      starts,
+      ends,
+      stderrError: inst.outcome === "ready" || inst.error !== null
         ? null
-        : concurrencyAt(ts, starts, ends, inst.i),
-      outcome: inst.outcome ?? "interrupted",
-      exit_code: inst.code,
-      signal: inst.signal,
-      rss_peak_kib: inst.rss,
-      pss_kib: inst.outcome === "ready" ? inst.pss : null,
-      uss_kib: inst.outcome === "ready" ? inst.uss : null,
-      cpu_ready_ms: inst.outcome === "ready" ? inst.cpu : null,
-      output_bytes: inst.watch.bytes,
-      pid: inst.proc?.pid ?? null,
-      vmm_ready_ms: inst.vmmReady !== null && tK !== null
-        ? Math.min(inst.vmmReady, tK)
-        : inst.vmmReady,
-      t_k_ms: tK,
-      vmm_init_ms: tK !== null ? tK - ts : null,
-      guest_boot_ms: tK !== null && inst.ready !== null
-        ? inst.ready - tK
-        : null,
-      ...insnsColumns(inst, insns?.mem === true),
-      error: inst.outcome === "ready"
-        ? null
-        : inst.error ?? inst.stderr.errorLine(),
-    };
-    if (options.readAnonMemory) row.anon_kib = inst.anonKib;
-    for (const name of Object.keys(options.marks ?? {})) {
-      row[`${name}_ms`] = inst.marks[name] ?? null;
-    }
-    rows.push(row);
-    options.onRows?.([row]);
-    inst.finish();
-  }
-
-  /**
-   * The row of an instance the launcher stopped before starting it: every
-   * nullable column null (no time, no RSS, no process), nothing printed.
-   */
-  function emitNotStarted(inst: Inst): void {
-    const blank: Record<string, unknown> = {};
-    for (const c of INSTANCE_COLUMNS) if (c.nullable) blank[c.name] = null;
-    const row = {
-      ...blank,
-      instance: inst.i,
-      scheduled_ms: inst.scheduled,
-      outcome: "not_started",
-      output_bytes: 0,
-    } as InstanceRow & Record<string, unknown>;
-    if (options.readAnonMemory) row.anon_kib = null;
-    for (const name of Object.keys(options.marks ?? {})) {
-      row[`${name}_ms`] = null;
-    }
+        : inst.stderr.errorLine(),
+      insnsMem: insns?.mem === true,
+      anon: options.readAnonMemory,
+      marks: markNames,
+    });
     rows.push(row);
     options.onRows?.([row]);
     inst.finish();
@@ -593,7 +501,7 @@ export async function launch(
     interrupted = true;
     const t = now();
     for (const inst of insts) {
-      if (inst.proc && inst.outcome === null && inst.ts !== null) {
+      if (inst.proc && inst.outcome === null && inst.t_s_ms !== null) {
         endBoot(inst, "interrupted", t);
       }
       if (inst.proc) kill(inst);
@@ -607,32 +515,73 @@ export async function launch(
   let releaseWarning: string | null = null;
   // Held until every child is reaped: if the launcher dies meanwhile, the
   // reaper kills them.
-  const releaseReaper = await holdReaper();
-  const noReaper = reaperWarning();
+  const guarded = options.reaper !== false;
+  const releaseReaper = guarded ? await holdReaper() : () => Promise.resolve();
+  const noReaper = guarded ? reaperWarning() : "no reaper (reaper: false)";
   const batch = newBatchTag();
+  const prestartHooks: PrestartHooks<Inst> = {
+    prestart(i) {
+      const p = runner.prestart(argvOf(i), {
+        env: { ...batch.env, ...envOf(i)?.env },
+      });
+      // The stopped starter shell joins the run's cgroup before its
+      // release: QEMU (its exec) is charged there from its first page.
+      if (options.cgroup) joinRunCgroup(options.cgroup, p.pid);
+      return p;
+    },
+    onHeld(inst, p) {
+      launched.push(inst);
+      watchInstance(inst, p);
+    },
+    onFailed(inst, e) {
+      launched.push(inst);
+      spawnFailed(inst, inst.scheduled_ms ?? 0, e);
+    },
+    setT0: (t) => (t0 = t),
+    onReleased(inst, { t_s, error }) {
+      if (error) inst.error = `release failed: ${error}`;
+      if (inst.outcome === null) {
+        markStarted(inst, t_s);
+        // Released just before the launcher was stopped.
+        if (interrupted) {
+          endBoot(inst, "interrupted", now());
+          kill(inst);
+        }
+      }
+    },
+    reap: (inst) => kill(inst),
+    interrupted: () => interrupted,
+  };
   try {
     if (spawnMode === "prestart") {
-      await runPrestarted();
+      releaseWarning = (await runPrestarted(insts, prestartHooks, {
+        phases: sockDir !== null,
+        signal: options.signal,
+        t0At: options.t0At,
+      })).releaseWarning;
     } else {
       t0 = options.t0At
         ? await sleepUntil(await options.t0At(), options.signal)
-        : monotonicMs();
+        : clock.now();
+      const maxBooting = kind.maxBooting(pattern);
       for (const inst of insts) {
         if (interrupted) break;
-        if (pattern.kind === "parallel") {
-          while (booting >= pattern.parallelism && !interrupted) {
+        if (maxBooting !== null) {
+          while (booting >= maxBooting && !interrupted) {
             await new Promise<void>((r) => (slotFree = r));
             slotFree = null;
           }
-        } else if (inst.scheduled !== null) {
-          const wait = inst.scheduled - now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        } else if (inst.scheduled_ms !== null) {
+          const wait = inst.scheduled_ms - now();
+          if (wait > 0) {
+            await new Promise<void>((r) => clock.setTimeout(r, wait));
+          }
         }
         if (interrupted) break;
         const ts = now();
         try {
-          const p = runner.spawn(argvOf(inst.i), {
-            env: { ...batch.env, ...envOf(inst.i)?.env },
+          const p = runner.spawn(argvOf(inst.instance), {
+            env: { ...batch.env, ...envOf(inst.instance)?.env },
           });
           // Direct spawns join the run's cgroup right after the spawn (the
           // first allocations of QEMU may be charged to the launcher's).
@@ -653,19 +602,19 @@ export async function launch(
     for (const inst of insts) if (inst.proc && !inst.exited) kill(inst);
     await Promise.all(launched.map((x) => x.done));
     // Whatever an instance left outside its process group goes too.
-    await killTagged(batch.tag);
+    if (guarded) await killTagged(batch.tag);
     await releaseReaper();
   }
   // Every instance gets a row: those never started say so.
   for (const inst of insts) {
     if (!inst.emitted) {
-      inst.outcome ??= "not_started";
+      notStarted(inst);
       emit(inst);
     }
   }
   if (sockDir) Deno.removeSync(sockDir, { recursive: true });
-  const samplerStats = sampler ? await sampler.stop() : null;
-  flushMemory();
+  const samplerStats = memory ? await memory.stop() : null;
+  memory?.flush();
   return {
     rows,
     t0,
@@ -676,259 +625,4 @@ export async function launch(
     releaseWarning,
     reaperWarning: noReaper,
   };
-
-  async function runPrestarted(): Promise<void> {
-    // The release worker first (a thread needs file descriptors too), then
-    // fork every instance ahead of time, stopped; then T_0; then release
-    // each on schedule from the worker, which takes T_s right before SIGCONT.
-    const stopBuf = new SharedArrayBuffer(4);
-    const worker = new Worker(
-      new URL("./release_worker.ts", import.meta.url),
-      { type: "module" },
-    );
-    type Msg = {
-      i?: number;
-      t_s?: number;
-      error?: string | null;
-      done?: boolean;
-      loaded?: boolean;
-      warning?: string | null;
-    };
-    const loaded = new Promise<Msg>((
-      r,
-    ) => (worker.onmessage = (ev: MessageEvent<Msg>) => r(ev.data)));
-    const abort = () => {
-      const f = new Int32Array(stopBuf);
-      Atomics.store(f, 0, 1);
-      Atomics.notify(f, 0);
-    };
-    options.signal?.addEventListener("abort", abort, { once: true });
-    try {
-      releaseWarning = (await loaded).warning ?? null;
-      const budget = prestartBudget(sockDir !== null);
-      const pids: number[] = [];
-      const held: Inst[] = [];
-      const failed: [Inst, unknown][] = [];
-      for (const inst of insts) {
-        if (interrupted) break;
-        if (held.length >= budget.instances) {
-          failed.push([inst, new Error(budget.message)]);
-          continue;
-        }
-        try {
-          const p = runner.prestart(argvOf(inst.i), {
-            env: { ...batch.env, ...envOf(inst.i)?.env },
-          });
-          // The stopped starter shell joins the run's cgroup before its
-          // release: QEMU (its exec) is charged there from its first page.
-          if (options.cgroup) joinRunCgroup(options.cgroup, p.pid);
-          inst.proc = p;
-          pids.push(p.pid);
-          held.push(inst);
-          launched.push(inst);
-          watchInstance(inst, p);
-        } catch (e) {
-          failed.push([inst, e]);
-        }
-        if (pids.length % 16 === 0) await yieldToLoop();
-      }
-      const waitStart = monotonicMs();
-      for (const inst of held) {
-        while (!isStopped(inst.proc!.pid) && !inst.exited && !interrupted) {
-          if (monotonicMs() - waitStart > 30000) {
-            throw new Error(
-              `Cannot pre-start instance ${inst.i}: not stopped after 30 s`,
-            );
-          }
-          await new Promise((r) => setTimeout(r, 1));
-        }
-      }
-      t0 = options.t0At ? await options.t0At() : monotonicMs();
-      for (const inst of insts) {
-        if (inst.scheduled !== null) inst.scheduled += RELEASE_LEAD_MS;
-      }
-      for (const [inst, e] of failed) {
-        launched.push(inst);
-        spawnFailed(inst, inst.scheduled ?? 0, e);
-      }
-      await new Promise<void>((resolve) => {
-        worker.onmessage = (ev: MessageEvent<Msg>) => {
-          if (ev.data.done) return resolve();
-          const inst = held[ev.data.i!];
-          if (ev.data.error) inst.error = `release failed: ${ev.data.error}`;
-          if (inst.outcome === null) {
-            markStarted(inst, ev.data.t_s!);
-            // Released just before the launcher was stopped.
-            if (interrupted) {
-              endBoot(inst, "interrupted", now());
-              kill(inst);
-            }
-          }
-        };
-        worker.postMessage({
-          t0,
-          // Back-to-back: every deadline is the lead, released in order.
-          deadlines: held.map((x) => x.scheduled ?? RELEASE_LEAD_MS),
-          pids,
-          stop: stopBuf,
-        });
-        if (interrupted) abort();
-      });
-      // Instances never released (interrupted): reap them.
-      for (const inst of held) if (inst.ts === null) kill(inst);
-    } finally {
-      options.signal?.removeEventListener("abort", abort);
-      worker.terminate();
-      if (Number.isNaN(t0)) t0 = monotonicMs();
-    }
-  }
-}
-
-/** File descriptors a pre-started instance holds: stdout, stderr, pidfd. */
-const FDS_PER_CHILD = 3;
-
-/** Descriptors kept free for the launcher itself (files, /proc reads, threads). */
-const FD_RESERVE = 12;
-
-/**
- * How many instances can be held pre-started at once under the open-files
- * soft limit, keeping FD_RESERVE descriptors for the launcher itself (and one
- * more per instance for its QMP socket in phase mode).
- */
-function prestartBudget(
-  phases: boolean,
-): { instances: number; message: string } {
-  const lim = getOpenFilesLimit();
-  if (lim === null) return { instances: Infinity, message: "" };
-  let open = 0;
-  try {
-    for (const _ of Deno.readDirSync("/proc/self/fd")) open++;
-  } catch {
-    return { instances: Infinity, message: "" };
-  }
-  const per = FDS_PER_CHILD + (phases ? 1 : 0);
-  const instances = Math.max(
-    0,
-    Math.floor((lim.soft - open - FD_RESERVE) / per),
-  );
-  return {
-    instances,
-    message:
-      `Too many open files: the open-files limit (${lim.soft}) leaves room for ${instances} pre-started instances (${per} descriptors each); raise it (ulimit -n) or lower --count`,
-  };
-}
-
-/**
- * The boot-work columns of one instance (all null without --insns). The
- * instruction counts are those at the stdout write that carried the byte
- * completing the first output / the ready match (the output shim's ring);
- * so are the class counts and the footprint (code pages are read at T_e).
- * Without a ring entry the counts at T_e stand in and `insns_ready_lag` is
- * null.
- */
-function insnsColumns(
-  inst: Pick<Inst, "insFirst" | "insReady" | "outFirst" | "outReady">,
-  mem: boolean,
-): Pick<
-  InstanceRow,
-  | "insns_first_output"
-  | "insns_ready"
-  | "insns_guest_ready"
-  | "insns_before_guest"
-  | "insns_io_ready"
-  | "insns_system_ready"
-  | "mem_accesses_ready"
-  | "guest_code_pages_ready"
-  | "guest_blocks_ready"
-  | "guest_code_insns_ready"
-  | "cr3_writes_ready"
-  | "syscalls_ready"
-  | "insns_ready_lag"
-  | "insns_guest_addr_ready"
-> {
-  const { insFirst: first, insReady: ready, outFirst, outReady } = inst;
-  return {
-    insns_first_output: outFirst?.total ?? first?.total ?? null,
-    insns_ready: ready ? outReady?.total ?? ready.total : null,
-    insns_guest_ready: ready ? outReady?.guest ?? ready.guest : null,
-    insns_before_guest: ready?.beforeGuest ?? first?.beforeGuest ?? null,
-    insns_io_ready: ready ? outReady?.io ?? ready.io : null,
-    insns_system_ready: ready ? outReady?.system ?? ready.system : null,
-    mem_accesses_ready: ready && mem ? outReady?.mem ?? ready.mem : null,
-    guest_code_pages_ready: ready?.codePages ?? null,
-    guest_blocks_ready: ready ? outReady?.blocks ?? ready.blocks : null,
-    guest_code_insns_ready: ready
-      ? outReady?.blockInsns ?? ready.blockInsns
-      : null,
-    cr3_writes_ready: ready ? outReady?.cr3Writes ?? ready.cr3Writes : null,
-    syscalls_ready: ready ? outReady?.syscalls ?? ready.syscalls : null,
-    insns_ready_lag: ready && outReady
-      ? Math.max(0, ready.total - outReady.total)
-      : null,
-    insns_guest_addr_ready: ready?.guestAddr ?? null,
-  };
-}
-
-/** Bytes of stderr kept from its start and from its end. */
-const STDERR_KEEP = 2048;
-
-/** Longest line kept in the `error` column. */
-const ERROR_LINE_MAX = 240;
-
-/**
- * An instance's stderr, bounded: its first and its last 2 KiB (the line
- * naming the problem usually comes first, the last one often ends a
- * multi-line message).
- */
-export class StderrKeep {
-  #dec = new TextDecoder();
-  #head = "";
-  #tail = "";
-  #cut = false;
-
-  /** Add bytes as they arrive. */
-  push(chunk: Uint8Array): void {
-    let text = this.#dec.decode(chunk, { stream: true });
-    if (this.#head.length < STDERR_KEEP) {
-      const room = STDERR_KEEP - this.#head.length;
-      this.#head += text.slice(0, room);
-      text = text.slice(room);
-    }
-    if (text === "") return;
-    this.#tail += text;
-    if (this.#tail.length > STDERR_KEEP) {
-      this.#tail = this.#tail.slice(-STDERR_KEEP);
-      this.#cut = true;
-    }
-  }
-
-  /** Everything kept (head, `…` where bytes were dropped, tail). */
-  text(): string {
-    return this.#head + (this.#cut ? "\n…\n" : "") + this.#tail;
-  }
-
-  /**
-   * The error line: the first line that is not a warning (else the first)
-   * and, when different, ` … ` and the last line; each line cut to 240
-   * characters. Null when nothing was printed.
-   *
-   * @example
-   * ```ts
-   * import { StderrKeep } from "./launch.ts";
-   * const s = new StderrKeep();
-   * s.push(new TextEncoder().encode("qemu: -m 50X: bad size\nOptional suffix…\nand exabytes, respectively.\n"));
-   * console.log(s.errorLine()); // "qemu: -m 50X: bad size … and exabytes, respectively."
-   * ```
-   */
-  errorLine(): string | null {
-    const lines = this.text().split(/\r?\n/).map((l) => l.trim()).filter((l) =>
-      l !== "" && l !== "…"
-    );
-    if (lines.length === 0) return null;
-    const cut = (l: string) =>
-      l.length > ERROR_LINE_MAX ? l.slice(0, ERROR_LINE_MAX - 1) + "…" : l;
-    const first = lines.find((l) => !/\bwarning\b/i.test(l)) ?? lines[0];
-    const last = lines[lines.length - 1];
-    return first === last ? cut(first) : `${cut(first)} … ${cut(last)}`;
-  }
 }

@@ -30,7 +30,22 @@ export {
   type Teardown,
   withImageFile,
 } from "./profile.ts";
-export { type Pattern, patternLabel } from "./pattern.ts";
+export {
+  type Pattern,
+  type PatternKind,
+  patternKind,
+  patternLabel,
+  type PatternRecord,
+  PATTERNS,
+} from "./pattern.ts";
+export {
+  parseReadyRule,
+  READINESS,
+  readinessFor,
+  type ReadinessKind,
+  type ReadinessStrategy,
+} from "./readiness.ts";
+export type { InstanceState } from "./instance.ts";
 export {
   launch,
   type LaunchEvent,
@@ -44,7 +59,7 @@ export {
   runBatch,
 } from "./run_batch.ts";
 export { type Accelerator, chooseAccelerator } from "./accel.ts";
-export { clockSource, monotonicMs } from "./clock.ts";
+export { type Clock, clockSource, monotonicMs, realClock } from "./clock.ts";
 export { denoRunner, type Proc, type ProcessRunner } from "./runner.ts";
 export { hostInfo, newRunId } from "./run_record.ts";
 export {

@@ -11,6 +11,7 @@ import type {
   TeardownName,
 } from "../dataset/run_record.ts";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parseReadyRule } from "./readiness.ts";
 
 /** How the launcher decides an instance has booted (T_e). */
 export type ReadyRule = ReadyRuleRecord;
@@ -379,31 +380,9 @@ function paramTypeText(spec: ParamSpec): string {
 }
 
 function parseReady(v: unknown, where: string): ReadyRule {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new ProfileError(
-      `${where} must be { "firstOutput": true }, { "line": "<regex>" } or { "exit": true }`,
-    );
-  }
-  const r = v as Record<string, unknown>;
-  const keys = Object.keys(r);
-  if (keys.length !== 1) {
-    throw new ProfileError(
-      `${where} must have exactly one of firstOutput, line, exit; got ${
-        keys.join(", ") || "none"
-      }`,
-    );
-  }
-  if (r.firstOutput === true) return { firstOutput: true };
-  if (r.exit === true) return { exit: true };
-  if (typeof r.line === "string") {
-    compile(r.line, `${where}.line`);
-    return { line: r.line };
-  }
-  throw new ProfileError(
-    `${where}: unknown rule ${
-      JSON.stringify(r)
-    }; use { "firstOutput": true }, { "line": "<regex>" } or { "exit": true }`,
-  );
+  const rule = parseReadyRule(v, where);
+  if (typeof rule === "string") throw new ProfileError(rule);
+  return rule;
 }
 
 /**

@@ -8,9 +8,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { Pattern } from "./pattern.ts";
+import { type Pattern, patternFromJson, PATTERNS } from "./pattern.ts";
 import { type Cell, defaultPlan, expandGrid, type Grid } from "./sweep_plan.ts";
 
+const KINDS = Object.values(PATTERNS);
+/** The launch patterns' lines of the help text (pattern.ts). */
+const patternHelp = KINDS.map((k) => `  ${k.flag.help}`).join("\n");
+/** Plan-file forms of the launch patterns, `|`-separated. */
+const patternJson = KINDS.map((k) => k.json).join("|");
+
+/** The help text of `deno task sweep`. */
 export const HELP =
   `deno task sweep — boot storms of virtual machines and write datasets
 
@@ -24,16 +31,14 @@ Usage:
 Grid (each flag may repeat; every combination is one cell = one run folder):
   --image NAME|PATH   profile name under images/profiles/ or a profile .json      [minkernel]
   --count N           instances per cell (whole number ≥ 1)                        [16]
-  --interval MS       open loop: instance i released at T_0 + 2 ms + i·MS          [5 when no pattern]
-  --back-to-back      start instances as fast as spawning allows
-  --parallel P        closed loop: keep P instances booting
+${patternHelp}
   --image-file PATH   boot this image file with the profile's argv (your own build), instead of the
                       profile's "image"; one --image only
   --param NAME=VALUE  profile param; the same NAME given again adds a value (a grid dimension)
   --repeat R          run every cell R times                                       [1]
 
 Sweep:
-  --plan FILE         plan file: {"images":[..],"counts":[..],"patterns":[{"kind":"back-to-back"}|{"kind":"interval","intervalMs":5}|{"kind":"parallel","parallelism":4}],"params":{"k":["v"]},"repeat":1} or {"cells":[{"image":..,"count":..,"pattern":{..},"params":{..}}]}
+  --plan FILE         plan file: {"images":[..],"counts":[..],"patterns":[${patternJson}],"params":{"k":["v"]},"repeat":1} or {"cells":[{"image":..,"count":..,"pattern":{..},"params":{..}}]}
   --full              with no grid: the paper's sizes (storms 64 … 1280, Linux up to 512)
   --dry-run           print the plan with each cell's estimated time and peak memory; start nothing
   --resume DIR        continue the sweep in DIR without redoing finished cells
@@ -91,8 +96,9 @@ export const EXIT_INTERRUPTED = 130;
 const VALUE_HINTS: Record<string, string> = {
   image: "a profile name or a profile .json, e.g. --image minkernel",
   count: "a whole number ≥ 1, e.g. --count 16",
-  interval: "milliseconds ≥ 0, e.g. --interval 5",
-  parallel: "a whole number ≥ 1, e.g. --parallel 4",
+  ...Object.fromEntries(
+    KINDS.filter((k) => k.flag.hint).map((k) => [k.flag.name, k.flag.hint!]),
+  ),
   timeout: "milliseconds, e.g. --timeout 30000",
   out: "a folder, e.g. --out data/runs",
   accel: "auto, kvm or tcg, e.g. --accel tcg",
@@ -157,15 +163,22 @@ function positiveNumber(
   return n;
 }
 
+/** The launch patterns' flags, for parseArgs. */
+const PATTERN_FLAGS = Object.fromEntries(
+  KINDS.map((k) => [
+    k.flag.name,
+    k.flag.value
+      ? { type: "string" as const, multiple: true as const }
+      : { type: "boolean" as const },
+  ]),
+);
+
 function parseArgsStrict(args: string[]) {
   return parseArgs({
     args,
     options: {
       image: { type: "string", multiple: true },
       count: { type: "string", multiple: true },
-      interval: { type: "string", multiple: true },
-      "back-to-back": { type: "boolean" },
-      parallel: { type: "string", multiple: true },
       timeout: { type: "string" },
       out: { type: "string" },
       accel: { type: "string" },
@@ -183,6 +196,7 @@ function parseArgsStrict(args: string[]) {
       "insns-mem": { type: "boolean" },
       "image-file": { type: "string" },
       help: { type: "boolean", short: "h" },
+      ...PATTERN_FLAGS,
     },
     strict: true,
     allowPositionals: false,
@@ -190,24 +204,13 @@ function parseArgsStrict(args: string[]) {
 }
 
 function parsePattern(p: unknown, where: string): Pattern {
-  const o = p as Record<string, unknown>;
-  if (o?.kind === "back-to-back") return { kind: "back-to-back" };
-  if (
-    o?.kind === "interval" && typeof o.intervalMs === "number" &&
-    o.intervalMs > 0
-  ) {
-    return { kind: "interval", intervalMs: o.intervalMs };
-  }
-  if (
-    o?.kind === "parallel" && Number.isInteger(o.parallelism) &&
-    (o.parallelism as number) > 0
-  ) {
-    return { kind: "parallel", parallelism: o.parallelism as number };
-  }
+  const pattern = patternFromJson(p);
+  if (pattern) return pattern;
+  const forms = KINDS.map((k) => k.json);
   throw new UsageError(
-    `${where}: invalid pattern ${
-      JSON.stringify(p)
-    }; use {"kind":"back-to-back"}, {"kind":"interval","intervalMs":5} or {"kind":"parallel","parallelism":4}`,
+    `${where}: invalid pattern ${JSON.stringify(p)}; use ${
+      forms.slice(0, -1).join(", ")
+    } or ${forms.at(-1)}`,
   );
 }
 
@@ -303,25 +306,14 @@ export function parseCommand(args: string[]): Command {
   }
   if (values.help) return { kind: "help" };
   const patterns: Pattern[] = [];
-  for (const v of values.interval ?? []) {
-    const ms = Number(v);
-    if (!Number.isFinite(ms) || ms < 0) {
-      throw new UsageError(
-        `Invalid --interval ${JSON.stringify(v)}: expected milliseconds ≥ 0`,
-      );
+  for (const k of KINDS) {
+    const given = (values as Record<string, unknown>)[k.flag.name];
+    if (given === undefined || given === false) continue;
+    for (const v of k.flag.value ? given as string[] : [undefined]) {
+      const p = k.fromFlag(v);
+      if (typeof p === "string") throw new UsageError(p);
+      patterns.push(p);
     }
-    patterns.push(
-      ms === 0
-        ? { kind: "back-to-back" }
-        : { kind: "interval", intervalMs: ms },
-    );
-  }
-  if (values["back-to-back"]) patterns.push({ kind: "back-to-back" });
-  for (const v of values.parallel ?? []) {
-    patterns.push({
-      kind: "parallel",
-      parallelism: positiveNumber("--parallel", v, true)!,
-    });
   }
   const accel = values.accel ?? "auto";
   if (!["auto", "kvm", "tcg"].includes(accel)) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Pattern, patternLabel } from "./pattern.ts";
+import { type Pattern, patternKind, patternLabel } from "./pattern.ts";
 
 /** One cell of a sweep: one run folder. */
 export interface Cell {
@@ -204,15 +204,13 @@ export function estimateCell(
   options: { cores: number },
 ): CellEstimate {
   const n = cell.count;
+  const kind = patternKind(cell.pattern);
+  const schedule = kind.minDurationMs(cell.pattern, n);
   const duration = (bootMs: number) => {
     const cpu = (n * bootMs) / Math.max(1, options.cores);
-    return (cell.pattern.kind === "interval"
-          ? Math.max(cpu, n * cell.pattern.intervalMs) + bootMs
-          : cpu + bootMs) / 1000 + 0.5;
+    return (Math.max(cpu, schedule) + bootMs) / 1000 + 0.5;
   };
-  const concurrency = cell.pattern.kind === "parallel"
-    ? Math.min(n, cell.pattern.parallelism)
-    : n;
+  const concurrency = kind.concurrency(cell.pattern, n);
   const seconds = duration(cost.bootMs);
   return {
     seconds,

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { Pattern } from "../launcher/pattern.ts";
+import { type Pattern, patternKind } from "../launcher/pattern.ts";
 
 /** One node's part of the storm, by Slurm task rank (SLURM_PROCID). */
 export interface Share {
@@ -140,15 +140,11 @@ export function shares(
     );
   }
   const counts = splitEvenly(split.total, nodes);
-  return counts.map((count, r) =>
-    pattern.kind === "interval"
-      ? {
-        count,
-        pattern: { kind: "interval", intervalMs: pattern.intervalMs * nodes },
-        start_offset_ms: r * pattern.intervalMs,
-      }
-      : { count, pattern, start_offset_ms: 0 }
-  );
+  const kind = patternKind(pattern);
+  return counts.map((count, r) => ({
+    count,
+    ...kind.split(pattern, { nodes, r }),
+  }));
 }
 
 /** Path of `storm.json` in a storm folder. */
