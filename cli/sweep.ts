@@ -37,6 +37,7 @@ import { medianOrNull, summaryText } from "../launcher/summary.ts";
 import {
   knownCost,
   loadSweepState,
+  memorySampling,
   newSweep,
   probeImage,
   runSweep,
@@ -261,6 +262,7 @@ async function runOneBatch(
     spawnMode: args.spawnMode,
     phases: args.phases,
     insns: args.insns,
+    ...memorySampling(args.memorySource),
     signal,
     onEvent: (ev) => {
       if (ev.type === "started") started++;
@@ -385,6 +387,7 @@ async function runSweepCommand(
       note: c.note,
       insns: c.insns,
       imageFile: c.imageFile,
+      memorySource: c.memorySource,
     });
     dir = resolve(c.out ?? "data/sweeps", state.sweep_id);
     console.error(`bootstorm: ${c.note}`);

@@ -238,6 +238,7 @@ export function toCsv(
 
 /** A fixture run: run.json fields and the two tables. */
 export interface RunFixture {
+  /** The run.json fields. */
   record: Record<string, unknown> & { run_id: string; count: number };
   /** The instance table, column-wise. */
   instances: Columns;

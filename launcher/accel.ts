@@ -11,11 +11,13 @@ import { holdReaper, ownerEnv } from "./reaper.ts";
 
 /** The accelerator chosen for a run. */
 export interface Accelerator {
+  /** KVM or TCG. */
   kind: "kvm" | "tcg";
   /** Arguments `${accel}` expands to. */
   args: string[];
   /** Why this one (forced, no /dev/kvm, probe numbers). */
   reason: string;
+  /** The probe boot times that chose it (null when forced). */
   probe: { kvm_ms: number | null; tcg_ms: number | null } | null;
 }
 

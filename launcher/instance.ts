@@ -26,24 +26,43 @@ import type { InsnsCounters, OutputCounts } from "./insns/slots.ts";
 
 /** An instance as it boots: column-named fields, null until known. */
 export interface InstanceState {
+  /** Column `instance`: index in spawn order. */
   instance: number;
+  /** Column `scheduled_ms`: when the pattern scheduled T_s, ms after T_0. */
   scheduled_ms: number | null;
+  /** Column `t_s_ms`: T_s, ms after T_0. */
   t_s_ms: number | null;
+  /** Column `first_output_ms`: first byte on stdout, ms after T_0. */
   first_output_ms: number | null;
+  /** Column `ready_ms`: the ready line, ms after T_0. */
   ready_ms: number | null;
+  /** Column `exit_ms`: when the process exited, ms after T_0. */
   exit_ms: number | null;
+  /** T_e, ms after T_0 (`boot_ms` = T_e − T_s). */
   boot_end_ms: number | null;
+  /** Column `outcome` (null while running). */
   outcome: Outcome | null;
+  /** Column `exit_code`. */
   exit_code: number | null;
+  /** Column `signal`: the signal that ended it. */
   signal: string | null;
+  /** Column `rss_peak_kib`: VmHWM at ready, KiB. */
   rss_peak_kib: number | null;
+  /** Column `pss_kib`: Pss at ready, KiB. */
   pss_kib: number | null;
+  /** Column `uss_kib`: private memory at ready, KiB. */
   uss_kib: number | null;
+  /** Column `cpu_ready_ms`: CPU of the instance until ready, ms. */
   cpu_ready_ms: number | null;
+  /** Column `output_bytes`: stdout bytes read. */
   output_bytes: number;
+  /** Column `pid`. */
   pid: number | null;
+  /** Column `vmm_ready_ms` (phase mode), ms after T_0. */
   vmm_ready_ms: number | null;
+  /** Column `t_k_ms`: T_K (phase mode), ms after T_0. */
   t_k_ms: number | null;
+  /** Column `error`: the spawn error or stderr's first and last lines. */
   error: string | null;
   /** Anonymous memory at ready (a probe, not a dataset column). */
   anon_kib: number | null;

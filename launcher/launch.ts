@@ -76,6 +76,7 @@ export type LaunchEvent =
 export interface LaunchOptions {
   /** Number of instances. */
   count: number;
+  /** How instances are started (back-to-back, interval, parallel). */
   pattern: Pattern;
   /** Fully expanded argv (see `expandArgv`). */
   argv: string[];
@@ -105,6 +106,7 @@ export interface LaunchOptions {
   cgroup?: RunCgroup | null;
   /** Ask for SCHED_FIFO for the sampler (default true). */
   realtimeSampler?: boolean;
+  /** The process runner (default the real one; tests pass a fake). */
   runner?: ProcessRunner;
   /**
    * Aborting stops launching, marks booting instances `interrupted` and
@@ -115,6 +117,7 @@ export interface LaunchOptions {
   onRows?: (rows: InstanceRow[]) => void;
   /** Receives memory rows (with `booting`) as they are sampled. */
   onMemory?: (rows: MemoryRow[]) => void;
+  /** Called on each instance's start and end. */
   onEvent?: (ev: LaunchEvent) => void;
   /**
    * Also read each instance's anonymous memory at ready (a probe: costs a walk
@@ -166,11 +169,17 @@ export interface LaunchOptions {
 
 /** The result of a batch. */
 export interface LaunchResult {
+  /** One row per instance, in instance order. */
   rows: InstanceRow[];
+  /** T_0 on the monotonic clock, ms. */
   t0: number;
+  /** T_0 → last instance reaped, ms. */
   wallMs: number;
+  /** What the memory source achieved, or null with sampling off. */
   sampler: MemorySourceStats | null;
+  /** Whether the signal stopped the batch. */
   interrupted: boolean;
+  /** How instances were started: `prestart` (forked before T_0) or `direct`. */
   spawnMode: "direct" | "prestart";
   /** Why the release thread ran without real-time priority (prestart). */
   releaseWarning: string | null;

@@ -36,20 +36,29 @@ export interface ParamSpec {
 
 /** A validated profile. */
 export interface Profile {
+  /** Profile name (its file name without .json). */
   name: string;
+  /** What kind of OS it is (baseline / libos / linux), or null. */
   class: ProfileClass | null;
   /** Absolute image path (resolved against the profile's folder), or null. */
   image: string | null;
+  /** The command of one instance, with ${...} placeholders. */
   argv: string[];
+  /** When an instance counts as booted. */
   ready: ReadyRule;
+  /** Default per-instance timeout, ms. */
   timeoutMs: number;
+  /** How instances are stopped. */
   teardown: Teardown;
   /** Default value of each param, as text (what `${name}` expands to). */
   params: Record<string, string>;
   /** Declared type of each param (from `{ "type": …, "default": … }`, or from a bare default's JSON type). */
   paramSpecs: Record<string, ParamSpec>;
+  /** Guest memory floor, MiB, or null. */
   minMemoryMib: number | null;
+  /** How to get the image, or null. */
   obtain: string | null;
+  /** One line about the profile, or null. */
   description: string | null;
   /** Named marks: ordered map from name to line regex (source text). */
   marks: Record<string, string>;
@@ -59,6 +68,7 @@ export interface Profile {
 
 /** A profile that cannot be used; the message names the file and key. */
 export class ProfileError extends Error {
+  /** An error whose message names the file and key. */
   constructor(message: string) {
     super(message);
     this.name = "ProfileError";

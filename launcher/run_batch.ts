@@ -49,21 +49,31 @@ import { createRunCgroup, removeRunCgroup } from "./sampler/run_cgroup.ts";
 
 /** Options of one batch. */
 export interface BatchOptions {
+  /** N: instances. */
   count: number;
+  /** Launch pattern. */
   pattern: Pattern;
   /** Parent folder of the run folder (default `data/runs`). */
   outDir?: string;
+  /** Accelerator: auto (default), kvm, tcg, or one already chosen. */
   accel?: "auto" | "kvm" | "tcg" | Accelerator;
+  /** Profile parameters. */
   params?: Record<string, string>;
   /** Per-instance timeout (default: the profile's). */
   timeoutMs?: number;
   /** How `timeoutMs` was chosen, for run.json (default: flag or profile). */
   timeoutReason?: Omit<TimeoutChoice, "ms">;
+  /** SIGTERM → SIGKILL grace, ms (default 1000). */
   graceMs?: number;
+  /** `prestart` or `direct` (default: the pattern's). */
   spawnMode?: "direct" | "prestart";
+  /** Memory sampling interval, ms (default 0.5; 0 = no sampling). */
   sampleIntervalMs?: number;
+  /** Stops the batch cleanly (the dataset is finalised as partial). */
   signal?: AbortSignal;
+  /** The process runner (default the real one). */
   runner?: ProcessRunner;
+  /** Called on each instance's start and end. */
   onEvent?: (ev: LaunchEvent) => void;
   /** Read each instance's anonymous memory at ready (probes). */
   readAnonMemory?: boolean;
@@ -85,8 +95,11 @@ export interface BatchOptions {
 
 /** What a batch produced. */
 export interface BatchResult {
+  /** The run folder written. */
   runDir: string;
+  /** Its run.json. */
   record: RunRecord;
+  /** What launch() returned. */
   result: LaunchResult;
 }
 

@@ -21,9 +21,13 @@ export interface ExitStatus {
 
 /** A running child process. */
 export interface Proc {
+  /** Process id. */
   pid: number;
+  /** Its stdout. */
   stdout: ReadableStream<Uint8Array>;
+  /** Its stderr. */
   stderr: ReadableStream<Uint8Array>;
+  /** Resolves when it exits. */
   status: Promise<ExitStatus>;
   /** Signal the process alone. */
   kill(signal: Deno.Signal): void;

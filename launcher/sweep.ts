@@ -56,10 +56,15 @@ export interface CellRecord extends Cell {
 
 /** The content of `sweep.json`. */
 export interface SweepState {
+  /** Version of this file's format. */
   sweep_version: 1;
+  /** Unique id (also the folder name). */
   sweep_id: string;
+  /** Wall-clock creation, ISO 8601 UTC. */
   created_at: string;
+  /** Where the cells came from. */
   note: string;
+  /** Options every cell shares. */
   options: {
     accel: "auto" | "kvm" | "tcg";
     timeoutMs: number | null;
@@ -68,9 +73,14 @@ export interface SweepState {
     insns?: boolean | { mem: boolean };
     /** Every cell boots this image file instead of its profile's (--image-file). */
     imageFile?: string | null;
+    /** How memory is sampled in every cell (--memory-source; default c-sampler). */
+    memorySource?: "c-sampler" | "worker" | "off";
   };
+  /** The accelerator chosen once for all cells (null until chosen). */
   accelerator: Accelerator | null;
+  /** Probe costs per image (the estimates' input). */
   probes: Record<string, ImageCost>;
+  /** Every cell and its state. */
   cells: CellRecord[];
 }
 
@@ -136,6 +146,7 @@ export function newSweep(
       force: options.force,
       insns: options.insns ?? false,
       imageFile: options.imageFile ?? null,
+      memorySource: options.memorySource ?? "c-sampler",
     },
     accelerator: null,
     probes: {},
@@ -543,6 +554,7 @@ export async function runSweep(
         outDir: join(dir, "runs"),
         signal: options.signal,
         insns: state.options.insns ?? false,
+        ...memorySampling(state.options.memorySource),
         extra: {
           sweep: {
             sweep_id: state.sweep_id,
@@ -579,4 +591,21 @@ export async function runSweep(
   }
   writeSummary(dir, state);
   return state;
+}
+
+/**
+ * The runBatch options of a `--memory-source` choice: a source, or no
+ * sampling at all (`off`).
+ *
+ * @example
+ * ```ts
+ * memorySampling("off"); // { sampleIntervalMs: 0 }
+ * memorySampling("worker"); // { memorySource: "worker" }
+ * ```
+ */
+export function memorySampling(
+  choice: "c-sampler" | "worker" | "off" | undefined,
+): { sampleIntervalMs?: number; memorySource?: "c-sampler" | "worker" } {
+  if (choice === "off") return { sampleIntervalMs: 0 };
+  return { memorySource: choice ?? "c-sampler" };
 }

@@ -57,6 +57,10 @@ Options:
                       (insns_* columns). Built on first use from Debian's qemu source package (needs gcc,
                       libglib2.0-dev). Refused with --accel kvm; auto then means TCG
   --insns-mem         --insns and also count guest memory accesses (mem_accesses_ready; slower)
+  --memory-source SRC c-sampler | worker | off: how memory is sampled every 500 µs  [c-sampler]
+                      c-sampler: a C process reading the run's cgroup (run_used_kib) every tick and
+                      /proc/meminfo (used_kib) every 20th; worker: a Deno worker on /proc/meminfo
+                      every tick; off: no memory rows (the launcher's cost without sampling)
   --slurm             a multi-host storm on Slurm: see deno task sweep --slurm --help
   -h, --help          this text
 
@@ -105,6 +109,7 @@ const VALUE_HINTS: Record<string, string> = {
   param: "NAME=VALUE, e.g. --param mem_mib=64",
   grace: "milliseconds, e.g. --grace 1000",
   "spawn-mode": "direct or prestart",
+  "memory-source": "c-sampler, worker or off",
   repeat: "a whole number ≥ 1, e.g. --repeat 3",
   plan: "a plan file, e.g. --plan sweep.json",
   resume: "a sweep folder, e.g. --resume data/sweeps/<id>",
@@ -123,6 +128,8 @@ export interface BatchArgs {
   spawnMode?: "direct" | "prestart";
   phases?: boolean;
   insns?: boolean | { mem: boolean };
+  /** How memory is sampled (--memory-source; default c-sampler). */
+  memorySource?: MemorySourceChoice;
   imageFile?: string;
   /** Run even when the memory pre-flight refuses the batch. */
   force?: boolean;
@@ -143,8 +150,22 @@ export type Command =
     force: boolean;
     resume: string | null;
     insns: boolean | { mem: boolean };
+    memorySource: MemorySourceChoice;
     imageFile: string | null;
   };
+
+/** `--memory-source`: a memory source of the launcher, or no sampling. */
+export type MemorySourceChoice = "c-sampler" | "worker" | "off";
+
+function memorySourceOf(v: string | undefined): MemorySourceChoice {
+  if (v === undefined) return "c-sampler";
+  if (v === "c-sampler" || v === "worker" || v === "off") return v;
+  throw new UsageError(
+    `Invalid --memory-source ${
+      JSON.stringify(v)
+    }: expected c-sampler, worker or off`,
+  );
+}
 
 function positiveNumber(
   flag: string,
@@ -194,6 +215,7 @@ function parseArgsStrict(args: string[]) {
       phases: { type: "boolean" },
       insns: { type: "boolean" },
       "insns-mem": { type: "boolean" },
+      "memory-source": { type: "string" },
       "image-file": { type: "string" },
       help: { type: "boolean", short: "h" },
       ...PATTERN_FLAGS,
@@ -361,6 +383,7 @@ export function parseCommand(args: string[]): Command {
       ? { mem: true }
       : values.insns ?? false as boolean | { mem: boolean },
     imageFile: values["image-file"] ?? null,
+    memorySource: memorySourceOf(values["memory-source"]),
   };
   if (sweepOpts.imageFile !== null && (values.image ?? []).length > 1) {
     throw new UsageError(
@@ -437,6 +460,7 @@ export function parseCommand(args: string[]): Command {
         spawnMode: spawnMode as BatchArgs["spawnMode"],
         phases: values.phases ?? false,
         insns: sweepOpts.insns,
+        memorySource: sweepOpts.memorySource,
         imageFile: sweepOpts.imageFile ?? undefined,
         force: values.force ?? false,
       },

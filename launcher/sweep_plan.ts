@@ -9,11 +9,17 @@ import { type Pattern, patternKind, patternLabel } from "./pattern.ts";
 
 /** One cell of a sweep: one run folder. */
 export interface Cell {
+  /** Cell id (c01, c02, …). */
   id: string;
+  /** Profile name. */
   image: string;
+  /** N: instances. */
   count: number;
+  /** Launch pattern. */
   pattern: Pattern;
+  /** Profile parameters. */
   params: Record<string, string>;
+  /** Which repetition of the same cell (1-based). */
   repeat: number;
   /** Which experiment of the paper this cell belongs to, if any. */
   experiment?: string;
@@ -59,11 +65,13 @@ export interface CellEstimate {
   seconds: number;
   /** Duration if every boot costs what it does under contention (the probe storm), s: what timeouts scale. */
   worstSeconds?: number;
+  /** Estimated peak memory, KiB. */
   peakKib: number;
   /** Instances alive at once in the worst case. */
   concurrency: number;
   /** Memory per instance and shared by all, KiB (peakKib = concurrency × per + shared). */
   perInstanceKib?: number;
+  /** Memory shared by all instances, KiB. */
   sharedKib?: number;
 }
 
@@ -227,9 +235,11 @@ export function estimateCell(
 
 /** The pre-flight verdict for one cell. */
 export interface Preflight {
+  /** Whether the cell fits in memory. */
   ok: boolean;
   /** Largest N whose estimate fits (for back-to-back / interval cells). */
   largestN: number;
+  /** Why not, with the fix (null when it fits). */
   message: string | null;
 }
 

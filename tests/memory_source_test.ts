@@ -13,6 +13,8 @@ import {
   removeRunCgroup,
 } from "../launcher/sampler/run_cgroup.ts";
 import { loadRun } from "../analysis/load.ts";
+import { join } from "node:path";
+import { ROOT } from "./helpers.ts";
 
 async function memoryOf(dir: string): Promise<MemoryRow[]> {
   return (await loadRun(dir)).memory.objects() as unknown as MemoryRow[];
@@ -188,4 +190,53 @@ Deno.test("the worker source records itself and has no run curve", async () => {
     memory.length > 0 &&
       memory.every((r) => r.run_used_kib === null && r.used_kib !== null),
   );
+});
+
+Deno.test("sweep --memory-source worker and off reach the run; a bad value is refused with the choices", async () => {
+  const out = await Deno.makeTempDir();
+  const sweep = async (...extra: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(ROOT, "cli/sweep.ts"),
+        "--image",
+        "minkernel-microvm",
+        "--count",
+        "2",
+        "--back-to-back",
+        "--accel",
+        "tcg",
+        "--out",
+        out,
+        ...extra,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: r.code,
+      stdout: new TextDecoder().decode(r.stdout).trim(),
+      stderr: new TextDecoder().decode(r.stderr),
+    };
+  };
+  const bad = await sweep("--memory-source", "meminfo");
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /--memory-source "meminfo": expected c-sampler, worker or off/,
+  );
+  const w = await sweep("--memory-source", "worker");
+  assert.equal(w.code, 0, w.stderr);
+  const wRun = w.stdout.split("\n").at(-1)!;
+  const wRec = JSON.parse(await Deno.readTextFile(join(wRun, "run.json")));
+  assert.equal(wRec.memory_sampler.source, "worker");
+  assert.ok((await memoryOf(wRun)).every((r) => r.run_used_kib === null));
+  const off = await sweep("--memory-source", "off");
+  assert.equal(off.code, 0, off.stderr);
+  const offRun = off.stdout.split("\n").at(-1)!;
+  const offRec = JSON.parse(await Deno.readTextFile(join(offRun, "run.json")));
+  assert.equal(offRec.memory_sampler, null);
+  assert.equal((await memoryOf(offRun)).length, 0);
+  await Deno.remove(out, { recursive: true });
 });
