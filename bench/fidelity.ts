@@ -686,6 +686,10 @@ export async function runLauncherBatch(
     options.accel,
     "--out",
     options.outDir,
+    // Stop each instance at ready with SIGKILL, as the C harness does: a
+    // graceful QEMU exit (SIGTERM) costs the guests still booting.
+    "--grace",
+    "0",
   ];
   // Stays on Deno.Command: this is the measured launcher itself, run as the paper's users run it.
   const r = await new Deno.Command(cmd, {

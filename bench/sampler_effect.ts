@@ -1,44 +1,80 @@
 /**
- * The memory sampler's own effect on the boots it measures: N back-to-back
- * minkernel-microvm storms through `runBatch`, alternating sampling on (the
- * default c-sampler source with the run's cgroup) and off, for R rounds;
- * prints each round's median boot_ms and the medians' ratio on / off.
+ * The memory sampler's own effect on the boots it measures, and the gap to
+ * the C harness: N back-to-back minkernel-microvm storms, rotating three
+ * sides every round: the launcher through `runBatch` with sampling on (the
+ * default c-sampler source and the run's cgroup), the same with sampling
+ * off, and the C harness of the paper's method sampling with the same C
+ * sampler. Before each storm it waits until no QEMU process is left and one
+ * more second (a storm's dying guests would slow the next one). Prints each
+ * storm's median boot_ms, the medians over rounds and their ratios.
  *
  * ```sh
- * deno run -A --v8-flags=--no-concurrent-recompilation,--no-concurrent-osr bench/sampler_effect.ts [N=32] [ROUNDS=6]
+ * deno run -A --v8-flags=--no-concurrent-recompilation,--no-concurrent-osr bench/sampler_effect.ts [N=64] [ROUNDS=4]
  * ```
  *
  * @module
  */
 import { median } from "../mod.ts";
+import { prepareSides } from "./fidelity.ts";
 import { storm } from "./scale.ts";
 
-const n = Number(Deno.args[0] ?? 32);
-const rounds = Number(Deno.args[1] ?? 6);
+const n = Number(Deno.args[0] ?? 64);
+const rounds = Number(Deno.args[1] ?? 4);
 const out = await Deno.makeTempDir({ prefix: "bootstorm-sampler-effect-" });
-const res: Record<"on" | "off", number[]> = { on: [], off: [] };
+const sides = await prepareSides("minkernel-microvm", {
+  accel: "tcg",
+  outDir: out,
+});
+
+function qemuCount(): number {
+  let k = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/comm`).startsWith("qemu")) k++;
+    } catch {
+      // gone
+    }
+  }
+  return k;
+}
+
+async function settle(): Promise<void> {
+  while (qemuCount() > 0) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+const res = { on: [] as number[], off: [] as number[], c: [] as number[] };
+const names = ["on", "off", "c"] as const;
 for (let k = 0; k < rounds; k++) {
-  // Flip the order every round.
-  for (const v of k % 2 ? ["off", "on"] as const : ["on", "off"] as const) {
-    const r = await storm(n, {
-      image: "minkernel-microvm",
-      outDir: out,
-      rssKib: 45000,
-      bootMs: 40,
-      sampleIntervalMs: v === "on" ? 0.5 : 0,
-    });
-    if (r.bootMedianMs !== null) res[v].push(r.bootMedianMs);
-    console.log(
-      `round ${k + 1} sampling ${v}: median boot ${
-        r.bootMedianMs?.toFixed(0)
-      } ms`,
-    );
+  for (let j = 0; j < 3; j++) {
+    const side = names[(j + k) % 3];
+    await settle();
+    const m = side === "c"
+      ? median(
+        (await sides.c(n)).filter((r) => r.outcome === "ready").map((r) =>
+          r.boot_ms!
+        ),
+      )
+      : (await storm(n, {
+        image: "minkernel-microvm",
+        outDir: out,
+        rssKib: 45000,
+        bootMs: 40,
+        sampleIntervalMs: side === "on" ? 0.5 : 0,
+      })).bootMedianMs!;
+    res[side].push(m);
+    console.log(`round ${k + 1} ${side}: median boot ${m.toFixed(0)} ms`);
   }
 }
 await Deno.remove(out, { recursive: true }).catch(() => {});
-const on = median(res.on), off = median(res.off);
+const on = median(res.on), off = median(res.off), c = median(res.c);
 console.log(
-  `N=${n}, ${rounds} rounds: median of medians on ${on.toFixed(0)} ms, off ${
-    off.toFixed(0)
-  } ms, on / off ${(on / off).toFixed(3)}`,
+  `N=${n}, ${rounds} rounds, median of medians: launcher sampling on ${
+    on.toFixed(0)
+  } ms, off ${off.toFixed(0)} ms, C harness (sampling) ${
+    c.toFixed(0)
+  } ms; on / off ${(on / off).toFixed(3)}, on / C ${
+    (on / c).toFixed(3)
+  }, off / C ${(off / c).toFixed(3)}`,
 );

@@ -452,6 +452,8 @@ export async function storm(
       pattern: { kind: "back-to-back" },
       accel: "tcg",
       outDir: options.outDir,
+      // SIGKILL at ready, as the C harness of the paper's method does.
+      graceMs: 0,
       sampleIntervalMs: options.sampleIntervalMs,
       runner,
       onEvent: (ev) => {

@@ -49,6 +49,7 @@ Options:
   --out DIR           parent folder of the run / sweep folder                      [data/runs, data/sweeps]
   --accel MODE        auto | kvm | tcg                                             [auto: KVM when usable]
   --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [1000]
+                      0: SIGKILL at once, as the paper's C harness (a storm boots faster)
   --spawn-mode MODE   direct | prestart (single batch only)                        [prestart for --interval]
   --phases            QEMU phase mode (single batch only): start paused (-S) with a QMP socket per
                       instance; records vmm_ready_ms, t_k_ms (T_K), vmm_init_ms, guest_boot_ms
@@ -107,7 +108,7 @@ const VALUE_HINTS: Record<string, string> = {
   out: "a folder, e.g. --out data/runs",
   accel: "auto, kvm or tcg, e.g. --accel tcg",
   param: "NAME=VALUE, e.g. --param mem_mib=64",
-  grace: "milliseconds, e.g. --grace 1000",
+  grace: "milliseconds (0: SIGKILL at once), e.g. --grace 1000",
   "spawn-mode": "direct or prestart",
   "memory-source": "c-sampler, worker or off",
   repeat: "a whole number ≥ 1, e.g. --repeat 3",
@@ -369,7 +370,10 @@ export function parseCommand(args: string[]): Command {
   );
   const repeat = positiveNumber("--repeat", values.repeat, true) ?? 1;
   const timeoutMs = positiveNumber("--timeout", values.timeout, false);
-  const graceMs = positiveNumber("--grace", values.grace, false);
+  // 0 is allowed: SIGKILL at once.
+  const graceMs = values.grace === "0"
+    ? 0
+    : positiveNumber("--grace", values.grace, false);
   const images = values.image ?? [];
   const grid = images.length + counts.length + patterns.length +
       Object.keys(params).length > 0;

@@ -350,3 +350,16 @@ Deno.test("launch() refuses a fake clock with pre-started instances", async () =
     /real monotonic clock/,
   );
 });
+
+Deno.test("launch() with the fake runner: grace 0 kills a ready instance with SIGKILL at once, no SIGTERM", async () => {
+  const { rows, runner } = await fakeLaunch(
+    profileOf({ line: "^READY$" }),
+    () => ({ stdout: [{ at: 5, line: "READY" }], exitAt: 500 }),
+    { graceMs: 0 },
+  );
+  assert.equal(rows[0].outcome, "ready");
+  assert.equal(runner.spawns[0].signals[0], "SIGKILL");
+  assert.ok(!runner.spawns[0].signals.includes("SIGTERM"));
+  assert.equal(rows[0].signal, "SIGKILL");
+  assert.equal(rows[0].exit_ms, 5);
+});

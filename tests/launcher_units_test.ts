@@ -260,3 +260,13 @@ Deno.test("datasetDoc() matches docs/dataset.md (run `deno task dataset-doc`)", 
   assert.equal(onDisk, datasetDoc());
   for (const c of INSTANCE_COLUMNS) assert.ok(onDisk.includes(`\`${c.name}\``));
 });
+
+Deno.test("parseCommand() takes --grace 0 (SIGKILL at once) and refuses a negative grace", () => {
+  const c = parseCommand(["--count", "2", "--back-to-back", "--grace", "0"]);
+  assert.equal(c.kind, "batch");
+  if (c.kind === "batch") assert.equal(c.batch.graceMs, 0);
+  assert.throws(
+    () => parseCommand(["--count", "2", "--back-to-back", "--grace", "-5"]),
+    /--grace/,
+  );
+});
