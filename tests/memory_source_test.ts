@@ -109,35 +109,61 @@ Deno.test({
   },
 });
 
+/** Wait (up to 20 s) until no QEMU process is left on the host. */
+async function noQemuLeft(): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 20_000) {
+    let n = 0;
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        if (Deno.readTextFileSync(`/proc/${e.name}/comm`).startsWith("qemu")) {
+          n++;
+        }
+      } catch {
+        // gone
+      }
+    }
+    if (n === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // /proc/meminfo counts the whole host: another process's allocations move
-// it by hundreds of MiB. Compared only on a quiet host (CI).
-const busy = Deno.loadavg()[0] > navigator.hardwareConcurrency;
+// it by hundreds of MiB. The tests of this suite run one at a time, so only
+// this test's guests allocate meanwhile; a storm is tried up to three times
+// in case something else on the host allocated during one.
 Deno.test({
-  name: cgroupOk !== null
-    ? needsCgroup("the run's cgroup curve agrees with /proc/meminfo")
-    : busy
-    ? `the run's cgroup curve agrees with /proc/meminfo [skipped: host busy, load average ${
-      Deno.loadavg()[0]
-    } on ${navigator.hardwareConcurrency} cores]`
-    : "the run's cgroup curve agrees with /proc/meminfo",
-  ignore: cgroupOk !== null || busy,
+  name: needsCgroup("the run's cgroup curve agrees with /proc/meminfo"),
+  ignore: cgroupOk !== null,
   fn: async () => {
-    // 64 MiB touched, then a 2.5 s spin: by the first T_e the kernel has
-    // folded its vmstat counters (every vm.stat_interval, 1 s), so the
-    // system's MemAvailable shows the same memory the cgroup does.
-    const { memory, te } = await storm(3, {
-      touch_mib: "64",
-      spin_ms: "2500",
-      mem_mib: "96",
-    });
-    const run = rise(memory, "run_used_kib", te);
-    const sys = rise(memory, "used_kib", te);
-    // resolution of the system curve: the per-CPU vmstat thresholds, and
-    // whatever else the host does meanwhile: within 20 % or 64 MiB
-    assert.ok(
-      Math.abs(run - sys) < Math.max(0.2 * run, 64 * 1024),
-      `cgroup ${run} KiB vs meminfo ${sys} KiB`,
-    );
+    const tries: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      // The guests of an earlier storm free their memory as they die, which
+      // moves MemAvailable the other way: wait for them to be gone, then for
+      // the kernel to fold its counters.
+      await noQemuLeft();
+      await new Promise((r) => setTimeout(r, 1500));
+      // 256 MiB touched each, then a 2.5 s spin: by the first T_e the
+      // kernel has folded its vmstat counters (every vm.stat_interval, 1 s).
+      // MemFree does not count the pages on the per-CPU free lists, and
+      // allocations draw on those first: measured here, 3 × 64 MiB charged
+      // 250 MiB to the cgroup and AnonPages while MemFree fell 191 MiB, the
+      // per-CPU lists going from 75 to 17 MiB (/proc/zoneinfo `count`). So
+      // the guests touch enough that those lists are a small part of it.
+      const { memory, te } = await storm(3, {
+        touch_mib: "256",
+        spin_ms: "2500",
+        mem_mib: "288",
+      });
+      const run = rise(memory, "run_used_kib", te);
+      const sys = rise(memory, "used_kib", te);
+      // resolution of the system curve: the per-CPU free lists and vmstat
+      // thresholds, and whatever else the host does meanwhile: within 20 %
+      if (Math.abs(run - sys) < Math.max(0.2 * run, 64 * 1024)) return;
+      tries.push(`cgroup ${run} KiB vs meminfo ${sys} KiB`);
+    }
+    assert.fail(`3 storms, none agreed: ${tries.join("; ")}`);
   },
 });
 
