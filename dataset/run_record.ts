@@ -228,6 +228,12 @@ export interface RunRecord {
   multi_host?: Record<string, unknown>;
   /** Whether the release thread ran at SCHED_FIFO, and why not. */
   release_thread?: { realtime: boolean; warning: string | null } | null;
+  /**
+   * The launcher's main thread (it reads output and takes T_e) from T_0 to
+   * the last instance's end: its nice value (−10 unless refused) and why
+   * not; null for direct spawns (children would inherit it).
+   */
+  main_thread?: { nice: number | null; warning: string | null } | null;
   /** Why no reaper guarded the instances (then they could outlive a killed launcher), or null. */
   reaper_warning?: string | null;
   /** Wall time of the batch, ms. */

@@ -40,3 +40,42 @@ export function setRealtimeThread(priority = 10): string | null {
     }); ran at normal priority`;
   }
 }
+
+/**
+ * Set the nice value of the calling thread only (Linux: setpriority on its
+ * thread id); returns the previous value, or the reason it was refused.
+ * Threads and processes created later from this thread inherit it.
+ *
+ * @example
+ * ```ts
+ * const r = setThreadNice(0); // the same value: always permitted
+ * console.log(typeof r.previous === "number" || r.warning !== null); // true
+ * ```
+ */
+export function setThreadNice(
+  nice: number,
+): { previous: number | null; warning: string | null } {
+  try {
+    const lib = Deno.dlopen("libc.so.6", {
+      syscall: { parameters: ["i64"], result: "i64" },
+      setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
+      getpriority: { parameters: ["i32", "u32"], result: "i32" },
+    });
+    const SYS_gettid = 186n; // x86_64
+    const tid = Number(lib.symbols.syscall(SYS_gettid));
+    const PRIO_PROCESS = 0;
+    const previous = lib.symbols.getpriority(PRIO_PROCESS, tid);
+    const rc = lib.symbols.setpriority(PRIO_PROCESS, tid, nice);
+    lib.close();
+    return rc === 0 ? { previous, warning: null } : {
+      previous,
+      warning:
+        `setpriority(nice ${nice}) refused (needs root or CAP_SYS_NICE); the launcher's main thread ran at nice ${previous}`,
+    };
+  } catch (e) {
+    return {
+      previous: null,
+      warning: `setpriority unavailable (${(e as Error).message})`,
+    };
+  }
+}

@@ -487,6 +487,7 @@ export async function runBatch(
           warning: result.releaseWarning,
         }
         : null,
+      main_thread: result.spawnMode === "prestart" ? result.mainThread : null,
       memory_sampler: result.sampler,
       reaper_warning: result.reaperWarning,
       wall_ms: result.wallMs,

@@ -201,3 +201,36 @@ Deno.test("cli: SIGINT mid-run leaves no child and a partial dataset that reads 
   assert.equal(run.status, "partial");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("runBatch() raises the main thread (nice -10) from T_0 to the end of a pre-started batch; no instance inherits it", async () => {
+  const dir = await Deno.makeTempDir();
+  // The nice value is field 19 of /proc/<pid>/stat (17 after "pid (comm) ").
+  const script =
+    `awk '{sub(/.*\\) /, ""); print $17}' /proc/$$/stat > ${dir}/nice.$$; echo READY; exec sleep 5`;
+  const { record } = await runBatch(fakeProfile("nice", script), {
+    count: 3,
+    pattern: { kind: "back-to-back" },
+    outDir: dir,
+    sampleIntervalMs: 0,
+  });
+  const main = record.main_thread!;
+  if (main.warning === null) {
+    assert.equal(main.nice, -10);
+  } else {
+    // Not permitted here (not root): said so, and left unchanged.
+    assert.match(main.warning, /setpriority/);
+  }
+  const seen: number[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith("nice.")) {
+      seen.push(Number(Deno.readTextFileSync(join(dir, e.name)).trim()));
+    }
+  }
+  assert.deepEqual(seen, [0, 0, 0], "instances run at the host's nice");
+  const ownNice = Number(
+    Deno.readTextFileSync("/proc/thread-self/stat").replace(/.*\) /, "")
+      .split(" ")[16],
+  );
+  assert.equal(ownNice, 0, "the main thread is back to normal afterwards");
+  await Deno.remove(dir, { recursive: true });
+});
