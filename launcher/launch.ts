@@ -413,6 +413,12 @@ export async function launch(
     try {
       for await (const chunk of p.stdout) {
         const t = now();
+        // Output of a pre-started instance whose release message is not
+        // handled yet: it was released, at the T_s its thread recorded.
+        if (inst.t_s_ms === null && inst.outcome === null && releasedAt) {
+          const ts = releasedAt(inst);
+          if (ts !== null) markStarted(inst, ts);
+        }
         if (firstOutput(inst, t)) {
           if (insns) {
             inst.insns_at_first_output = insns.slots.read(inst.instance);
@@ -558,6 +564,8 @@ export async function launch(
 
   const launched: Inst[] = [];
   let releaseWarning: string | null = null;
+  // T_s of a pre-started instance as its release thread recorded it.
+  let releasedAt: ((inst: Inst) => number | null) | null = null;
   const mainNice = options.mainNice === undefined ? -10 : options.mainNice;
   // Set by the T_0 hook (a holder: assigned inside a closure).
   const nice: { set: ReturnType<typeof setThreadNice> | null } = { set: null };
@@ -598,8 +606,13 @@ export async function launch(
         };
       }
     },
+    releaseLookup(lookup) {
+      releasedAt = lookup;
+    },
     onReleased(inst, { t_s, error }) {
       if (error) inst.error = `release failed: ${error}`;
+      // Already started by its own output (it overtook this message).
+      if (inst.t_s_ms !== null) return;
       if (inst.outcome === null) {
         markStarted(inst, t_s);
         // Released just before the launcher was stopped.

@@ -46,6 +46,12 @@ export interface PrestartHooks<S extends InstanceState> {
    * SIGCONT failed.
    */
   onReleased(s: S, release: { t_s: number; error: string | null }): void;
+  /**
+   * Called at T_0 with a lookup of an instance's T_s as the release thread
+   * recorded it (null until then), for output that arrives before the
+   * release message does.
+   */
+  releaseLookup?(lookup: (s: S) => number | null): void;
   /** Instance `s` was held but never released (interrupted): reap it. */
   reap(s: S): void;
   /** Whether the batch was interrupted. */
@@ -156,6 +162,14 @@ export async function runPrestarted<S extends InstanceState>(
       if (s.scheduled_ms !== null) s.scheduled_ms += RELEASE_LEAD_MS;
     }
     for (const [s, e] of failed) hooks.onFailed(s, e);
+    const releasedBuf = new SharedArrayBuffer(8 * Math.max(1, held.length));
+    const released = new Float64Array(releasedBuf).fill(NaN);
+    const index = new Map(held.map((s, k) => [s, k]));
+    hooks.releaseLookup?.((s) => {
+      const k = index.get(s);
+      const t = k === undefined ? NaN : released[k];
+      return Number.isNaN(t) ? null : t;
+    });
     await new Promise<void>((resolve) => {
       worker.onmessage = (ev: MessageEvent<Msg>) => {
         if (ev.data.done) return resolve();
@@ -170,6 +184,7 @@ export async function runPrestarted<S extends InstanceState>(
         deadlines: held.map((x) => x.scheduled_ms ?? RELEASE_LEAD_MS),
         pids,
         stop: stopBuf,
+        released: releasedBuf,
       });
       if (hooks.interrupted()) abort();
     });
