@@ -51,6 +51,7 @@ import { mean, median } from "../mod.ts";
 import {
   coincidentGaps,
   type GapSummary,
+  qemuProcessCount,
   readMemoryStats,
   type RtSamplerResult,
   samplerIdle,
@@ -252,20 +253,6 @@ function cpuTimes(): { idle: number; total: number; steal: number } {
   return { idle: v[3] + v[4], total, steal: v[7] ?? 0 };
 }
 
-function foreignQemu(): number {
-  let n = 0;
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`);
-      if (comm.startsWith("qemu-system")) n++;
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
-
 /**
  * The machine's state now: load average, CPU busy and steal share over
  * `windowMs`, QEMU processes running (between parts none are this
@@ -287,7 +274,7 @@ export async function snapshotLoad(windowMs = 1000): Promise<LoadSnapshot> {
     loadavg: await loadavg(),
     cpuBusy: 1 - (b.idle - a.idle) / dt,
     steal: (b.steal - a.steal) / dt,
-    foreignQemu: foreignQemu(),
+    foreignQemu: qemuProcessCount(),
     waitedS: 0,
   };
 }

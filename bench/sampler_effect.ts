@@ -16,7 +16,7 @@
  */
 import { median } from "../mod.ts";
 import { prepareSides } from "./fidelity.ts";
-import { storm } from "./scale.ts";
+import { qemuProcessCount, storm } from "./scale.ts";
 
 const n = Number(Deno.args[0] ?? 64);
 const rounds = Number(Deno.args[1] ?? 4);
@@ -26,21 +26,8 @@ const sides = await prepareSides("minkernel-microvm", {
   outDir: out,
 });
 
-function qemuCount(): number {
-  let k = 0;
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${e.name}/comm`).startsWith("qemu")) k++;
-    } catch {
-      // gone
-    }
-  }
-  return k;
-}
-
 async function settle(): Promise<void> {
-  while (qemuCount() > 0) await new Promise((r) => setTimeout(r, 50));
+  while (qemuProcessCount() > 0) await new Promise((r) => setTimeout(r, 50));
   await new Promise((r) => setTimeout(r, 1000));
 }
 

@@ -36,6 +36,30 @@ import {
   removeRunCgroup,
 } from "../launcher/sampler/run_cgroup.ts";
 
+/**
+ * QEMU processes alive on this host (any owner): a benchmark waits for none
+ * before a storm, and notes them as foreign load.
+ *
+ * @example
+ * ```ts ignore
+ * while (qemuProcessCount() > 0) await new Promise((r) => setTimeout(r, 50));
+ * ```
+ */
+export function qemuProcessCount(): number {
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (
+        Deno.readTextFileSync(`/proc/${e.name}/comm`).startsWith("qemu-system")
+      ) n++;
+    } catch {
+      // gone
+    }
+  }
+  return n;
+}
+
 /** One storm's numbers. */
 export interface StormResult {
   n: number;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { assertImagePresent, type Profile } from "../launcher/profile.ts";
 
@@ -27,15 +28,6 @@ export function builderFor(profile: Profile): string | null {
   return null;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Make sure a profile's image exists: build it when the repository has its
  * source (saying so on stderr), else throw the profile's "how to get it".
@@ -56,9 +48,9 @@ export async function ensureImage(
     env?: Record<string, string>;
   } = {},
 ): Promise<void> {
-  if (!profile.image || (await exists(profile.image))) return;
+  if (!profile.image || existsSync(profile.image)) return;
   const script = builderFor(profile);
-  if (script && (await exists(`${ROOT}${script}`))) {
+  if (script && existsSync(`${ROOT}${script}`)) {
     console.error(
       `bootstorm: building the image of "${profile.name}" (${script}) …`,
     );

@@ -48,6 +48,26 @@ export const monotonicMs: () => number = libc
   }
   : () => performance.now();
 
+const CLOCK_REALTIME = 0;
+const wallTs = new BigInt64Array(2);
+
+/**
+ * CLOCK_REALTIME in ms since the epoch, µs resolution (the multi-host start
+ * instant is agreed on it); `performance.timeOrigin + performance.now()`
+ * without FFI.
+ *
+ * @example
+ * ```ts
+ * import { realtimeMs } from "./clock.ts";
+ * console.log(Math.abs(realtimeMs() - Date.now()) < 1000); // true
+ * ```
+ */
+export function realtimeMs(): number {
+  if (!libc) return performance.timeOrigin + performance.now();
+  libc.symbols.clock_gettime(CLOCK_REALTIME, wallTs);
+  return Number(wallTs[0]) * 1e3 + Number(wallTs[1]) / 1e6;
+}
+
 const cpuTs = new BigInt64Array(2);
 
 /**

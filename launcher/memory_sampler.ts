@@ -6,16 +6,18 @@
  * @module
  */
 import type { MemoryRow } from "../dataset/schema.ts";
+import type { MemorySamplerRecord } from "../dataset/run_record.ts";
 
-/** What the sampler achieved, for the run record. */
-export interface SamplerStats {
-  target_hz: number;
-  achieved_hz: number;
-  samples: number;
-  worst_gap_ms: number | null;
-  realtime: boolean;
-  warning: string | null;
-}
+/** What the sampler achieved, for the run record (its `memory_sampler` fields). */
+export type SamplerStats = Pick<
+  MemorySamplerRecord,
+  | "target_hz"
+  | "achieved_hz"
+  | "samples"
+  | "worst_gap_ms"
+  | "realtime"
+  | "warning"
+>;
 
 /**
  * Start sampling; `onSamples` receives rows in batches, `t_ms` on the

@@ -25,6 +25,7 @@ import {
   type Cell,
   type CellEstimate,
   chooseTimeout,
+  costFromProbe,
   estimateCell,
   type ImageCost,
   preflightCell,
@@ -358,16 +359,7 @@ export async function probeImage(
     }
     const rss = r.rss_peak_kib ?? 0;
     const priv = r.anon_kib ?? null;
-    // One more instance costs its anonymous memory (plus ~20% for page
-    // tables and kernel structures); the shared rest is counted once.
-    const cost: ImageCost = priv !== null && priv > 0 && priv <= rss
-      ? {
-        bootMs: r.boot_ms,
-        rssKib: Math.round(priv * 1.2),
-        sharedKib: rss - priv,
-        source: "probe",
-      }
-      : { bootMs: r.boot_ms, rssKib: rss, source: "probe" };
+    const cost: ImageCost = costFromProbe({ ...r, boot_ms: r.boot_ms });
     // Under contention: 2 × cores at once.
     const n = Math.max(2, 2 * cores);
     const storm = await runBatch(profile, {

@@ -59,6 +59,35 @@ export interface ImageCost {
   source: "probe" | "profile";
 }
 
+/**
+ * The cost of one more instance from a probe boot's row: its anonymous
+ * memory (plus ~20% for page tables and kernel structures) with the shared
+ * rest counted once, or its peak RSS when the anonymous memory is unknown.
+ *
+ * @example
+ * ```ts
+ * import { costFromProbe } from "./sweep_plan.ts";
+ * costFromProbe({ boot_ms: 40, rss_peak_kib: 43000, anon_kib: 20000 });
+ * // { bootMs: 40, rssKib: 24000, sharedKib: 23000, source: "probe" }
+ * ```
+ */
+export function costFromProbe(row: {
+  boot_ms: number;
+  rss_peak_kib: number | null;
+  anon_kib?: number | null;
+}): ImageCost {
+  const rss = row.rss_peak_kib ?? 0;
+  const priv = row.anon_kib ?? null;
+  return priv !== null && priv > 0 && priv <= rss
+    ? {
+      bootMs: row.boot_ms,
+      rssKib: Math.round(priv * 1.2),
+      sharedKib: rss - priv,
+      source: "probe",
+    }
+    : { bootMs: row.boot_ms, rssKib: rss, source: "probe" };
+}
+
 /** Estimated duration and memory of one cell. */
 export interface CellEstimate {
   /** Expected duration, s (from the cost of one boot alone). */

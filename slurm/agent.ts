@@ -25,6 +25,7 @@ import { which } from "../launcher/runner.ts";
 import { availableKib, knownCost } from "../launcher/sweep.ts";
 import {
   type Cell,
+  costFromProbe,
   estimateCell,
   type ImageCost,
   preflightCell,
@@ -249,16 +250,7 @@ async function imageCost(
       anon_kib?: number | null;
     };
     if (r?.outcome === "ready" && r.boot_ms !== null) {
-      const rss = r.rss_peak_kib ?? 0;
-      const priv = r.anon_kib ?? null;
-      return priv !== null && priv > 0 && priv <= rss
-        ? {
-          bootMs: r.boot_ms,
-          rssKib: Math.round(priv * 1.2),
-          sharedKib: rss - priv,
-          source: "probe",
-        }
-        : { bootMs: r.boot_ms, rssKib: rss, source: "probe" };
+      return costFromProbe({ ...r, boot_ms: r.boot_ms });
     }
   } catch {
     // the storm itself will say what is wrong

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { monotonicMs } from "../launcher/clock.ts";
+import { monotonicMs, realtimeMs } from "../launcher/clock.ts";
 
 /** One round trip, ms on the two clocks. */
 export interface ClockSample {
@@ -79,35 +79,8 @@ export function estimateOffset(samples: readonly ClockSample[]): ClockOffset {
   };
 }
 
-type Libc = {
-  symbols: { clock_gettime: (id: number, buf: BigInt64Array) => number };
-};
-const CLOCK_REALTIME = 0;
-let libc: Libc | null = null;
-try {
-  libc = Deno.dlopen("libc.so.6", {
-    clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-  }) as unknown as Libc;
-} catch {
-  libc = null;
-}
-const buf = new BigInt64Array(2);
-
-/**
- * CLOCK_REALTIME in ms since the epoch, µs resolution (Date.now() with
- * performance.now() fractions when FFI is unavailable).
- *
- * @example
- * ```ts
- * import { realtimeMs } from "./clock_offset.ts";
- * console.log(Math.abs(realtimeMs() - Date.now()) < 1000); // true
- * ```
- */
-export function realtimeMs(): number {
-  if (!libc) return performance.timeOrigin + performance.now();
-  libc.symbols.clock_gettime(CLOCK_REALTIME, buf);
-  return Number(buf[0]) * 1e3 + Number(buf[1]) / 1e6;
-}
+// The wall clock comes from the launcher's one libc binding (clock.ts).
+export { realtimeMs };
 
 /** A host's clock as the multi-host code reads it. */
 export interface HostClock {

@@ -15,6 +15,7 @@ import {
 import { loadRun } from "../analysis/load.ts";
 import { join } from "node:path";
 import { ROOT } from "./helpers.ts";
+import { qemuProcessCount } from "../bench/scale.ts";
 
 async function memoryOf(dir: string): Promise<MemoryRow[]> {
   return (await loadRun(dir)).memory.objects() as unknown as MemoryRow[];
@@ -112,19 +113,7 @@ Deno.test({
 /** Wait (up to 20 s) until no QEMU process is left on the host. */
 async function noQemuLeft(): Promise<void> {
   const t0 = Date.now();
-  while (Date.now() - t0 < 20_000) {
-    let n = 0;
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name)) continue;
-      try {
-        if (Deno.readTextFileSync(`/proc/${e.name}/comm`).startsWith("qemu")) {
-          n++;
-        }
-      } catch {
-        // gone
-      }
-    }
-    if (n === 0) return;
+  while (qemuProcessCount() > 0 && Date.now() - t0 < 20_000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }

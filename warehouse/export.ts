@@ -15,6 +15,7 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   DatasetError,
@@ -133,7 +134,7 @@ export async function exportRuns(
   try {
     registerArrowScan(db.duck, db.connection);
     const con = db.connection;
-    const have = exists(files.runs);
+    const have = existsSync(files.runs);
     const old = new Map<string, number>();
     if (have) {
       const r = await con.runAndReadAll(
@@ -254,7 +255,7 @@ export async function exportRuns(
           const tmp = stage(t).replace(".new-", ".merged-");
           staged.push(tmp);
           const fresh = `select * from read_parquet(${literal(newFiles[t])})`;
-          const source = have && exists(files[t])
+          const source = have && existsSync(files[t])
             ? `select * from read_parquet(${
               literal(files[t])
             }, union_by_name = true) where run_id in (select run_id from read_parquet(${
@@ -283,7 +284,7 @@ export async function exportRuns(
       report.schemaVersions = [...new Set(old.values())].sort((a, b) => a - b);
     }
     for (const t of EXPORT_TABLES) {
-      report.total[t] = exists(files[t]) ? await count(db, files[t]) : 0;
+      report.total[t] = existsSync(files[t]) ? await count(db, files[t]) : 0;
     }
   } catch (e) {
     throw readable(e);
@@ -346,15 +347,6 @@ async function count(db: DuckDBDatabase, file: string): Promise<number> {
     `select count(*) from read_parquet(${literal(file)})`,
   );
   return Number(r.getRowsJS()[0][0]);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function failure(dir: string, e: unknown): SkippedRun {

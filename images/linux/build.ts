@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { sha256Hex } from "../../dataset/checksum.ts";
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
@@ -146,15 +147,6 @@ async function runText(
   return new TextDecoder().decode(r.stdout);
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function isRoot(): boolean {
   return Deno.uid?.() === 0;
 }
@@ -214,7 +206,7 @@ function debName(pkg: string, version: string): string {
 
 async function cachedDebs(cache: string, re: RegExp): Promise<string[]> {
   const names: string[] = [];
-  if (!(await exists(cache))) return names;
+  if (!existsSync(cache)) return names;
   for await (const e of Deno.readDir(cache)) {
     if (e.isFile && re.test(e.name)) names.push(e.name);
   }
@@ -250,7 +242,7 @@ async function fetchDeb(
   }
   const version = known.version;
   const deb = join(cache, debName(pkg, version));
-  if (await exists(deb)) return { deb, version };
+  if (existsSync(deb)) return { deb, version };
   await Deno.mkdir(cache, { recursive: true });
   console.error(
     `downloading ${pkg}=${version} into ${relative(Deno.cwd(), cache) || "."}`,
@@ -258,7 +250,7 @@ async function fetchDeb(
   const r = await run("apt-get", ["download", `${pkg}=${version}`], {
     cwd: cache,
   });
-  if (r.code !== 0 || !(await exists(deb))) {
+  if (r.code !== 0 || !existsSync(deb)) {
     throw new Error(
       `Cannot download ${pkg}=${version}: \`apt-get download\` exited ${r.code}: ${r.stderr.trim()}; check the network and apt sources, or put ${
         debName(pkg, version)
@@ -272,7 +264,7 @@ async function fetchDeb(
 async function unpackDeb(deb: string): Promise<string> {
   const dir = deb.replace(/\.deb$/, ".unpacked");
   const marker = join(dir, ".bootstorm-complete");
-  if (await exists(marker)) return dir;
+  if (existsSync(marker)) return dir;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await runText("dpkg-deb", ["-x", deb, dir]);
   await Deno.writeTextFile(marker, "");
@@ -322,7 +314,7 @@ async function obtainBusybox(
     const host = "/bin/busybox";
     const r = await run("dpkg-query", ["-W", "-f=${Version}", BUSYBOX_PACKAGE])
       .catch(() => undefined);
-    if (r && r.code === 0 && (await exists(host))) {
+    if (r && r.code === 0 && existsSync(host)) {
       const version = new TextDecoder().decode(r.stdout).trim();
       console.error(
         `${

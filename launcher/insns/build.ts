@@ -9,11 +9,13 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { sha256File, sha256Hex } from "../../dataset/checksum.ts";
 import type { InsnsPluginRecord } from "../../dataset/run_record.ts";
+import { which } from "../runner.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./insns_plugin.c", import.meta.url));
@@ -102,25 +104,8 @@ export async function qemuSourceVersion(
 }
 
 async function resolveBinary(cmd: string): Promise<string | null> {
-  const candidates = cmd.includes("/") ? [cmd] : (Deno.env.get("PATH") ?? "")
-    .split(":").filter(Boolean).map((d) => `${d}/${cmd}`);
-  for (const c of candidates) {
-    try {
-      return await Deno.realPath(c);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+  const found = which(cmd);
+  return found === null ? null : await Deno.realPath(found).catch(() => null);
 }
 
 /** `QEMU_PLUGIN_VERSION` of a header text, or null. */
@@ -142,7 +127,7 @@ async function fetchDebianHeader(
   log: (s: string) => void,
 ): Promise<string> {
   const out = join(dir, "qemu-plugin.h");
-  if (await exists(out)) return out;
+  if (existsSync(out)) return out;
   if (!(await run("apt-get", ["--version"])).ok) {
     throw new InsnsError(
       `Cannot build the boot-work plugin: apt-get is not available to fetch qemu-plugin.h of ${source.package} ${source.version}; put the header of your QEMU version in a folder and pass it with $BOOTSTORM_QEMU_PLUGIN_HEADER`,
@@ -348,7 +333,7 @@ export async function ensureInsnsPlugin(
   let headerFrom: string;
   if (headerDir) {
     header = join(headerDir, "qemu-plugin.h");
-    if (!(await exists(header))) {
+    if (!existsSync(header)) {
       throw new InsnsError(
         `Cannot build the boot-work plugin: no qemu-plugin.h in ${headerDir} ($BOOTSTORM_QEMU_PLUGIN_HEADER); give the folder holding QEMU's include/qemu/qemu-plugin.h`,
       );
@@ -396,7 +381,7 @@ export async function ensureInsnsPlugin(
     shim_path: shim,
     shim_sha256: await sha256File(shim),
   });
-  if ((await exists(so)) && (await exists(shim))) {
+  if (existsSync(so) && existsSync(shim)) {
     return await info(await sha256File(so));
   }
   const pkgConfig = options.tools?.pkgConfig ?? "pkg-config";
