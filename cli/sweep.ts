@@ -262,7 +262,7 @@ async function runOneBatch(
     spawnMode: args.spawnMode,
     phases: args.phases,
     insns: args.insns,
-    ...memorySampling(args.memorySource),
+    ...memorySampling(args.memorySource, args.memoryQuietKib),
     signal,
     onEvent: (ev) => {
       if (ev.type === "started") started++;
@@ -388,6 +388,7 @@ async function runSweepCommand(
       insns: c.insns,
       imageFile: c.imageFile,
       memorySource: c.memorySource,
+      memoryQuietKib: c.memoryQuietKib,
     });
     dir = resolve(c.out ?? "data/sweeps", state.sweep_id);
     console.error(`bootstorm: ${c.note}`);

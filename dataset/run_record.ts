@@ -28,11 +28,11 @@ export interface MemorySamplerRecord {
   source: "c-sampler" | "worker";
   /** Samples per second asked for (1000 / interval). */
   target_hz: number;
-  /** Samples per second achieved between the first and the last sample. */
+  /** Samples per second achieved between the first and the last sample (quiet mode: while on the rate). */
   achieved_hz: number;
   /** Samples taken. */
   samples: number;
-  /** Longest time between two consecutive samples, ms. */
+  /** Longest time between two consecutive samples on the rate, ms (quiet waits are not gaps). */
   worst_gap_ms: number | null;
   /** Whether the sampler ran at SCHED_FIFO. */
   realtime: boolean;
@@ -46,6 +46,25 @@ export interface MemorySamplerRecord {
   meminfo_every: number;
   /** Samples lost to a full ring (c-sampler). */
   lost: number;
+  /**
+   * `rate`: a sample every interval, also when nothing moves; `quiet`
+   * (c-sampler on a cgroup v1 run cgroup): at the rate while the run's
+   * memory moves, asleep on a kernel memory threshold of `quiet_step_kib`
+   * while it does not. Absent in runs before quiet mode (read as `rate`).
+   */
+  mode?: "rate" | "quiet";
+  /** Quiet mode: the run's memory stayed within this many KiB of the last sample while the sampler slept (null in rate mode). */
+  quiet_step_kib?: number | null;
+  /** Why quiet mode was asked for but not used, or null. */
+  quiet_why_not?: string | null;
+  /** Quiet waits entered. */
+  waits?: number;
+  /** Waits that a memory threshold ended. */
+  woken_by_threshold?: number;
+  /** Heartbeat samples taken while waiting (one every 100 ms). */
+  heartbeats?: number;
+  /** Share of the sampler's life spent asleep on a threshold. */
+  waiting_share?: number;
 }
 
 /** The boot-work plugin a run loaded (run.json `insns.plugin`). */

@@ -68,6 +68,20 @@ import { StderrKeep } from "./stderr_keep.ts";
 
 export { RELEASE_LEAD_MS, StderrKeep };
 
+/**
+ * Default quiet-mode step of the C sampler, KiB: while the run's memory stays
+ * within 1 MiB of the last sample the sampler sleeps on a kernel memory
+ * threshold instead of waking 2,000 times a second (idle cost, measured:
+ * 8.0% of a core at the rate, 0.2% in quiet mode; BENCHMARKS.md).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_QUIET_STEP_KIB } from "./launch.ts";
+ * console.log(DEFAULT_QUIET_STEP_KIB); // 1024
+ * ```
+ */
+export const DEFAULT_QUIET_STEP_KIB = 1024;
+
 /** Progress events, for terminal output. */
 export type LaunchEvent =
   | { type: "started"; instance: number }
@@ -99,6 +113,15 @@ export interface LaunchOptions {
    * launcher/sampler/memory_source.ts.
    */
   memorySource?: MemorySourceKind;
+  /**
+   * c-sampler quiet mode: the sampler sleeps on a cgroup v1 memory threshold
+   * this many KiB around its last sample while the run's memory stays put,
+   * and samples at the rate while it moves (default
+   * {@link DEFAULT_QUIET_STEP_KIB}; 0: a sample every interval, always).
+   * Needs `cgroup` on v1; otherwise the rate is kept (run.json
+   * `memory_sampler.quiet_why_not`).
+   */
+  memoryQuietStepKib?: number;
   /**
    * The run's memory cgroup: every instance joins it before it is released
    * (pre-started) or right after it is spawned (direct), and the C sampler
@@ -323,6 +346,7 @@ export async function launch(
       intervalMs: options.sampleIntervalMs ?? 0.5,
       realtime: options.realtimeSampler,
       cgroupUsageFile: options.cgroup?.usageFile ?? null,
+      quietStepKib: options.memoryQuietStepKib ?? DEFAULT_QUIET_STEP_KIB,
       onMemory: options.onMemory,
     })
     : null;

@@ -57,6 +57,8 @@ export async function startMemoryRows(
     intervalMs?: number;
     realtime?: boolean;
     cgroupUsageFile?: string | null;
+    /** c-sampler quiet mode step, KiB (0 or absent: rate mode). */
+    quietStepKib?: number;
     onMemory?: (rows: MemoryRow[]) => void;
   },
 ): Promise<MemoryRows> {
@@ -80,6 +82,7 @@ export async function startMemoryRows(
     intervalMs: options.intervalMs ?? 0.5,
     realtime: options.realtime,
     cgroupUsageFile: options.cgroupUsageFile ?? null,
+    quietStepKib: options.quietStepKib,
     onSamples: (samples) => {
       for (const s of samples) {
         buf.push({

@@ -87,6 +87,8 @@ export interface BatchOptions {
   insns?: boolean | { mem?: boolean };
   /** Memory source (default `c-sampler` with a per-run cgroup; `worker`: the Deno worker on /proc/meminfo). */
   memorySource?: MemorySourceKind;
+  /** C sampler quiet-mode step, KiB (see LaunchOptions.memoryQuietStepKib; 0: rate mode). */
+  memoryQuietStepKib?: number;
   /** An agreed start instant for T_0 (see LaunchOptions.t0At). */
   t0At?: () => Promise<number>;
   /** Extra fields for run.json (the sweep cell, a multi-host storm). */
@@ -421,7 +423,9 @@ export async function runBatch(
   const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
   const cg = sampling && (options.memorySource ?? "c-sampler") === "c-sampler"
     ? createRunCgroup(runId)
-    : "memory source is the worker: whole-system memory only";
+    : sampling
+    ? "memory source is the worker: whole-system memory only"
+    : "memory sampling is off";
   record.memory_cgroup = typeof cg === "string"
     ? { path: null, version: null, why_not: cg }
     : { path: cg.dir, version: cg.version, why_not: null };
@@ -439,6 +443,7 @@ export async function runBatch(
       spawnMode: options.spawnMode,
       sampleIntervalMs: options.sampleIntervalMs,
       memorySource: options.memorySource,
+      memoryQuietStepKib: options.memoryQuietStepKib,
       cgroup: typeof cg === "string" ? null : cg,
       runner: options.runner,
       phases: options.phases,

@@ -76,6 +76,8 @@ export interface SweepState {
     imageFile?: string | null;
     /** How memory is sampled in every cell (--memory-source; default c-sampler). */
     memorySource?: "c-sampler" | "worker" | "off";
+    /** C sampler quiet-mode step in every cell, KiB (--memory-quiet; 0: rate mode). */
+    memoryQuietKib?: number;
   };
   /** The accelerator chosen once for all cells (null until chosen). */
   accelerator: Accelerator | null;
@@ -148,6 +150,7 @@ export function newSweep(
       insns: options.insns ?? false,
       imageFile: options.imageFile ?? null,
       memorySource: options.memorySource ?? "c-sampler",
+      memoryQuietKib: options.memoryQuietKib,
     },
     accelerator: null,
     probes: {},
@@ -546,7 +549,10 @@ export async function runSweep(
         outDir: join(dir, "runs"),
         signal: options.signal,
         insns: state.options.insns ?? false,
-        ...memorySampling(state.options.memorySource),
+        ...memorySampling(
+          state.options.memorySource,
+          state.options.memoryQuietKib,
+        ),
         extra: {
           sweep: {
             sweep_id: state.sweep_id,
@@ -592,12 +598,18 @@ export async function runSweep(
  * @example
  * ```ts
  * memorySampling("off"); // { sampleIntervalMs: 0 }
- * memorySampling("worker"); // { memorySource: "worker" }
+ * memorySampling("worker"); // { memorySource: "worker", memoryQuietStepKib: undefined }
+ * memorySampling(undefined, 0); // { memorySource: "c-sampler", memoryQuietStepKib: 0 }
  * ```
  */
 export function memorySampling(
   choice: "c-sampler" | "worker" | "off" | undefined,
-): { sampleIntervalMs?: number; memorySource?: "c-sampler" | "worker" } {
+  quietKib?: number,
+): {
+  sampleIntervalMs?: number;
+  memorySource?: "c-sampler" | "worker";
+  memoryQuietStepKib?: number;
+} {
   if (choice === "off") return { sampleIntervalMs: 0 };
-  return { memorySource: choice ?? "c-sampler" };
+  return { memorySource: choice ?? "c-sampler", memoryQuietStepKib: quietKib };
 }

@@ -62,6 +62,9 @@ Options:
                       c-sampler: a C process reading the run's cgroup (run_used_kib) every tick and
                       /proc/meminfo (used_kib) every 20th; worker: a Deno worker on /proc/meminfo
                       every tick; off: no memory rows (the launcher's cost without sampling)
+  --memory-quiet KIB  c-sampler on a cgroup v1 run cgroup: while the run's memory stays within KIB
+                      of the last sample, sleep on a kernel memory threshold instead of sampling
+                      (idle cost 0.2% of a core instead of 8%); 0 = sample every 500 µs always [1024]
   --slurm             a multi-host storm on Slurm: see deno task sweep --slurm --help
   -h, --help          this text
 
@@ -111,6 +114,8 @@ const VALUE_HINTS: Record<string, string> = {
   grace: "milliseconds (0: SIGKILL at once), e.g. --grace 1000",
   "spawn-mode": "direct or prestart",
   "memory-source": "c-sampler, worker or off",
+  "memory-quiet":
+    "KiB (0: sample at the rate always), e.g. --memory-quiet 1024",
   repeat: "a whole number ≥ 1, e.g. --repeat 3",
   plan: "a plan file, e.g. --plan sweep.json",
   resume: "a sweep folder, e.g. --resume data/sweeps/<id>",
@@ -131,6 +136,8 @@ export interface BatchArgs {
   insns?: boolean | { mem: boolean };
   /** How memory is sampled (--memory-source; default c-sampler). */
   memorySource?: MemorySourceChoice;
+  /** C sampler quiet-mode step, KiB (--memory-quiet; default 1024, 0 = rate mode). */
+  memoryQuietKib?: number;
   imageFile?: string;
   /** Run even when the memory pre-flight refuses the batch. */
   force?: boolean;
@@ -152,11 +159,25 @@ export type Command =
     resume: string | null;
     insns: boolean | { mem: boolean };
     memorySource: MemorySourceChoice;
+    memoryQuietKib?: number;
     imageFile: string | null;
   };
 
 /** `--memory-source`: a memory source of the launcher, or no sampling. */
 export type MemorySourceChoice = "c-sampler" | "worker" | "off";
+
+function quietOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(
+      `Invalid --memory-quiet ${
+        JSON.stringify(v)
+      }: expected KiB ≥ 0 (0 samples at the rate always), e.g. --memory-quiet 1024`,
+    );
+  }
+  return n;
+}
 
 function memorySourceOf(v: string | undefined): MemorySourceChoice {
   if (v === undefined) return "c-sampler";
@@ -217,6 +238,7 @@ function parseArgsStrict(args: string[]) {
       insns: { type: "boolean" },
       "insns-mem": { type: "boolean" },
       "memory-source": { type: "string" },
+      "memory-quiet": { type: "string" },
       "image-file": { type: "string" },
       help: { type: "boolean", short: "h" },
       ...PATTERN_FLAGS,
@@ -388,6 +410,7 @@ export function parseCommand(args: string[]): Command {
       : values.insns ?? false as boolean | { mem: boolean },
     imageFile: values["image-file"] ?? null,
     memorySource: memorySourceOf(values["memory-source"]),
+    memoryQuietKib: quietOf(values["memory-quiet"]),
   };
   if (sweepOpts.imageFile !== null && (values.image ?? []).length > 1) {
     throw new UsageError(
@@ -465,6 +488,7 @@ export function parseCommand(args: string[]): Command {
         phases: values.phases ?? false,
         insns: sweepOpts.insns,
         memorySource: sweepOpts.memorySource,
+        memoryQuietKib: sweepOpts.memoryQuietKib,
         imageFile: sweepOpts.imageFile ?? undefined,
         force: values.force ?? false,
       },

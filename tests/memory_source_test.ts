@@ -16,6 +16,11 @@ import { loadRun } from "../analysis/load.ts";
 import { join } from "node:path";
 import { ROOT } from "./helpers.ts";
 import { qemuProcessCount } from "../bench/scale.ts";
+import {
+  type MemorySample,
+  quietWhyNot,
+  startCSampler,
+} from "../launcher/sampler/c_sampler.ts";
 
 async function memoryOf(dir: string): Promise<MemoryRow[]> {
   return (await loadRun(dir)).memory.objects() as unknown as MemoryRow[];
@@ -101,6 +106,10 @@ Deno.test({
     const ms = record.memory_sampler as Record<string, unknown>;
     assert.equal(ms.source, "c-sampler");
     assert.equal(ms.meminfo_every, 20);
+    // the default: quiet waits on a v1 run cgroup, the rate otherwise
+    const v1 = String(ms.cgroup).endsWith("memory.usage_in_bytes");
+    assert.equal(ms.mode, v1 ? "quiet" : "rate", String(ms.quiet_why_not));
+    if (v1) assert.equal(ms.quiet_step_kib, 1024);
     assert.ok((ms.achieved_hz as number) > 0 && (ms.samples as number) > 0);
     assert.match(
       String(ms.cgroup),
@@ -176,6 +185,12 @@ Deno.test({
       spin_ms: "1500",
       mem_mib: "96",
     });
+    // quiet mode (the default) slept while the spins held memory still and
+    // still saw each storm's peak within its step
+    const ms = big.record.memory_sampler as Record<string, unknown>;
+    if (ms.mode === "quiet") {
+      assert.ok((ms.waits as number) >= 1, JSON.stringify(ms));
+    }
     const diff = peak(big.memory) - peak(small.memory);
     const want = n * 63 * 1024;
     assert.ok(
@@ -235,6 +250,16 @@ Deno.test("sweep --memory-source worker and off reach the run; a bad value is re
       stderr: new TextDecoder().decode(r.stderr),
     };
   };
+  const badQuiet = await sweep("--memory-quiet", "lots");
+  assert.equal(badQuiet.code, 2, badQuiet.stderr);
+  assert.match(badQuiet.stderr, /--memory-quiet "lots": expected KiB ≥ 0/);
+  const rate = await sweep("--memory-quiet", "0");
+  assert.equal(rate.code, 0, rate.stderr);
+  const rateRec = JSON.parse(
+    await Deno.readTextFile(join(rate.stdout.split("\n").at(-1)!, "run.json")),
+  );
+  assert.equal(rateRec.memory_sampler.mode, "rate");
+  assert.equal(rateRec.memory_sampler.quiet_step_kib, null);
   const bad = await sweep("--memory-source", "meminfo");
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(
@@ -254,4 +279,103 @@ Deno.test("sweep --memory-source worker and off reach the run; a bad value is re
   assert.equal(offRec.memory_sampler, null);
   assert.equal((await memoryOf(offRun)).length, 0);
   await Deno.remove(out, { recursive: true });
+});
+
+const v1Cgroup = (() => {
+  const cg = createRunCgroup(`probe-v1-${Deno.pid}`);
+  if (typeof cg === "string") return cg;
+  const why = quietWhyNot(cg.usageFile);
+  removeRunCgroup(cg);
+  return why;
+})();
+
+/** A child that joins `procs`, touches `mib` MiB, holds it `holdMs`, exits. */
+function toucher(procs: string, mib: number, holdMs: number) {
+  const code = `Deno.writeTextFileSync(${
+    JSON.stringify(procs)
+  }, String(Deno.pid));
+    const b = new Uint8Array(${mib} * 1048576); for (let i = 0; i < b.length; i += 4096) b[i] = 1;
+    await new Promise((r) => setTimeout(r, ${holdMs})); console.log(b[4096]);`;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+}
+
+Deno.test({
+  name: v1Cgroup === null
+    ? "startCSampler() in quiet mode sleeps while the run's memory stays put and samples at the rate while it moves"
+    : `startCSampler() in quiet mode sleeps while the run's memory stays put and samples at the rate while it moves [skipped: ${v1Cgroup}]`,
+  ignore: v1Cgroup !== null,
+  fn: async () => {
+    const cg = createRunCgroup(`quiet-test-${Deno.pid}`);
+    if (typeof cg === "string") throw new Error(cg);
+    try {
+      const idle = async (quietStepKib: number) => {
+        const rows: MemorySample[] = [];
+        const s = await startCSampler({
+          cgroupUsageFile: cg.usageFile,
+          quietStepKib,
+          onSamples: (r) => rows.push(...r),
+        });
+        await new Promise((r) => setTimeout(r, 800));
+        return { stats: await s.stop(), rows };
+      };
+      // nothing in the cgroup: the rate keeps sampling, quiet mode waits
+      const rate = await idle(0);
+      const quiet = await idle(1024);
+      assert.equal(rate.stats.mode, "rate");
+      assert.equal(quiet.stats.mode, "quiet");
+      assert.equal(quiet.stats.quiet_why_not, null);
+      assert.ok(quiet.stats.waits >= 1 && quiet.stats.heartbeats >= 1);
+      assert.ok(
+        quiet.stats.samples * 10 < rate.stats.samples,
+        `idle: quiet ${quiet.stats.samples} samples vs rate ${rate.stats.samples}`,
+      );
+      // the same idle window: the waits are not gaps, the samples per
+      // second on the rate are reported, not diluted by the waits
+      assert.ok(quiet.stats.waiting_share > 0.5, JSON.stringify(quiet.stats));
+      // a process joins and touches 64 MiB: a threshold wakes the sampler,
+      // the curve follows on the rate, and it sleeps again once it is still
+      const rows: MemorySample[] = [];
+      const s = await startCSampler({
+        cgroupUsageFile: cg.usageFile,
+        quietStepKib: 1024,
+        onSamples: (r) => rows.push(...r),
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const child = toucher(cg.procsFile, 64, 600);
+      assert.equal((await child.status).code, 0);
+      await new Promise((r) => setTimeout(r, 300));
+      const st = await s.stop();
+      assert.ok(st.woken_by_threshold >= 1, JSON.stringify(st));
+      assert.ok(st.waits >= 2, `slept before and after: ${JSON.stringify(st)}`);
+      const used = rows.map((r) => r.run_used_kib!);
+      const peak = Math.max(...used) - used[0];
+      assert.ok(peak >= 64 * 1024, `the curve rose by ${peak} KiB`);
+      // on the rate while it rose: many samples between the first move and
+      // the peak, not a heartbeat's few
+      const from = rows.findIndex((r) => r.run_used_kib! - used[0] >= 1024);
+      const to = used.indexOf(Math.max(...used));
+      assert.ok(
+        from >= 0 && to - from >= 5,
+        `${to - from} samples on the rise`,
+      );
+    } finally {
+      removeRunCgroup(cg);
+    }
+  },
+});
+
+Deno.test("quietWhyNot() names what quiet mode needs", () => {
+  assert.match(quietWhyNot(null)!, /no run cgroup/);
+  assert.match(
+    quietWhyNot("/sys/fs/cgroup/bootstorm/x/memory.current")!,
+    /cgroup is v2: memory thresholds are a cgroup v1 feature/,
+  );
+  assert.match(
+    quietWhyNot("/nonexistent/bootstorm/x/memory.usage_in_bytes")!,
+    /no \/nonexistent\/bootstorm\/x\/cgroup.event_control/,
+  );
 });

@@ -16,7 +16,6 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./mem_sampler.c", import.meta.url));
 const MAGIC = 0x706d736d656d7362n;
 const HEADER = 16 * 8;
-const FIELDS = 3;
 const NONE = 0xffffffffffffffffn;
 
 /** One sample: when, the run's memory (cgroup), the whole system's. */
@@ -35,7 +34,10 @@ export interface CSamplerStats {
   source: "c-sampler";
   /** Samples per second asked for (1000 / intervalMs). */
   target_hz: number;
-  /** Samples per second achieved between the first and the last sample. */
+  /**
+   * Samples per second achieved between the first and the last sample; in
+   * quiet mode, while on the rate (the time spent waiting taken out).
+   */
   achieved_hz: number;
   /** Samples taken. */
   samples: number;
@@ -53,6 +55,24 @@ export interface CSamplerStats {
   cgroup: string | null;
   /** Samples the ring overwrote before the launcher drained them. */
   lost: number;
+  /**
+   * `rate`: a sample every interval; `quiet`: at the rate while the run's
+   * memory moves, asleep on a cgroup v1 memory threshold while it stays
+   * within `quiet_step_kib`.
+   */
+  mode: "rate" | "quiet";
+  /** Quiet mode: the step the run's memory must move to wake the sampler, KiB (null in rate mode). */
+  quiet_step_kib: number | null;
+  /** Why quiet mode was asked for but not used (null when used or not asked). */
+  quiet_why_not: string | null;
+  /** Quiet waits entered. */
+  waits: number;
+  /** Waits a memory threshold ended (the rest: a heartbeat saw a move, or the end). */
+  woken_by_threshold: number;
+  /** Heartbeat samples taken while waiting. */
+  heartbeats: number;
+  /** Share of the sampler's life spent waiting on a threshold (0 in rate mode). */
+  waiting_share: number;
 }
 
 /** Options of {@link startCSampler}. */
@@ -69,6 +89,36 @@ export interface CSamplerOptions {
   onSamples: (rows: MemorySample[]) => void;
   /** How often the ring is drained into `onSamples`, ms (default 50). */
   drainMs?: number;
+  /**
+   * Quiet mode: sleep on a cgroup v1 memory threshold of this many KiB
+   * around the last sample once the run's memory has stayed within it for
+   * `quietMs` (needs `cgroupUsageFile` on cgroup v1; otherwise the rate is
+   * kept and `quiet_why_not` says why). 0 or absent: rate mode.
+   */
+  quietStepKib?: number;
+  /** How long the memory must stay within the step before a wait, ms (default 20). */
+  quietMs?: number;
+  /** A sample every this many ms while waiting (default 100). */
+  heartbeatMs?: number;
+}
+
+/** Why quiet waits cannot be used on this usage file, or null when they can. */
+export function quietWhyNot(
+  cgroupUsageFile: string | null | undefined,
+): string | null {
+  if (!cgroupUsageFile) {
+    return "no run cgroup: quiet waits need the run's own memory";
+  }
+  if (!cgroupUsageFile.endsWith("memory.usage_in_bytes")) {
+    return "the run cgroup is v2: memory thresholds are a cgroup v1 feature";
+  }
+  const ctl = join(dirname(cgroupUsageFile), "cgroup.event_control");
+  try {
+    Deno.statSync(ctl);
+    return null;
+  } catch {
+    return `no ${ctl}: this kernel has no cgroup v1 memory thresholds`;
+  }
 }
 
 /** Build the sampler when its binary is missing or older than its source; returns its path. */
@@ -84,7 +134,7 @@ export async function ensureCSampler(
     // build it
   }
   await Deno.mkdir(dirname(bin), { recursive: true });
-  const args = ["-O2", "-Wall", "-o", `${bin}.tmp`, SOURCE];
+  const args = ["-O2", "-Wall", "-pthread", "-o", `${bin}.tmp`, SOURCE];
   const out = await execa("gcc", args, { reject: false, stdin: "ignore" });
   if (out.failed && out.exitCode === undefined && !out.isTerminated) {
     throw new Error(
@@ -130,7 +180,10 @@ export async function startCSampler(
   const meminfoEvery = options.meminfoEvery ?? 20;
   // A ring of 2^16 samples: 32 s at 2 kHz between two drains is plenty.
   const cap = 1 << 16;
-  const file = SharedFile.create("memring", HEADER + cap * FIELDS * 8);
+  const file = SharedFile.create("memring", HEADER + cap * 4 * 8);
+  const quietStep = options.quietStepKib ?? 0;
+  const whyNot = quietStep > 0 ? quietWhyNot(options.cgroupUsageFile) : null;
+  const quiet = quietStep > 0 && whyNot === null;
   const args = [
     "--out",
     file.path,
@@ -140,6 +193,11 @@ export async function startCSampler(
   if (options.cgroupUsageFile) args.push("--cgroup", options.cgroupUsageFile);
   if (meminfoEvery > 0) args.push("--meminfo", String(meminfoEvery));
   if (options.realtime ?? true) args.push("--fifo", "10");
+  if (quiet) {
+    args.push("--quiet", String(Math.round(quietStep * 1024)));
+    args.push("--quiet-ms", String(options.quietMs ?? 20));
+    args.push("--heartbeat-ms", String(options.heartbeatMs ?? 100));
+  }
   // Stays on Deno.Command: the sampler runs during the measurement, beside the launcher's hot path.
   const child = new Deno.Command(bin, {
     args,
@@ -175,7 +233,9 @@ export async function startCSampler(
     await new Promise((r) => setTimeout(r, 1));
   }
   const capacity = Number(file.u64(24));
+  const fields = Number(file.u64(13 * 8));
   let tail = 0;
+  let onRate = 0;
   let lost = 0;
   let first: number | null = null;
   let last: number | null = null;
@@ -189,11 +249,15 @@ export async function startCSampler(
     if (head === tail) return;
     const rows: MemorySample[] = new Array(head - tail);
     for (let k = 0; tail < head; tail++, k++) {
-      const off = HEADER + (tail % capacity) * FIELDS * 8;
+      const off = HEADER + (tail % capacity) * fields * 8;
       const t = Number(file.u64(off)) / 1e6;
       const cg = file.u64(off + 8);
       const mi = file.u64(off + 16);
-      if (last !== null && t - last > worst) worst = t - last;
+      // Gaps count on the rate only: a wait is quiet by construction.
+      if (file.u64(off + 24) === 0n) {
+        onRate++;
+        if (last !== null && t - last > worst) worst = t - last;
+      }
       first ??= t;
       last = t;
       rows[k] = {
@@ -223,12 +287,22 @@ export async function startCSampler(
       const cpuMs = Number(file.u64(40)) / 1e6;
       const realtime = file.u64(56) === 1n;
       const samples = Number(file.u64(32));
+      const waits = Number(file.u64(9 * 8));
+      const woken = Number(file.u64(10 * 8));
+      const heartbeats = Number(file.u64(11 * 8));
+      const waitedS = Number(file.u64(12 * 8)) / 1e9;
       file.close();
       const span = first !== null && last !== null ? (last - first) / 1000 : 0;
+      // The rate achieved while sampling on the rate (all of it in rate mode).
+      const rateSpan = span - waitedS;
       return {
         source: "c-sampler",
         target_hz: 1000 / intervalMs,
-        achieved_hz: span > 0 ? (samples - 1) / span : 0,
+        achieved_hz: !quiet
+          ? (span > 0 ? (samples - 1) / span : 0)
+          : rateSpan > 0
+          ? Math.max(onRate - 1, 0) / rateSpan
+          : 0,
         samples,
         worst_gap_ms: samples > 1 ? worst : null,
         cpu_ms: cpuMs,
@@ -237,6 +311,13 @@ export async function startCSampler(
         meminfo_every: meminfoEvery,
         cgroup: options.cgroupUsageFile ?? null,
         lost,
+        mode: quiet ? "quiet" : "rate",
+        quiet_step_kib: quiet ? quietStep : null,
+        quiet_why_not: whyNot,
+        waits,
+        woken_by_threshold: woken,
+        heartbeats,
+        waiting_share: span > 0 ? Math.min(waitedS / span, 1) : 0,
       };
     },
   };

@@ -39,6 +39,11 @@ export interface MemorySourceOptions {
   cgroupUsageFile?: string | null;
   /** Whole-system memory every this many ticks (c-sampler; default 20). */
   meminfoEvery?: number;
+  /**
+   * c-sampler quiet mode: sleep on a cgroup v1 memory threshold of this many
+   * KiB while the run's memory stays put (0 or absent: rate mode).
+   */
+  quietStepKib?: number;
   onSamples: (rows: MemorySample[]) => void;
 }
 
@@ -70,6 +75,7 @@ export async function startMemorySource(
         cgroupUsageFile: options.cgroupUsageFile,
         meminfoEvery: options.meminfoEvery ?? 20,
         realtime: options.realtime,
+        quietStepKib: options.quietStepKib,
         onSamples: options.onSamples,
       });
       return {
@@ -89,6 +95,13 @@ export async function startMemorySource(
             cgroup: s.cgroup,
             meminfo_every: s.meminfo_every,
             lost: s.lost,
+            mode: s.mode,
+            quiet_step_kib: s.quiet_step_kib,
+            quiet_why_not: s.quiet_why_not,
+            waits: s.waits,
+            woken_by_threshold: s.woken_by_threshold,
+            heartbeats: s.heartbeats,
+            waiting_share: s.waiting_share,
           };
         },
       };
@@ -125,6 +138,11 @@ export async function startMemorySource(
         cgroup: null,
         meminfo_every: 1,
         lost: 0,
+        mode: "rate",
+        quiet_step_kib: null,
+        quiet_why_not: options.quietStepKib
+          ? "the worker has no quiet mode (c-sampler only)"
+          : null,
       };
     },
   };
