@@ -25,6 +25,7 @@
  * @module
  */
 // The C side's sampler and run cgroup are launcher internals, on purpose not public: the C harness must sample exactly as the launcher does.
+import { DEFAULT_QUIET_STEP_KIB } from "../launcher/launch.ts";
 import { startCSampler } from "../launcher/sampler/c_sampler.ts";
 import {
   createRunCgroup,
@@ -913,8 +914,9 @@ export async function prepareSides(
   const argv = argvFromRun(warm.run);
   const ready = await readyFromRun(warm.run);
   // The C side samples memory like the launcher does: the same C sampler
-  // process, at the same interval, on a cgroup its children join (or on
-  // /proc/meminfo every tick without one), so the two sides pay the same.
+  // process, at the same interval and in the same (quiet) mode, on a cgroup
+  // its children join (or on /proc/meminfo every tick without one), so the
+  // two sides pay the same.
   const c = async (
     n: number,
     pattern: { intervalMs?: number; parallel?: number } = {},
@@ -925,6 +927,8 @@ export async function prepareSides(
     const sampler = options.sample === false ? null : await startCSampler({
       cgroupUsageFile: typeof cg === "string" ? null : cg.usageFile,
       meminfoEvery: typeof cg === "string" ? 1 : 20,
+      // the launcher's default mode (the rate without a v1 cgroup)
+      quietStepKib: DEFAULT_QUIET_STEP_KIB,
       onSamples: () => {},
     });
     try {

@@ -121,6 +121,10 @@ export interface StormResult {
     source: string | null;
     /** CPU of the sampler process / wall, share of one core (c-sampler; null for the worker, whose thread is in the launcher's CPU). */
     cpuShare: number | null;
+    /** `rate` or `quiet` (run.json `memory_sampler.mode`; absent before quiet mode: rate). */
+    mode: "rate" | "quiet";
+    /** Quiet waits entered. */
+    waits: number;
   } | null;
   /** Gaps between the launcher sampler's samples (from memory.arrow). */
   gaps: GapSummary | null;
@@ -555,6 +559,8 @@ export async function storm(
           source: (s.source as string | undefined) ?? null,
           cpuShare: (s.cpu_share_of_one_core as number | null | undefined) ??
             null,
+          mode: (s.mode as "rate" | "quiet" | undefined) ?? "rate",
+          waits: (s.waits as number | undefined) ?? 0,
         }
         : null,
       releaseRealtime: rel?.realtime ?? null,
@@ -584,6 +590,10 @@ export interface SamplerIdleResult {
   threadCpuShare: number | null;
   realtime: boolean;
   warning: string | null;
+  /** `rate` (a sample every interval) or `quiet` (asleep on a memory threshold while nothing moves). */
+  mode: "rate" | "quiet";
+  /** Share of the window the sampler spent asleep on a threshold (quiet mode). */
+  waitingShare: number;
 }
 
 /**
@@ -600,7 +610,12 @@ export interface SamplerIdleResult {
  */
 export async function samplerIdle(
   ms = 3000,
-  options: { realtime?: boolean; source?: MemorySourceKind } = {},
+  options: {
+    realtime?: boolean;
+    source?: MemorySourceKind;
+    /** c-sampler quiet mode step, KiB (default 0: rate mode). */
+    quietStepKib?: number;
+  } = {},
 ): Promise<SamplerIdleResult> {
   const kind = options.source ?? "c-sampler";
   const cg = kind === "c-sampler"
@@ -613,6 +628,7 @@ export async function samplerIdle(
     onSamples: () => {},
     realtime: options.realtime ?? true,
     cgroupUsageFile: cg && typeof cg !== "string" ? cg.usageFile : null,
+    quietStepKib: options.quietStepKib ?? 0,
   });
   await new Promise((r) => setTimeout(r, ms));
   const byThread = threads.stop();
@@ -637,6 +653,8 @@ export async function samplerIdle(
       : null,
     realtime: st.realtime,
     warning: st.warning,
+    mode: st.mode ?? "rate",
+    waitingShare: st.waiting_share ?? 0,
   };
 }
 
