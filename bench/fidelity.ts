@@ -41,6 +41,7 @@ import {
   quantileSorted,
 } from "../mod.ts";
 import { buildHarness, type HarnessReady, runHarness } from "./c_harness.ts";
+import { stealMs } from "./scale.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -102,6 +103,8 @@ export interface BootComparison {
   like_for_like: boolean;
   /** ratio ≤ goal, every launcher instance ready, and like for like. */
   pass: boolean;
+  /** Median machine steal time per storm, ms, of each side (when measured). */
+  steal_ms?: { launcher: number; c: number } | null;
 }
 
 /** p50 / p99 / max of the schedule error of one side, ms. */
@@ -529,8 +532,8 @@ export function renderBootTable(boot: readonly BootComparison[]): string {
     "a side that starts its instances more slowly boots each under less contention. " +
     "❌ spread: the launcher's span exceeds C's by more than 3% of C's median boot_ms, so the ratio is not like for like.",
     "",
-    "| N | repeats | launcher median ms | C median ms | launcher / C | 95% interval | goal | launcher p10–p90 | C p10–p90 | T_s span ms (L/C) | not ready (L/C) | |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| N | repeats | launcher median ms | C median ms | launcher / C | 95% interval | goal | launcher p10–p90 | C p10–p90 | T_s span ms (L/C) | not ready (L/C) | steal ms per storm (L/C) | |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const b of boot) {
     out.push(
@@ -542,8 +545,10 @@ export function renderBootTable(boot: readonly BootComparison[]): string {
         }–${fmt(b.c.p90_ms)} | ` +
         `${fmt(b.launcher.t_s_span_ms)}/${fmt(b.c.t_s_span_ms)} | ` +
         `${b.launcher.failed}/${b.c.failed} | ${
-          b.pass ? "✅" : b.like_for_like ? "❌" : "❌ spread"
-        } |`,
+          b.steal_ms
+            ? `${fmt(b.steal_ms.launcher, 0)}/${fmt(b.steal_ms.c, 0)}`
+            : "–"
+        } | ${b.pass ? "✅" : b.like_for_like ? "❌" : "❌ spread"} |`,
     );
   }
   return out.join("\n");
@@ -970,17 +975,33 @@ type Log = (message: string) => void;
  */
 export async function measureBoot(
   sides: Sides,
-  options: { plan: { n: number; repeats: number }[]; log?: Log },
+  options: {
+    plan: { n: number; repeats: number }[];
+    log?: Log;
+    /**
+     * Runs right before every storm of either side (for example: wait until
+     * no QEMU is left, then warm the host's memory), outside the timing.
+     */
+    before?: (n: number) => Promise<void>;
+  },
 ): Promise<{ comparisons: BootComparison[]; raw: Record<string, RawBoot> }> {
   const log = options.log ?? (() => {});
   const comparisons: BootComparison[] = [];
   const raw: Record<string, RawBoot> = {};
   for (const { n, repeats } of options.plan) {
-    const runs = await alternate(repeats, (side, r) => {
+    const steal = { launcher: [] as number[], c: [] as number[] };
+    const runs = await alternate(repeats, async (side, r) => {
       log(`fidelity: N=${n} back-to-back, repeat ${r + 1}/${repeats}, ${side}`);
-      return sides[side](n);
+      await options.before?.(n);
+      const s0 = stealMs();
+      const t = await sides[side](n);
+      steal[side].push(stealMs() - s0);
+      return t;
     });
-    const cmp = compareBoot(n, runs);
+    const cmp = {
+      ...compareBoot(n, runs),
+      steal_ms: { launcher: median(steal.launcher), c: median(steal.c) },
+    };
     log(
       `fidelity: N=${n}: launcher ${fmt(cmp.launcher.median_ms)} ms, C ${
         fmt(cmp.c.median_ms)
@@ -1224,7 +1245,7 @@ export function fidelityPlan(quick: boolean): FidelityPlan {
     : {
       boot: [{ n: 1, repeats: 15 }, { n: 16, repeats: 5 }, {
         n: 64,
-        repeats: 3,
+        repeats: 5,
       }],
       schedule: [{ n: 32, intervalMs: 5, repeats: 3 }],
       floor: { n: 20, repeats: 3 },

@@ -37,6 +37,66 @@ import {
 } from "../launcher/sampler/run_cgroup.ts";
 
 /**
+ * Steal time of the whole machine so far, ms (/proc/stat, USER_HZ = 100).
+ *
+ * @example
+ * ```ts ignore
+ * const a = stealMs(); await storm(); console.log(stealMs() - a);
+ * ```
+ */
+export function stealMs(): number {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+  return (Number(line.trim().split(/\s+/)[8]) || 0) * 10;
+}
+
+/**
+ * Whether this VM reports free pages to its host (free page reporting): then
+ * memory freed for about 2 s goes back to the host in blocks of
+ * 2^order pages, and a storm that gets those pages waits for the host to back
+ * them again (seen as steal). Null when the kernel has no page reporting.
+ */
+export function pageReportingOrder(): number | null {
+  try {
+    return Number(
+      Deno.readTextFileSync(
+        "/sys/module/page_reporting/parameters/page_reporting_order",
+      ).trim(),
+    );
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Touch `mib` MiB in a child process that then exits: the freed pages sit on
+ * the free lists, backed by the host, for the next ~2 s (before free page
+ * reporting hands them back). Run right before each side's storm, it gives
+ * both sides of an A/B the same host memory state.
+ *
+ * @example
+ * ```ts ignore
+ * await warmHostMemory(64 * 64); // before a 64-storm
+ * ```
+ */
+export async function warmHostMemory(mib: number): Promise<void> {
+  const chunks = Math.max(1, Math.ceil(mib / 256));
+  const code = `const k = []; for (let i = 0; i < ${chunks}; i++) ` +
+    `k.push(new Uint8Array(256 << 20).fill(1)); console.log(k.length);`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `Cannot warm ${mib} MiB of host memory: ${
+        new TextDecoder().decode(out.stderr).trim()
+      }`,
+    );
+  }
+}
+
+/**
  * QEMU processes alive on this host (any owner): a benchmark waits for none
  * before a storm, and notes them as foreign load.
  *
