@@ -1207,12 +1207,34 @@ function goalRows(r: BenchReport): GoalRow[] {
     });
     const at256 = ran.filter((s) => s.n === 256);
     const share = (s: StormResult) => shareWithSampler(s) ?? s.launcherCpuShare;
-    const worst = Math.max(...at256.map((s) => share(s) ?? Infinity));
+    // While the guests boot: from T_0 (runs before it had no such record:
+    // the whole batch, setup and pre-fork included, over T_0 → end).
+    const fromT0 = (s: StormResult) =>
+      s.launcherCpuShareFromT0 !== undefined &&
+        s.launcherCpuShareFromT0 !== null
+        ? s.launcherCpuShareFromT0 +
+          (s.sampler?.source === "c-sampler" ? s.sampler.cpuShare ?? 0 : 0)
+        : share(s);
+    const worstStorm = at256.length
+      ? at256.reduce((a, b) =>
+        (fromT0(b) ?? Infinity) > (fromT0(a) ?? Infinity) ? b : a
+      )
+      : null;
+    const worst = worstStorm ? fromT0(worstStorm) ?? Infinity : Infinity;
+    const parts = worstStorm?.launcherCpuShareFromT0 != null
+      ? ` (launcher process ${
+        pct(worstStorm.launcherCpuShareFromT0)
+      } + its sampler process ${
+        pct(worstStorm.sampler?.cpuShare ?? 0)
+      }; the whole batch with setup and pre-fork: ${
+        pct(share(worstStorm) ?? null)
+      })`
+      : "";
     out.push({
       key: "cpu256",
-      goal: "launcher CPU while 256 guests boot (with its sampler)",
+      goal: "launcher CPU while 256 guests boot (from T_0, with its sampler)",
       target: `≤ ${pct(GOALS.launcherCpuShare, 0)} of one core`,
-      measured: at256.length ? pct(worst) : "not run",
+      measured: at256.length ? `${pct(worst)}${parts}` : "not run",
       c: "",
       pass: at256.length > 0 && worst <= GOALS.launcherCpuShare,
     });

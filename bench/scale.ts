@@ -158,6 +158,8 @@ export interface StormResult {
   launcherCpuMs: number | null;
   /** run.json `launcher.cpu_share_of_one_core` (CPU incl. pre-fork / wall from T_0). */
   launcherCpuShare: number | null;
+  /** run.json `launcher.cpu_share_from_t0`: CPU from T_0 to the last reap / that time (null in older runs). */
+  launcherCpuShareFromT0?: number | null;
   /** CPU of the whole runBatch call / its wall time. */
   batchCpuShare: number | null;
   /** CPU spent before T_0 (setup + pre-fork), ms. */
@@ -600,6 +602,7 @@ export async function storm(
       batchWallMs: batchWall,
       launcherCpuMs: l.cpu_ms,
       launcherCpuShare: l.cpu_share_of_one_core,
+      launcherCpuShareFromT0: l.cpu_share_from_t0 ?? null,
       batchCpuShare: (cpu.user + cpu.system) / 1000 / batchWall,
       cpuBeforeT0Ms: cpuAtFirstStart,
       threadCpuMs: threadCpu,

@@ -143,6 +143,14 @@ export interface LauncherCost {
   cpu_system_ms: number | null;
   /** cpu_ms / wall time of the batch. */
   cpu_share_of_one_core: number | null;
+  /**
+   * CPU of every thread of the launcher from T_0 until the last instance
+   * was reaped, ms: its cost while the guests boot, without the setup and
+   * the pre-fork before T_0 (absent in older runs).
+   */
+  cpu_ms_from_t0?: number | null;
+  /** cpu_ms_from_t0 over T_0 → last instance reaped: the share of one core while the guests boot. */
+  cpu_share_from_t0?: number | null;
   /** VmHWM of the launcher, KiB. */
   peak_rss_kib: number | null;
 }

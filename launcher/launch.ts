@@ -15,7 +15,12 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { type Clock, realClock, type TimerId } from "./clock.ts";
+import {
+  type Clock,
+  processCpuMs,
+  realClock,
+  type TimerId,
+} from "./clock.ts";
 import { setThreadNice } from "./realtime.ts";
 import { LineWatch } from "./line_watch.ts";
 import type {
@@ -220,6 +225,14 @@ export interface LaunchResult {
   t0: number;
   /** T_0 → last instance reaped, ms. */
   wallMs: number;
+  /**
+   * The launcher process's CPU (every thread) from T_0 until the last
+   * instance was reaped, ms: its cost while the guests boot, without the
+   * setup and pre-fork before T_0 (null: no T_0, or no CPU clock).
+   */
+  cpuFromT0Ms: number | null;
+  /** cpuFromT0Ms over T_0 → last instance reaped: the share of one core. */
+  cpuShareFromT0: number | null;
   /** What the memory source achieved, or null with sampling off. */
   sampler: MemorySourceStats | null;
   /** Whether the signal stopped the batch. */
@@ -339,6 +352,9 @@ export async function launch(
   // Memory sampling starts before T_0 (samples before it have t_ms < 0 and
   // give the baseline); pre-started instances are forked before T_0 too.
   let t0 = NaN;
+  let cpuAtT0: number | null = null;
+  let cpuFromT0: number | null = null;
+  let cpuShareFromT0: number | null = null;
   const now = () => clock.now() - t0;
   const memory = (options.sampleIntervalMs ?? 0.5) > 0
     ? await startMemoryRows({ starts, ends, t0: () => t0 }, {
@@ -620,6 +636,7 @@ export async function launch(
     },
     setT0: (t) => {
       t0 = t;
+      cpuAtT0 = processCpuMs();
       // Every instance is forked: raise the thread that takes T_e.
       if (mainNice !== null && nice.set === null) {
         const r = setThreadNice(mainNice);
@@ -660,6 +677,7 @@ export async function launch(
       t0 = options.t0At
         ? await sleepUntil(await options.t0At(), options.signal)
         : clock.now();
+      cpuAtT0 = processCpuMs();
       const maxBooting = kind.maxBooting(pattern);
       for (const inst of insts) {
         if (interrupted) break;
@@ -698,6 +716,12 @@ export async function launch(
     // Anything still alive (an error above): end and reap it.
     for (const inst of insts) if (inst.proc && !inst.exited) kill(inst);
     await Promise.all(launched.map((x) => x.done));
+    const cpuNow = processCpuMs();
+    if (cpuAtT0 !== null && cpuNow !== null) {
+      cpuFromT0 = cpuNow - cpuAtT0;
+      const span = now();
+      cpuShareFromT0 = span > 0 ? cpuFromT0 / span : null;
+    }
     const was = nice.set;
     if (was && was.previous !== null && was.warning === null) {
       setThreadNice(was.previous);
@@ -720,6 +744,8 @@ export async function launch(
     rows,
     t0,
     wallMs: now(),
+    cpuFromT0Ms: cpuFromT0,
+    cpuShareFromT0,
     sampler: samplerStats,
     interrupted,
     spawnMode,

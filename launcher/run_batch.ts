@@ -496,7 +496,11 @@ export async function runBatch(
       memory_sampler: result.sampler,
       reaper_warning: result.reaperWarning,
       wall_ms: result.wallMs,
-      launcher: launcherCost(cpu0, total0, performance.now() - wall0),
+      launcher: {
+        ...launcherCost(cpu0, total0, performance.now() - wall0),
+        cpu_ms_from_t0: result.cpuFromT0Ms,
+        cpu_share_from_t0: result.cpuShareFromT0,
+      },
       totals: runTotals(result.rows),
       failure,
     } satisfies Partial<RunRecord>,

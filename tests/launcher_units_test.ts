@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { tableFromIPC } from "apache-arrow";
 import {
   ARROW_EOS,
+  decodeRows,
   encodeBatch,
   encodeSchema,
 } from "../dataset/arrow_codec.ts";
@@ -269,4 +270,28 @@ Deno.test("parseCommand() takes --grace 0 (SIGKILL at once) and refuses a negati
     () => parseCommand(["--count", "2", "--back-to-back", "--grace", "-5"]),
     /--grace/,
   );
+});
+
+Deno.test("encodeBatch() keeps every value and null of numeric and text columns, across bitmap bytes", () => {
+  const cols = [
+    { name: "f", type: "float64" as const, nullable: true, doc: "" },
+    { name: "i", type: "int32" as const, nullable: true, doc: "" },
+    { name: "s", type: "utf8" as const, nullable: true, doc: "" },
+    { name: "t", type: "float64" as const, nullable: false, doc: "" },
+  ];
+  // nulls at the first, last and byte-edge positions of the validity bitmap
+  const nulls = new Set([0, 7, 8, 9, 16, 20]);
+  const rows = Array.from({ length: 21 }, (_, k) => ({
+    f: nulls.has(k) ? null : k * 1.5 - 3,
+    i: nulls.has(k) ? null : -(2 ** 31) + k,
+    s: nulls.has(k) ? null : `r${k}`,
+    t: k / 3,
+  }));
+  const bytes = new Uint8Array([
+    ...encodeSchema(cols),
+    ...encodeBatch(cols, rows),
+    ...encodeBatch(cols, [{ f: 1, i: 2, s: "x", t: 3 }]),
+    ...ARROW_EOS,
+  ]);
+  assert.deepEqual(decodeRows(bytes), [...rows, { f: 1, i: 2, s: "x", t: 3 }]);
 });

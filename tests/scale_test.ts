@@ -49,6 +49,17 @@ Deno.test("runBatch() storm of 64 minkernels back-to-back loses nothing", async 
     `user + system = total: ${JSON.stringify(l)}`,
   );
   assert.ok(l.cpu_share_of_one_core! > 0 && l.peak_rss_kib! > 0);
+  // From T_0 on: the pre-fork of 64 instances before it is left out, so it
+  // is a part of the whole, and its share is over T_0 → last reaped.
+  assert.ok(
+    l.cpu_ms_from_t0! > 0 && l.cpu_ms_from_t0! < l.cpu_ms!,
+    `CPU from T_0 is part of the total: ${JSON.stringify(l)}`,
+  );
+  assert.ok(
+    Math.abs(l.cpu_share_from_t0! - l.cpu_ms_from_t0! / record.wall_ms!) <
+      0.1 * l.cpu_share_from_t0!,
+    `share from T_0 over the storm's wall time: ${JSON.stringify(l)}`,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 
