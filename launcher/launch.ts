@@ -15,12 +15,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import {
-  type Clock,
-  processCpuMs,
-  realClock,
-  type TimerId,
-} from "./clock.ts";
+import { type Clock, processCpuMs, realClock, type TimerId } from "./clock.ts";
 import { setThreadNice } from "./realtime.ts";
 import { LineWatch } from "./line_watch.ts";
 import type {

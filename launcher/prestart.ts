@@ -102,6 +102,8 @@ export async function runPrestarted<S extends InstanceState>(
   } = {},
 ): Promise<{ releaseWarning: string | null }> {
   const stopBuf = new SharedArrayBuffer(4);
+  // [0] int32: 0 wait, 1 go (T_0 at byte 8, float64); see release_worker.ts
+  const goBuf = new SharedArrayBuffer(16);
   const worker = new Worker(
     new URL("./release_worker.ts", import.meta.url),
     { type: "module" },
@@ -113,6 +115,8 @@ export async function runPrestarted<S extends InstanceState>(
     const f = new Int32Array(stopBuf);
     Atomics.store(f, 0, 1);
     Atomics.notify(f, 0);
+    // a release thread still waiting for T_0 wakes and sees the stop
+    Atomics.notify(new Int32Array(goBuf, 0, 1), 0);
   };
   options.signal?.addEventListener("abort", abort, { once: true });
   let t0Taken = false;
@@ -155,22 +159,19 @@ export async function runPrestarted<S extends InstanceState>(
         await new Promise((r) => setTimeout(r, 1));
       }
     }
-    const t0 = options.t0At ? await options.t0At() : monotonicMs();
-    hooks.setT0(t0);
-    t0Taken = true;
     for (const s of insts) {
       if (s.scheduled_ms !== null) s.scheduled_ms += RELEASE_LEAD_MS;
     }
-    for (const [s, e] of failed) hooks.onFailed(s, e);
     const releasedBuf = new SharedArrayBuffer(8 * Math.max(1, held.length));
     const released = new Float64Array(releasedBuf).fill(NaN);
     const index = new Map(held.map((s, k) => [s, k]));
-    hooks.releaseLookup?.((s) => {
-      const k = index.get(s);
-      const t = k === undefined ? NaN : released[k];
-      return Number.isNaN(t) ? null : t;
-    });
-    await new Promise<void>((resolve) => {
+    // The schedule goes to the release thread before T_0; at T_0 only its
+    // time does, through shared memory and a futex wake-up: a message
+    // posted at T_0 reached the thread up to ~0.9 ms after instance 0's
+    // deadline (T_0 + 2 ms).
+    const go = new Int32Array(goBuf, 0, 1);
+    const goT0 = new Float64Array(goBuf, 8, 1);
+    const done = new Promise<void>((resolve) => {
       worker.onmessage = (ev: MessageEvent<Msg>) => {
         if (ev.data.done) return resolve();
         hooks.onReleased(held[ev.data.i!], {
@@ -178,16 +179,29 @@ export async function runPrestarted<S extends InstanceState>(
           error: ev.data.error ?? null,
         });
       };
-      worker.postMessage({
-        t0,
-        // Back-to-back: every deadline is the lead, released in order.
-        deadlines: held.map((x) => x.scheduled_ms ?? RELEASE_LEAD_MS),
-        pids,
-        stop: stopBuf,
-        released: releasedBuf,
-      });
-      if (hooks.interrupted()) abort();
     });
+    worker.postMessage({
+      // Back-to-back: every deadline is the lead, released in order.
+      deadlines: held.map((x) => x.scheduled_ms ?? RELEASE_LEAD_MS),
+      pids,
+      stop: stopBuf,
+      released: releasedBuf,
+      go: goBuf,
+    });
+    const t0 = options.t0At ? await options.t0At() : monotonicMs();
+    goT0[0] = t0;
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+    hooks.setT0(t0);
+    t0Taken = true;
+    for (const [s, e] of failed) hooks.onFailed(s, e);
+    hooks.releaseLookup?.((s) => {
+      const k = index.get(s);
+      const t = k === undefined ? NaN : released[k];
+      return Number.isNaN(t) ? null : t;
+    });
+    if (hooks.interrupted()) abort();
+    await done;
     // Instances never released (interrupted): reap them.
     for (const s of held) if (s.t_s_ms === null) hooks.reap(s);
     return { releaseWarning };
