@@ -1259,7 +1259,7 @@ function goalRows(r: BenchReport): GoalRow[] {
         b.storm.sampler!.achievedHz < a.storm.sampler!.achievedHz ? b : a
       )
       : null;
-    const stormHz = lowest?.storm.sampler!.achievedHz ?? null;
+    const stormHz = lowest?.storm.sampler?.achievedHz ?? null;
     const c = r.sampler.idleControl;
     const cShare = c ? c.cpu_ms / (c.last_ms - c.first_ms) : null;
     const storms = r.sampler.storms.filter((s) => s.n === 64);

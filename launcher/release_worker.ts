@@ -65,7 +65,7 @@ self.onmessage = (ev: MessageEvent<Start>) => {
   const t0 = new Float64Array(ev.data.go, 8, 1)[0];
   for (let i = 0; i < pids.length; i++) {
     const due = t0 + deadlines[i];
-    let left = due - monotonicMs();
+    const left = due - monotonicMs();
     if (left > SPIN_MS) Atomics.wait(stop, 0, 0, left - SPIN_MS);
     if (Atomics.load(stop, 0) !== 0) break;
     const t = spinUntil(due);
