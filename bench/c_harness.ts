@@ -47,6 +47,15 @@ export interface RunHarnessOptions {
   parallel?: number;
   /** Run the scheduling thread at SCHED_FIFO when permitted (a variant, not the paper's method). */
   realtime?: boolean;
+  /**
+   * Pre-start, back-to-back only: fork every instance before T_0 and hold it
+   * stopped (`stop`, harness -S: SIGSTOP, released by SIGCONT, the
+   * launcher's way) or blocked on a pipe (`pipe`, -P); the exec is inside
+   * ΔT, the fork is not. Absent: the paper's method (fork at T_s).
+   */
+  prestart?: "stop" | "pipe";
+  /** With `prestart`: µs between two releases (default 0). */
+  releaseGapUs?: number;
   /** A memory cgroup's cgroup.procs file every child joins before its exec (`-c`). */
   cgroupProcs?: string;
   /** Ready condition: a regex (string or RegExp source) or a profile `ready`. */
@@ -138,6 +147,15 @@ export function harnessArgs(
     args.push("-p", String(options.parallel));
   }
   if (options.realtime) args.push("-R");
+  if (options.prestart) {
+    if (interval > 0 || options.parallel !== undefined) {
+      throw new Error(
+        "Cannot run the C harness: prestart is for back-to-back storms (no intervalMs, no parallel)",
+      );
+    }
+    args.push(options.prestart === "stop" ? "-S" : "-P");
+    if (options.releaseGapUs) args.push("-g", String(options.releaseGapUs));
+  }
   if (options.cgroupProcs) args.push("-c", options.cgroupProcs);
   const ready = options.ready;
   if (typeof ready === "string") args.push("-r", ready);

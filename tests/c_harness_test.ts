@@ -283,3 +283,38 @@ Deno.test("compareBoot() refuses a ratio when the launcher spread its storm out"
   assert.equal(fair.like_for_like, true);
   assert.equal(fair.pass, true);
 });
+
+Deno.test("runHarness() with prestart forks every instance before T_0 and releases each at T_s", async () => {
+  for (const prestart of ["stop", "pipe"] as const) {
+    const rows = await runHarness(["sh", "-c", "echo Hello"], {
+      count: 4,
+      ready: { line: "Hello" },
+      prestart,
+    });
+    assert.equal(rows.length, 4);
+    for (const r of rows) {
+      assert.equal(r.outcome, "ready", `${prestart}: ${JSON.stringify(r)}`);
+      // forked before T_0: no fork time inside the run's clock
+      assert.equal(r.forked_ms, null);
+      assert.ok(r.boot_ms! > 0 && r.ready_ms! >= r.t_s_ms);
+    }
+  }
+  // released in order, one gap apart at least
+  const gapped = await runHarness(["sh", "-c", "echo Hello"], {
+    count: 3,
+    ready: { line: "Hello" },
+    prestart: "stop",
+    releaseGapUs: 3000,
+  });
+  const ts = gapped.map((r) => r.t_s_ms);
+  assert.ok(ts[1] - ts[0] >= 3 && ts[2] - ts[1] >= 3, JSON.stringify(ts));
+  assert.throws(
+    () =>
+      harnessArgs(["sh"], {
+        ready: "x",
+        intervalMs: 5,
+        prestart: "stop",
+      }),
+    /prestart is for back-to-back storms/,
+  );
+});

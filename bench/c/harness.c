@@ -33,6 +33,16 @@
  *   -c FILE        cgroup.procs file of a memory cgroup: every child joins it
  *                  (writes "0") before its exec, so a sampler can read the
  *                  run's own memory, as the launcher's instances do
+ *   -S             stop-start (back-to-back only; the launcher's pre-start):
+ *                  before T_0 every instance is forked and stops itself
+ *                  (SIGSTOP before its exec); at T_0 the main thread takes
+ *                  each T_s and sends SIGCONT. The exec is inside ΔT, the
+ *                  fork is not, as in the launcher. forked_ms stays empty.
+ *   -P             as -S, but each pre-forked child waits in a read() of a
+ *                  pipe of its own instead of being stopped, and is released
+ *                  by a byte written to it (tells the stop/continue path
+ *                  apart from pre-forking itself)
+ *   -g US          with -S or -P: sleep US microseconds between releases
  *   -R             run the scheduling (main) thread at SCHED_FIFO priority 1
  *                  when permitted (not the paper's method: a variant showing
  *                  how much of the schedule error is wake-up latency); the
@@ -114,6 +124,10 @@ struct instance {
   int spawn_errno;
   pthread_t thread;
   int started;
+  pid_t pid;    /* -S: the stopped child */
+  sem_t held;   /* -S: posted once the child is stopped */
+  sem_t go;     /* -S: posted after its SIGCONT */
+  int gofd[2];  /* -P: the child reads one byte from gofd[0] */
   size_t line_len;
   char line[LINE_CAP + 1];
 };
@@ -128,6 +142,9 @@ static char **exec_argv;
 static int devnull_fd = -1;
 static sem_t slots; /* closed loop (-p): free places */
 static int closed_loop = 0;
+static int stop_start = 0; /* -S or -P */
+static int pipe_hold = 0;  /* -P */
+static long release_gap_us = 0; /* -g */
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -249,15 +266,33 @@ static void *run_instance(void *arg) {
       ssize_t c = write(cgroup_procs_fd, "0", 1);
       (void)c;
     }
+    if (pipe_hold) {
+      char c;
+      ssize_t r = read(in->gofd[0], &c, 1);
+      (void)r;
+    } else if (stop_start) {
+      raise(SIGSTOP);
+    }
     execv(exec_path, exec_argv);
     int e = errno;
     ssize_t w = write(err[1], &e, sizeof e);
     (void)w;
     _exit(127);
   }
-  in->forked_ns = now_ns();
+  in->forked_ns = stop_start ? -1 : now_ns();
   close(out[1]);
   close(err[1]);
+  if (stop_start) {
+    /* held stopped until the main thread's SIGCONT at T_s */
+    int st = 0;
+    if (pid > 0 && !pipe_hold)
+      while (waitpid(pid, &st, WUNTRACED) < 0 && errno == EINTR) {
+      }
+    in->pid = pid;
+    sem_post(&in->held);
+    while (sem_wait(&in->go) < 0 && errno == EINTR) {
+    }
+  }
   if (pid < 0) {
     in->spawn_errno = errno;
     in->outcome = OUT_SPAWN_FAILED;
@@ -412,7 +447,7 @@ static void write_ns(FILE *f, int64_t ns, int present) {
 static void usage(void) {
   fprintf(stderr,
           "usage: harness -n N [-i INTERVAL_MS] (-r READY_REGEX | -x | -f) "
-          "[-p PARALLEL] [-t TIMEOUT_MS] [-o out.csv] [-c CGROUP_PROCS] [-R] -- argv...\n");
+          "[-p PARALLEL] [-t TIMEOUT_MS] [-o out.csv] [-c CGROUP_PROCS] [-R] [-S|-P [-g US]] -- argv...\n");
   exit(2);
 }
 
@@ -425,7 +460,7 @@ int main(int argc, char **argv) {
   int realtime = 0;
   long parallel = 0;
   int opt;
-  while ((opt = getopt(argc, argv, "+n:i:p:r:xft:o:c:Rh")) != -1) {
+  while ((opt = getopt(argc, argv, "+n:i:p:r:xft:o:c:RSPg:h")) != -1) {
     switch (opt) {
     case 'n':
       n = strtol(optarg, NULL, 10);
@@ -455,6 +490,17 @@ int main(int argc, char **argv) {
     case 'R':
       realtime = 1;
       break;
+    case 'S':
+      stop_start = 1;
+      break;
+    case 'P':
+      stop_start = pipe_hold = 1;
+      break;
+    case 'g':
+      release_gap_us = strtol(optarg, NULL, 10);
+      if (release_gap_us < 0)
+        usage();
+      break;
     case 'c':
       cgroup_procs_fd = open(optarg, O_WRONLY | O_CLOEXEC);
       if (cgroup_procs_fd < 0) {
@@ -472,7 +518,8 @@ int main(int argc, char **argv) {
     }
   }
   if (optind >= argc || n < 1 || have_mode != 1 || interval_ms < 0 ||
-      timeout_ns <= 0 || (parallel > 0 && interval_ms > 0))
+      timeout_ns <= 0 || (parallel > 0 && interval_ms > 0) ||
+      (stop_start && (parallel > 0 || interval_ms > 0)))
     usage();
   if (parallel > 0) {
     closed_loop = 1;
@@ -534,8 +581,54 @@ int main(int argc, char **argv) {
   }
   int64_t interval_ns = (int64_t)(interval_ms * 1e6);
 
-  clock_gettime(CLOCK_MONOTONIC, &t0); /* T_0 */
-  for (long i = 0; i < n; i++) {
+  if (stop_start) {
+    /* fork every instance, stopped, before T_0 */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < n; i++) {
+      struct instance *in = &ins[i];
+      in->index = (int)i;
+      in->first_output_ns = in->ready_ns = in->exit_ns = in->forked_ns = -1;
+      in->exit_code = -1;
+      in->scheduled_ns = -1;
+      sem_init(&in->held, 0, 0);
+      sem_init(&in->go, 0, 0);
+      in->gofd[0] = in->gofd[1] = -1;
+      if (pipe_hold && pipe2(in->gofd, O_CLOEXEC) < 0) {
+        perror("harness: -P pipe");
+        return 2;
+      }
+      int rc = pthread_create(&in->thread, &attr, run_instance, in);
+      if (rc != 0) {
+        in->spawn_errno = rc;
+        in->outcome = OUT_SPAWN_FAILED;
+      } else {
+        in->started = 1;
+      }
+    }
+    for (long i = 0; i < n; i++)
+      if (ins[i].started)
+        while (sem_wait(&ins[i].held) < 0 && errno == EINTR) {
+        }
+    clock_gettime(CLOCK_MONOTONIC, &t0); /* T_0 */
+    for (long i = 0; i < n; i++) {
+      struct instance *in = &ins[i];
+      if (!in->started)
+        continue;
+      in->t_s_ns = now_ns(); /* T_s */
+      if (pipe_hold) {
+        ssize_t w = write(in->gofd[1], "g", 1);
+        (void)w;
+      } else if (in->pid > 0) {
+        kill(in->pid, SIGCONT);
+      }
+      sem_post(&in->go);
+      if (release_gap_us > 0)
+        usleep((useconds_t)release_gap_us);
+    }
+  }
+  if (!stop_start)
+    clock_gettime(CLOCK_MONOTONIC, &t0); /* T_0 */
+  for (long i = 0; i < n && !stop_start; i++) {
     struct instance *in = &ins[i];
     in->index = (int)i;
     in->first_output_ns = in->ready_ns = in->exit_ns = in->forked_ns = -1;
