@@ -52,6 +52,7 @@ import { mean, median } from "../mod.ts";
 import {
   coincidentGaps,
   type GapSummary,
+  noQemuLeft,
   pageReportingOrder,
   qemuProcessCount,
   readMemoryStats,
@@ -59,6 +60,7 @@ import {
   samplerIdle,
   type SamplerIdleResult,
   startRtSampler,
+  stealMs,
   storm,
   type StormCost,
   type StormResult,
@@ -333,10 +335,9 @@ export function isBusy(s: LoadSnapshot): boolean {
 
 /** Time stolen by the hypervisor from all vCPUs together while `fn` ran, ms. */
 async function withSteal<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const a = cpuTimes().steal;
+  const a = stealMs();
   const r = await fn();
-  // /proc/stat counts in USER_HZ (100 per second on Linux).
-  return [r, (cpuTimes().steal - a) * 10];
+  return [r, stealMs() - a];
 }
 
 // ---------------------------------------------------------------- parts
@@ -652,9 +653,7 @@ async function runFidelityPart(ctx: Ctx): Promise<FidelityPart> {
     log: ctx.log,
     before: async (n) => {
       if (n < 16) return;
-      while (qemuProcessCount() > 0) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await noQemuLeft();
       await warmHostMemory(n * 64);
     },
   });
@@ -764,13 +763,18 @@ function threadLine(t: Record<string, number>): string {
 }
 
 /**
- * A storm's whole measuring cost: the launcher's CPU share plus the C
- * sampler process's (a child of its own, not in the launcher's CPU time).
+ * A storm's whole measuring cost: the launcher's CPU share (by default over
+ * the whole batch; pass its share from T_0 for the time the guests boot)
+ * plus the C sampler process's (a child of its own, not in the launcher's
+ * CPU time).
  */
-export function shareWithSampler(r: StormResult): number | null {
-  if (r.launcherCpuShare === null) return null;
+export function shareWithSampler(
+  r: StormResult,
+  launcherShare: number | null = r.launcherCpuShare,
+): number | null {
+  if (launcherShare === null) return null;
   const own = r.sampler?.source === "c-sampler" ? r.sampler.cpuShare ?? 0 : 0;
-  return r.launcherCpuShare + own;
+  return launcherShare + own;
 }
 
 /** A storm's CPU share with the sampler thread's CPU taken out. */
@@ -1210,10 +1214,8 @@ function goalRows(r: BenchReport): GoalRow[] {
     // While the guests boot: from T_0 (runs before it had no such record:
     // the whole batch, setup and pre-fork included, over T_0 → end).
     const fromT0 = (s: StormResult) =>
-      s.launcherCpuShareFromT0 !== undefined &&
-        s.launcherCpuShareFromT0 !== null
-        ? s.launcherCpuShareFromT0 +
-          (s.sampler?.source === "c-sampler" ? s.sampler.cpuShare ?? 0 : 0)
+      s.launcherCpuShareFromT0 != null
+        ? shareWithSampler(s, s.launcherCpuShareFromT0)
         : share(s);
     const worstStorm = at256.length
       ? at256.reduce((a, b) =>

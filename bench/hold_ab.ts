@@ -18,7 +18,7 @@ import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { monotonicMs } from "../launcher/clock.ts";
 import { prepareSides } from "./fidelity.ts";
-import { qemuProcessCount, stealMs, warmHostMemory } from "./scale.ts";
+import { noQemuLeft, stealMs, warmHostMemory } from "./scale.ts";
 
 const n = Number(Deno.args[0] ?? 64);
 const rounds = Number(Deno.args[1] ?? 5);
@@ -30,11 +30,6 @@ const sides = await prepareSides("minkernel-microvm", {
   sample: false,
 });
 const profile = await loadProfile("minkernel-microvm");
-
-async function settle(): Promise<void> {
-  while (qemuProcessCount() > 0) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 500));
-}
 
 async function launcher(): Promise<[number, number]> {
   let s0 = 0;
@@ -77,7 +72,7 @@ for (let k = 0; k < rounds; k++) {
       ? ["launcher", "c"] as const
       : ["c", "launcher"] as const
   ) {
-    await settle();
+    await noQemuLeft(500);
     const [m, steal] = side === "c" ? await c() : await launcher();
     res[side].push(m);
     console.log(

@@ -15,23 +15,21 @@
  */
 import { median } from "../mod.ts";
 import { buildHarness, runHarness } from "./c_harness.ts";
-import { qemuProcessCount, stealMs, warmHostMemory } from "./scale.ts";
-import { ensureImage } from "../images/ensure.ts";
-import { loadProfile } from "../launcher/profile.ts";
+import { prepareSides } from "./fidelity.ts";
+import { noQemuLeft, stealMs, warmHostMemory } from "./scale.ts";
 
 const n = Number(Deno.args[0] ?? 64);
 const rounds = Number(Deno.args[1] ?? 4);
-const profile = await loadProfile("minkernel-microvm");
-await ensureImage(profile);
-const image = new URL("../build/minkernel/minkernel.elf", import.meta.url)
-  .pathname;
-const argv = [
-  "qemu-system-x86_64",
-  "-accel",
-  "tcg",
-  ...profile.argv.slice(2).map((a) => a === "${image}" ? image : a),
-];
 const binary = await buildHarness();
+const out = await Deno.makeTempDir({ prefix: "bootstorm-prestart-ab-" });
+// The exact argv and ready line the launcher boots (from its run.json).
+const { argv, ready } = await prepareSides("minkernel-microvm", {
+  accel: "tcg",
+  outDir: out,
+  binary,
+  sample: false,
+});
+await Deno.remove(out, { recursive: true }).catch(() => {});
 const sides = {
   "fork at T_s (paper)": {},
   "pre-started, SIGSTOP/SIGCONT": { prestart: "stop" as const },
@@ -56,13 +54,12 @@ const steal = Object.fromEntries(
 for (let k = 0; k < rounds; k++) {
   for (let j = 0; j < names.length; j++) {
     const side = names[(j + k) % names.length];
-    while (qemuProcessCount() > 0) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 500));
+    await noQemuLeft(500);
     await warmHostMemory(n * 64);
     const s0 = stealMs();
     const rows = await runHarness(argv, {
       count: n,
-      ready: { line: "Hello" },
+      ready,
       binary,
       ...sides[side],
     });

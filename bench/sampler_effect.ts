@@ -16,7 +16,7 @@
  */
 import { median } from "../mod.ts";
 import { prepareSides } from "./fidelity.ts";
-import { qemuProcessCount, storm } from "./scale.ts";
+import { noQemuLeft, storm } from "./scale.ts";
 
 const n = Number(Deno.args[0] ?? 64);
 const rounds = Number(Deno.args[1] ?? 4);
@@ -26,17 +26,12 @@ const sides = await prepareSides("minkernel-microvm", {
   outDir: out,
 });
 
-async function settle(): Promise<void> {
-  while (qemuProcessCount() > 0) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 1000));
-}
-
 const res = { on: [] as number[], off: [] as number[], c: [] as number[] };
 const names = ["on", "off", "c"] as const;
 for (let k = 0; k < rounds; k++) {
   for (let j = 0; j < 3; j++) {
     const side = names[(j + k) % 3];
-    await settle();
+    await noQemuLeft(1000);
     const m = side === "c"
       ? median(
         (await sides.c(n)).filter((r) => r.outcome === "ready").map((r) =>

@@ -120,6 +120,20 @@ export function qemuProcessCount(): number {
   return n;
 }
 
+/**
+ * Wait until no QEMU process is left on the host, then `settleMs` more: a
+ * storm's dying guests (and the memory they free) would slow the next one.
+ *
+ * @example
+ * ```ts ignore
+ * await noQemuLeft(1000); // before each storm of an A/B
+ * ```
+ */
+export async function noQemuLeft(settleMs = 0): Promise<void> {
+  while (qemuProcessCount() > 0) await new Promise((r) => setTimeout(r, 50));
+  if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+}
+
 /** One storm's numbers. */
 export interface StormResult {
   n: number;

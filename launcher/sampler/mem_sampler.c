@@ -130,8 +130,7 @@ static struct {
     pthread_cond_t cv;
     uint64_t want;       /* usage to arm around; NONE: nothing asked */
     uint64_t armed_at;   /* usage the ready eventfd is armed around */
-    int ready;           /* eventfd armed and not yet taken, or -1 */
-    int error;           /* errno of a failed registration, or 0 */
+    int ready;           /* eventfd armed and not yet taken, or -1 (also after a failed registration) */
 } q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .want = NONE, .ready = -1 };
 
 static int register_threshold(int efd, uint64_t at)
@@ -150,18 +149,17 @@ static void *arming(void *arg)
         uint64_t u = q.want;
         q.want = NONE;
         pthread_mutex_unlock(&q.mu);
-        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), err = 0;
-        if (efd < 0 || register_threshold(efd, u + q.step) < 0 ||
-            (u > q.step && register_threshold(efd, u - q.step) < 0)) {
-            err = errno ? errno : EIO;
-            if (efd >= 0) close(efd);
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (efd >= 0 && (register_threshold(efd, u + q.step) < 0 ||
+                         (u > q.step && register_threshold(efd, u - q.step) < 0))) {
+            /* the sampler stays on the rate and asks again */
+            close(efd);
             efd = -1;
         }
         pthread_mutex_lock(&q.mu);
         if (q.ready >= 0) close(q.ready); /* closing unregisters its thresholds */
         q.ready = efd;
         q.armed_at = u;
-        q.error = err;
     }
     return NULL;
 }
@@ -186,6 +184,22 @@ static int take_armed(uint64_t now_usage, uint64_t *armed_at)
     }
     pthread_mutex_unlock(&q.mu);
     return efd;
+}
+
+/* The ring the launcher drains (set up in main). */
+static volatile uint64_t *hdr, *ring;
+static uint64_t cap, nsamples;
+
+/* Append one sample and publish it (release-ordered head). */
+static void put(uint64_t t, uint64_t cgroup_bytes, uint64_t meminfo_kib, enum kind kind)
+{
+    volatile uint64_t *e = ring + (nsamples % cap) * FIELDS;
+    e[0] = t;
+    e[1] = cgroup_bytes;
+    e[2] = meminfo_kib;
+    e[3] = (uint64_t)kind;
+    nsamples++;
+    __atomic_store_n(&hdr[4], nsamples, __ATOMIC_RELEASE);
 }
 
 int main(int argc, char **argv)
@@ -264,14 +278,15 @@ int main(int argc, char **argv)
         return 1;
     }
     off_t size = lseek(fd, 0, SEEK_END);
-    uint64_t cap = ((uint64_t)size / 8 - HEADER_WORDS) / FIELDS;
+    cap = ((uint64_t)size / 8 - HEADER_WORDS) / FIELDS;
     volatile uint64_t *h = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (h == MAP_FAILED || cap < 16) {
         fprintf(stderr, "mem_sampler: cannot map %s (%ld bytes)\n", out, (long)size);
         return 1;
     }
-    volatile uint64_t *ring = h + HEADER_WORDS;
+    hdr = h;
+    ring = h + HEADER_WORDS;
     int rt = 0;
     if (fifo > 0) {
         struct sched_param sp = { .sched_priority = sched_get_priority_min(SCHED_FIFO) + (int)fifo };
@@ -291,7 +306,7 @@ int main(int argc, char **argv)
     const uint64_t meminfo_ns = (uint64_t)meminfo_every * interval_ns;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
-    uint64_t n = 0, last_mi = 0, waits = 0, woken = 0, beats = 0, waited_ns = 0;
+    uint64_t last_mi = 0, waits = 0, woken = 0, beats = 0, waited_ns = 0;
     /* Quiet detection: the usage has stayed within a step of `calm_at` since `calm_since`. */
     uint64_t calm_at = NONE, calm_since = 0;
     int asked = 0;
@@ -299,18 +314,12 @@ int main(int argc, char **argv)
     struct pollfd in = { .fd = 0, .events = POLLIN };
     while (!stop) {
         uint64_t t = mono_ns();
-        volatile uint64_t *e = ring + (n % cap) * FIELDS;
         uint64_t u = cg >= 0 ? read_u64_file(cg) : NONE;
-        e[0] = t;
-        e[1] = u;
         /* rate mode: every K ticks; quiet mode: at most every K intervals */
-        int read_mi = mi >= 0 && (step > 0 ? (n == 0 || t - last_mi >= meminfo_ns) : n % (uint64_t)meminfo_every == 0);
-        e[2] = read_mi ? read_meminfo_used(mi) : NONE;
+        int read_mi = mi >= 0 && (step > 0 ? (nsamples == 0 || t - last_mi >= meminfo_ns) : nsamples % (uint64_t)meminfo_every == 0);
         if (read_mi) last_mi = t;
-        e[3] = (uint64_t)kind;
-        n++;
-        __atomic_store_n(&h[4], n, __ATOMIC_RELEASE);
-        if (n % 100 == 0 || kind != ON_RATE) {
+        put(t, u, read_mi ? read_meminfo_used(mi) : NONE, kind);
+        if (nsamples % 100 == 0 || kind != ON_RATE) {
             h[5] = cpu_ns();
             /* The launcher holds our stdin: end of file means it is gone. */
             if (poll(&in, 1, 0) > 0) {
@@ -358,16 +367,10 @@ int main(int argc, char **argv)
                         if (pr == 0) {
                             /* heartbeat sample; a move the threshold missed ends the wait too */
                             uint64_t tb = mono_ns(), ub = read_u64_file(cg);
-                            volatile uint64_t *b = ring + (n % cap) * FIELDS;
-                            b[0] = tb;
-                            b[1] = ub;
-                            b[2] = mi >= 0 ? read_meminfo_used(mi) : NONE;
                             last_mi = tb;
-                            b[3] = HEARTBEAT;
-                            n++;
+                            put(tb, ub, mi >= 0 ? read_meminfo_used(mi) : NONE, HEARTBEAT);
                             beats++;
                             h[11] = beats;
-                            __atomic_store_n(&h[4], n, __ATOMIC_RELEASE);
                             h[5] = cpu_ns();
                             if (ub == NONE || absdiff(ub, armed_at) >= step) break;
                         }
