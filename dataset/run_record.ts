@@ -224,8 +224,8 @@ export interface RunRecord {
   ready: ReadyRuleRecord;
   /** Named phase marks (regexes) of the profile. */
   marks: Record<string, string>;
-  /** `prestart` (forked before T_0, released by SIGCONT) or `direct` (spawned at T_s). */
-  spawn_mode: "direct" | "prestart" | null;
+  /** `prestart` (forked before T_0, released by SIGCONT), `fork` (forked at T_s by the C spawn helper) or `direct` (spawned at T_s by the launcher). */
+  spawn_mode: "direct" | "prestart" | "fork" | null;
   /** Whether QMP phases (T_K) were measured. */
   phases: boolean;
   /** The clock of every time column (CLOCK_MONOTONIC). */

@@ -24,7 +24,7 @@ import type {
 } from "./sampler/memory_source.ts";
 import { startMemoryRows } from "./memory_rows.ts";
 import { joinRunCgroup, type RunCgroup } from "./sampler/run_cgroup.ts";
-import { type Pattern, patternKind } from "./pattern.ts";
+import { type Pattern, patternKind, type SpawnMode } from "./pattern.ts";
 import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
 import { sleepUntil } from "./start_at.ts";
@@ -64,6 +64,7 @@ import {
   RELEASE_LEAD_MS,
   runPrestarted,
 } from "./prestart.ts";
+import { type ForkHooks, type ForkSession, runForkAtTs } from "./fork_at_ts.ts";
 import { StderrKeep } from "./stderr_keep.ts";
 
 export { RELEASE_LEAD_MS, StderrKeep };
@@ -105,7 +106,7 @@ export interface LaunchOptions {
    * fork is not). Default: the pattern's (`PATTERNS[kind].spawnMode`:
    * prestart for interval and back-to-back, direct for parallel).
    */
-  spawnMode?: "direct" | "prestart";
+  spawnMode?: SpawnMode;
   /** Memory sampling interval, ms (default 0.5). 0 disables sampling. */
   sampleIntervalMs?: number;
   /**
@@ -233,7 +234,7 @@ export interface LaunchResult {
   /** Whether the signal stopped the batch. */
   interrupted: boolean;
   /** How instances were started: `prestart` (forked before T_0) or `direct`. */
-  spawnMode: "direct" | "prestart";
+  spawnMode: SpawnMode;
   /** Why the release thread ran without real-time priority (prestart). */
   releaseWarning: string | null;
   /** The main thread's nice during the storm (null: unchanged) and why not as asked. */
@@ -291,9 +292,9 @@ export async function launch(
   const pattern = options.pattern;
   const kind = patternKind(pattern);
   const spawnMode = options.spawnMode ?? kind.spawnMode;
-  if (spawnMode === "prestart" && clock !== realClock) {
+  if (spawnMode !== "direct" && clock !== realClock) {
     throw new Error(
-      'launch(): pre-started instances are released on the real monotonic clock; pass spawnMode "direct" with another clock',
+      `launch(): spawnMode "${spawnMode}" starts instances on the real monotonic clock; pass spawnMode "direct" with another clock`,
     );
   }
   const readiness = readinessFor(profile.ready);
@@ -506,7 +507,7 @@ export async function launch(
       const outcome = outcomeAtExit(inst, {
         readyAtExit: readiness.readyAtExit,
         // A pre-started shell that could not exec argv[0]: a spawn failure.
-        execFailed: spawnMode === "prestart" && st.code === 127 &&
+        execFailed: spawnMode !== "direct" && st.code === 127 &&
           inst.first_output_ms === null &&
           execFailed(st.code, inst.stderr.text()),
       });
@@ -661,8 +662,39 @@ export async function launch(
     reap: (inst) => kill(inst),
     interrupted: () => interrupted,
   };
+  const forkHooks: ForkHooks<Inst> = {
+    plan: (i) => ({
+      argv: argvOf(i),
+      env: { ...batch.env, ...envOf(i)?.env },
+    }),
+    // Every instance it forks inherits the cgroup: charged there from its
+    // first page, without a move per instance.
+    onHelper: (pid) => {
+      if (options.cgroup) joinRunCgroup(options.cgroup, pid);
+    },
+    setT0: prestartHooks.setT0,
+    onStarted(inst, p, t_s) {
+      launched.push(inst);
+      watchInstance(inst, p);
+      markStarted(inst, t_s);
+      if (interrupted) {
+        endBoot(inst, "interrupted", now());
+        kill(inst);
+      }
+    },
+    onFailed: prestartHooks.onFailed,
+    interrupted: () => interrupted,
+  };
+  let forkSession: ForkSession | null = null;
   try {
-    if (spawnMode === "prestart") {
+    if (spawnMode === "fork") {
+      forkSession = await runForkAtTs(insts, forkHooks, {
+        signal: options.signal,
+        t0At: options.t0At,
+        env: batch.env,
+      });
+      releaseWarning = forkSession.releaseWarning;
+    } else if (spawnMode === "prestart") {
       releaseWarning = (await runPrestarted(insts, prestartHooks, {
         phases: sockDir !== null,
         signal: options.signal,
@@ -711,6 +743,7 @@ export async function launch(
     // Anything still alive (an error above): end and reap it.
     for (const inst of insts) if (inst.proc && !inst.exited) kill(inst);
     await Promise.all(launched.map((x) => x.done));
+    await forkSession?.close();
     const cpuNow = processCpuMs();
     if (cpuAtT0 !== null && cpuNow !== null) {
       cpuFromT0 = cpuNow - cpuAtT0;

@@ -20,6 +20,14 @@ export type ParallelPattern = { kind: "parallel"; parallelism: number };
 /** How instances are started. */
 export type Pattern = IntervalPattern | BackToBackPattern | ParallelPattern;
 
+/**
+ * How instances are started: `direct` spawns each at T_s from the launcher
+ * (Deno's spawn call); `prestart` forks each before T_0, stopped, and
+ * releases it at T_s (prestart.ts); `fork` has a small C helper fork each
+ * at T_s, the paper's way (fork_at_ts.ts).
+ */
+export type SpawnMode = "direct" | "prestart" | "fork";
+
 /** A pattern as recorded in `run.json`. */
 export type PatternRecord = {
   kind: Pattern["kind"];
@@ -54,7 +62,7 @@ export interface PatternKind<P extends Pattern> {
   /** A short label: `every 5 ms`. */
   label(p: P): string;
   /** Spawn mode when none is asked for. */
-  readonly spawnMode: "direct" | "prestart";
+  readonly spawnMode: SpawnMode;
   /** Closed loop: at most this many instances booting at once; null: open loop. */
   maxBooting(p: P): number | null;
   /** The shortest time `n` starts take by the schedule alone, ms (estimates). */

@@ -10,7 +10,7 @@ import { type Accelerator, chooseAccelerator } from "./accel.ts";
 import { clockSource, processCpuMs } from "./clock.ts";
 import { assertOutDir, DatasetWriter } from "../dataset/writer.ts";
 import { launch, type LaunchEvent, type LaunchResult } from "./launch.ts";
-import { type Pattern, patternRecord } from "./pattern.ts";
+import { type Pattern, patternRecord, type SpawnMode } from "./pattern.ts";
 import {
   assertImagePresent,
   expandArgv,
@@ -66,7 +66,7 @@ export interface BatchOptions {
   /** SIGTERM → SIGKILL grace, ms (default 1000). */
   graceMs?: number;
   /** `prestart` or `direct` (default: the pattern's). */
-  spawnMode?: "direct" | "prestart";
+  spawnMode?: SpawnMode;
   /** Memory sampling interval, ms (default 0.5; 0 = no sampling). */
   sampleIntervalMs?: number;
   /** Stops the batch cleanly (the dataset is finalised as partial). */
@@ -486,13 +486,16 @@ export async function runBatch(
         : "complete",
       finished_at: new Date().toISOString(),
       spawn_mode: result.spawnMode,
+      // The spawn helper (fork) runs at normal priority by design.
       release_thread: result.spawnMode === "prestart"
         ? {
           realtime: result.releaseWarning === null,
           warning: result.releaseWarning,
         }
+        : result.spawnMode === "fork"
+        ? { realtime: false, warning: null }
         : null,
-      main_thread: result.spawnMode === "prestart" ? result.mainThread : null,
+      main_thread: result.spawnMode !== "direct" ? result.mainThread : null,
       memory_sampler: result.sampler,
       reaper_warning: result.reaperWarning,
       wall_ms: result.wallMs,

@@ -62,11 +62,15 @@ export interface ProcessRunner {
 }
 
 function wrap(child: Deno.ChildProcess): Proc {
-  // Descendants seen by killTree: once the process is gone they have been
-  // handed to init and /proc no longer links them to it.
-  const seen = new Set<number>();
   let gone = false;
   child.status.then(() => (gone = true), () => (gone = true));
+  const kill = (sig: Deno.Signal) => {
+    try {
+      child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
   return {
     pid: child.pid,
     stdout: child.stdout,
@@ -75,37 +79,49 @@ function wrap(child: Deno.ChildProcess): Proc {
       code: s.signal ? null : s.code,
       signal: s.signal ?? null,
     })),
-    kill: (sig) => {
+    kill,
+    killTree: treeKiller(child.pid, { kill, gone: () => gone }),
+  };
+}
+
+/**
+ * `Proc.killTree` of process `pid`: signals its descendants (found through
+ * /proc at each call, and those seen by earlier calls while they still carry
+ * the launcher's cookie), then the process itself through `kill` unless it
+ * is `gone`.
+ *
+ * @example
+ * ```ts
+ * import { treeKiller } from "./runner.ts";
+ * const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+ * treeKiller(child.pid, { kill: (s) => child.kill(s), gone: () => false })("SIGKILL");
+ * console.log((await child.status).signal); // "SIGKILL"
+ * ```
+ */
+export function treeKiller(
+  pid: number,
+  self: { kill(sig: Deno.Signal): void; gone(): boolean },
+): (sig: Deno.Signal) => void {
+  // Descendants seen by killTree: once the process is gone they have been
+  // handed to init and /proc no longer links them to it.
+  const seen = new Set<number>();
+  return (sig) => {
+    const current = new Set(self.gone() ? [] : descendants(pid));
+    for (const d of current) seen.add(d);
+    for (const d of [...seen]) {
+      // A pid seen earlier, no longer in the tree, is signalled only while
+      // it is still ours (never a reused pid).
+      if (!current.has(d) && !isOwned(d)) {
+        seen.delete(d);
+        continue;
+      }
       try {
-        child.kill(sig);
+        Deno.kill(d, sig);
       } catch {
-        // already gone
+        seen.delete(d);
       }
-    },
-    killTree: (sig) => {
-      const current = new Set(gone ? [] : descendants(child.pid));
-      for (const d of current) seen.add(d);
-      for (const d of [...seen]) {
-        // A pid seen earlier, no longer in the tree, is signalled only while
-        // it is still ours (never a reused pid).
-        if (!current.has(d) && !isOwned(d)) {
-          seen.delete(d);
-          continue;
-        }
-        try {
-          Deno.kill(d, sig);
-        } catch {
-          seen.delete(d);
-        }
-      }
-      if (!gone) {
-        try {
-          child.kill(sig);
-        } catch {
-          // already gone
-        }
-      }
-    },
+    }
+    if (!self.gone()) self.kill(sig);
   };
 }
 

@@ -8,7 +8,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type Pattern, patternFromJson, PATTERNS } from "./pattern.ts";
+import {
+  type Pattern,
+  patternFromJson,
+  PATTERNS,
+  type SpawnMode,
+} from "./pattern.ts";
 import { type Cell, defaultPlan, expandGrid, type Grid } from "./sweep_plan.ts";
 
 const KINDS = Object.values(PATTERNS);
@@ -50,7 +55,7 @@ Options:
   --accel MODE        auto | kvm | tcg                                             [auto: KVM when usable]
   --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [1000]
                       0: SIGKILL at once, as the paper's C harness (a storm boots faster)
-  --spawn-mode MODE   direct | prestart (single batch only)                        [prestart for --interval]
+  --spawn-mode MODE   direct | prestart | fork (single batch only)                 [prestart for --interval]
   --phases            QEMU phase mode (single batch only): start paused (-S) with a QMP socket per
                       instance; records vmm_ready_ms, t_k_ms (T_K), vmm_init_ms, guest_boot_ms
   --insns             boot work (QEMU under TCG only; batch and sweep): load the project's TCG plugin into
@@ -112,7 +117,7 @@ const VALUE_HINTS: Record<string, string> = {
   accel: "auto, kvm or tcg, e.g. --accel tcg",
   param: "NAME=VALUE, e.g. --param mem_mib=64",
   grace: "milliseconds (0: SIGKILL at once), e.g. --grace 1000",
-  "spawn-mode": "direct or prestart",
+  "spawn-mode": "direct, prestart or fork",
   "memory-source": "c-sampler, worker or off",
   "memory-quiet":
     "KiB (0: sample at the rate always), e.g. --memory-quiet 1024",
@@ -131,7 +136,7 @@ export interface BatchArgs {
   accel: "auto" | "kvm" | "tcg";
   params: Record<string, string>;
   graceMs?: number;
-  spawnMode?: "direct" | "prestart";
+  spawnMode?: SpawnMode;
   phases?: boolean;
   insns?: boolean | { mem: boolean };
   /** How memory is sampled (--memory-source; default c-sampler). */
@@ -369,12 +374,12 @@ export function parseCommand(args: string[]): Command {
   const spawnMode = values["spawn-mode"];
   if (
     spawnMode !== undefined && spawnMode !== "direct" &&
-    spawnMode !== "prestart"
+    spawnMode !== "prestart" && spawnMode !== "fork"
   ) {
     throw new UsageError(
       `Invalid --spawn-mode ${
         JSON.stringify(spawnMode)
-      }: expected direct or prestart`,
+      }: expected direct, prestart or fork`,
     );
   }
   const params: Record<string, string[]> = {};

@@ -241,7 +241,8 @@ export function mergeRows(inputs: readonly HostInput[]): {
     );
     const spawn = h.record?.spawn_mode;
     const due = first
-      ? num(first.scheduled_ms) ?? (spawn === "prestart" ? RELEASE_LEAD_MS : 0)
+      ? num(first.scheduled_ms) ??
+        (spawn === "prestart" || spawn === "fork" ? RELEASE_LEAD_MS : 0)
       : null;
     const late = first && due !== null ? Number(first.t_s_ms) - due : null;
     if (late !== null && h.agent?.t0) {

@@ -66,7 +66,7 @@ export interface StormSpec {
   /** SIGTERM → SIGKILL grace period when stopping instances, ms (null: the launcher's default). */
   grace_ms: number | null;
   /** `--spawn-mode` (null: the launcher's choice for the pattern). */
-  spawn_mode: "direct" | "prestart" | null;
+  spawn_mode: "direct" | "prestart" | "fork" | null;
   /** QEMU phase mode (`--phases`). */
   phases: boolean;
   /** T_0 is the instant every node is ready plus this, ms. */

@@ -6,11 +6,10 @@
  *
  * @module
  */
-import { execa } from "execa";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SharedFile } from "../shared_file.ts";
-import { sha256File } from "../../dataset/checksum.ts";
+import { ensureCBinary } from "../c_build.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./mem_sampler.c", import.meta.url));
@@ -122,38 +121,14 @@ export function quietWhyNot(
 }
 
 /** Build the sampler when its binary is missing or older than its source; returns its path. */
-export async function ensureCSampler(
+export function ensureCSampler(
   buildDir = join(ROOT, "build", "sampler"),
 ): Promise<string> {
-  const key = (await sha256File(SOURCE)).slice(0, 12);
-  const bin = join(buildDir, `mem_sampler-${key}`);
-  try {
-    await Deno.stat(bin);
-    return bin;
-  } catch {
-    // build it
-  }
-  await Deno.mkdir(dirname(bin), { recursive: true });
-  const args = ["-O2", "-Wall", "-pthread", "-o", `${bin}.tmp`, SOURCE];
-  const out = await execa("gcc", args, { reject: false, stdin: "ignore" });
-  if (out.failed && out.exitCode === undefined && !out.isTerminated) {
-    throw new Error(
-      `Cannot build the memory sampler: gcc not found (${out.originalMessage}); install it with apt-get install -y --no-install-recommends gcc libc6-dev`,
-    );
-  }
-  if (out.failed) {
-    const lines = String(out.stderr).split("\n").filter((l) => l.trim());
-    const ends = lines.length <= 2
-      ? lines.join(" / ")
-      : `${lines[0]} … ${lines.at(-1)}`;
-    throw new Error(
-      `Cannot build the memory sampler: \`gcc ${args.join(" ")}\` exited ${
-        out.exitCode ?? "on a signal"
-      }: ${ends}. Check that gcc and libc6-dev are installed (apt-get install -y --no-install-recommends gcc libc6-dev) and that ${SOURCE} is intact.`,
-    );
-  }
-  await Deno.rename(`${bin}.tmp`, bin);
-  return bin;
+  return ensureCBinary(SOURCE, {
+    what: "the memory sampler",
+    buildDir,
+    flags: ["-pthread"],
+  });
 }
 
 /**

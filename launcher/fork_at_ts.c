@@ -1,0 +1,371 @@
+/*
+ * fork_at_ts: the launcher's spawn helper for the paper's method. It forks
+ * each instance at its T_s (T_s taken right before the fork, as Algorithm 1
+ * does), from a small single-threaded process: Deno's own spawn call costs
+ * milliseconds, and pre-forking every instance and releasing them together
+ * made even the plain C harness ~1.5x slower on this host (bench/README.md,
+ * "Pre-started or forked at T_s").
+ *
+ * Usage: fork_at_ts SOCKET_PATH
+ *
+ * stdin, tokens separated by NUL bytes:
+ *   "N" n, then n times: index deadline_ns argc envc argv... env...
+ *     (deadline: ns after T_0; env: KEY=VALUE set on top of ours)
+ *   then, once T_0 is taken: "G" t0_ns (CLOCK_MONOTONIC), or "Q" (quit)
+ *   after "G": "Q" stops forking; EOF (the launcher is gone) kills every
+ *   instance forked and exits.
+ * Before "G" it connects two stream sockets per instance to SOCKET_PATH
+ * (header: int32 index, int32 stream: 1 stdout, 2 stderr): an instance's
+ * stdout and stderr, passed to it at its fork. stdin is /dev/null.
+ *
+ * stdout, one line per event:
+ *   "R ok"                the plan is read
+ *   "C"                   every socket connected
+ *   "S i pid t_s_ns"      forked
+ *   "F i message"         the fork failed
+ *   "X i code signame"    exited (code -1 on a signal, signame "-" else)
+ *   "D"                   done forking (all, or stopped by "Q")
+ * The exec of argv[0] failing: the child writes
+ * "fork_at_ts: exec ARGV0: REASON" to its stderr and exits 127.
+ *
+ * Every instance dies with it: PR_SET_PDEATHSIG(SIGKILL) in each child, and
+ * SIGKILL to all on EOF of stdin. It dies with the launcher the same way.
+ * It runs at normal priority (see main); children get an unblocked signal
+ * mask.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Spin for the last part of each wait, ns. */
+#define SPIN_NS 300000LL
+
+struct inst {
+    int index;
+    int64_t deadline_ns;
+    char **argv;
+    char **env;
+    int envc;
+    int out, err;
+    pid_t pid;
+};
+
+static struct inst *insts;
+static int n;
+static pid_t self;
+
+/* --- stdin tokens ------------------------------------------------------ */
+
+static char inbuf[1 << 16];
+static size_t inlen, inpos;
+static int in_eof;
+
+static int fill(void) {
+    if (in_eof) return 0;
+    ssize_t r;
+    do r = read(0, inbuf, sizeof inbuf); while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+        in_eof = 1;
+        return 0;
+    }
+    inlen = (size_t)r;
+    inpos = 0;
+    return 1;
+}
+
+/* Next NUL-terminated token (malloc'd), or NULL at EOF. */
+static char *token(void) {
+    size_t cap = 64, len = 0;
+    char *t = malloc(cap);
+    for (;;) {
+        if (inpos == inlen && !fill()) {
+            free(t);
+            return NULL;
+        }
+        char c = inbuf[inpos++];
+        if (len + 1 >= cap) t = realloc(t, cap *= 2);
+        if (c == '\0') {
+            t[len] = '\0';
+            return t;
+        }
+        t[len++] = c;
+    }
+}
+
+static long long number(const char *what) {
+    char *t = token();
+    if (!t) {
+        fprintf(stderr, "fork_at_ts: the plan ended before %s\n", what);
+        exit(2);
+    }
+    char *end;
+    long long v = strtoll(t, &end, 10);
+    if (*end) {
+        fprintf(stderr, "fork_at_ts: %s is not a number: \"%s\"\n", what, t);
+        exit(2);
+    }
+    free(t);
+    return v;
+}
+
+static char *string(const char *what) {
+    char *t = token();
+    if (!t) {
+        fprintf(stderr, "fork_at_ts: the plan ended before %s\n", what);
+        exit(2);
+    }
+    return t;
+}
+
+/* --- output ------------------------------------------------------------ */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (len < 0) return;
+    if ((size_t)len >= sizeof line) len = sizeof line - 1;
+    for (int off = 0; off < len;) {
+        ssize_t w = write(1, line + off, (size_t)(len - off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* the launcher is gone: stdin's EOF ends us */
+        off += (int)w;
+    }
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* --- children ---------------------------------------------------------- */
+
+static int sigfd;
+static int devnull;
+static sigset_t oldmask;
+
+static void reap(void) {
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof si) == sizeof si) {
+    }
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        for (int k = 0; k < n; k++) {
+            if (insts[k].pid != pid) continue;
+            insts[k].pid = 0;
+            if (WIFSIGNALED(st)) {
+                const char *name = sigabbrev_np(WTERMSIG(st));
+                say("X %d -1 SIG%s\n", insts[k].index, name ? name : "KILL");
+            } else {
+                say("X %d %d -\n", insts[k].index, WEXITSTATUS(st));
+            }
+            break;
+        }
+    }
+}
+
+static int alive(void) {
+    int a = 0;
+    for (int k = 0; k < n; k++) a += insts[k].pid > 0;
+    return a;
+}
+
+static void kill_all(void) {
+    for (int k = 0; k < n; k++) {
+        if (insts[k].pid > 0) kill(insts[k].pid, SIGKILL);
+    }
+}
+
+static void start(struct inst *s) {
+    int64_t ts = now_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &oldmask, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != self) _exit(137);
+        dup2(devnull, 0);
+        dup2(s->out, 1);
+        dup2(s->err, 2);
+        for (int e = 0; e < s->envc; e++) {
+            char *eq = strchr(s->env[e], '=');
+            if (!eq) continue;
+            *eq = '\0';
+            setenv(s->env[e], eq + 1, 1);
+        }
+        execvp(s->argv[0], s->argv);
+        dprintf(2, "fork_at_ts: exec %s: %s\n", s->argv[0], strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0) {
+        say("F %d fork: %s\n", s->index, strerror(errno));
+    } else {
+        s->pid = pid;
+        say("S %d %d %lld\n", s->index, (int)pid, (long long)ts);
+    }
+    close(s->out);
+    close(s->err);
+    s->out = s->err = -1;
+}
+
+static int connect_to(const char *path, int index, int stream) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    int32_t h[2] = { index, stream };
+    if (write(fd, h, sizeof h) != sizeof h) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A "Q" or EOF on stdin (non-blocking check after "G"). */
+static int stop_asked(void) {
+    if (in_eof) return 1;
+    char b[64];
+    ssize_t r = read(0, b, sizeof b);
+    if (r == 0) {
+        in_eof = 1;
+        return 1;
+    }
+    return r > 0 && memchr(b, 'Q', (size_t)r) != NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: fork_at_ts SOCKET_PATH (plan on stdin)\n");
+        return 2;
+    }
+    self = getpid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) return 1;
+    signal(SIGPIPE, SIG_IGN);
+
+    char *t = string("the plan's start");
+    if (strcmp(t, "N")) {
+        fprintf(stderr, "fork_at_ts: the plan must start with N, not \"%s\"\n", t);
+        return 2;
+    }
+    free(t);
+    n = (int)number("the count");
+    insts = calloc((size_t)(n > 0 ? n : 1), sizeof *insts);
+    for (int k = 0; k < n; k++) {
+        struct inst *s = &insts[k];
+        s->index = (int)number("an index");
+        s->deadline_ns = number("a deadline");
+        int ac = (int)number("argc");
+        s->envc = (int)number("envc");
+        if (ac < 1) {
+            fprintf(stderr, "fork_at_ts: instance %d has an empty argv\n", s->index);
+            return 2;
+        }
+        s->argv = calloc((size_t)ac + 1, sizeof(char *));
+        for (int a = 0; a < ac; a++) s->argv[a] = string("an argument");
+        s->env = calloc((size_t)s->envc + 1, sizeof(char *));
+        for (int e = 0; e < s->envc; e++) s->env[e] = string("an environment entry");
+        s->out = s->err = -1;
+    }
+
+    /* Normal priority, as the paper's harness: forking from SCHED_FIFO
+     * (children reset by SCHED_RESET_ON_FORK) made 64-storms 1.5-1.9x
+     * slower here, dropping to normal priority just for each fork
+     * 1.1-1.4x (bench/README.md, "The spawn helper"). */
+    say("R ok\n");
+
+    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (int k = 0; k < n; k++) {
+        insts[k].out = connect_to(argv[1], insts[k].index, 1);
+        insts[k].err = connect_to(argv[1], insts[k].index, 2);
+        if (insts[k].out < 0 || insts[k].err < 0) {
+            fprintf(stderr, "fork_at_ts: cannot connect to %s: %s\n", argv[1],
+                    strerror(errno));
+            return 1;
+        }
+    }
+    say("C\n");
+
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &oldmask);
+    sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    t = token();
+    if (!t || strcmp(t, "G")) {
+        say("D\n");
+        return 0;
+    }
+    free(t);
+    int64_t t0 = number("T_0");
+    fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+
+    int stopped = 0;
+    for (int k = 0; k < n && !stopped; k++) {
+        int64_t due = t0 + insts[k].deadline_ns;
+        for (;;) {
+            int64_t left = due - now_ns();
+            if (left <= SPIN_NS) break;
+            struct pollfd p[2] = { { 0, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+            int64_t w = left - SPIN_NS;
+            struct timespec to = { w / 1000000000LL, w % 1000000000LL };
+            if (ppoll(p, 2, &to, NULL) > 0) {
+                if (p[1].revents) reap();
+                if (p[0].revents && stop_asked()) {
+                    stopped = 1;
+                    break;
+                }
+            }
+        }
+        if (stopped) break;
+        while (now_ns() < due) {
+        }
+        start(&insts[k]);
+    }
+    say("D\n");
+    for (int k = 0; k < n; k++) {
+        if (insts[k].out >= 0) close(insts[k].out);
+        if (insts[k].err >= 0) close(insts[k].err);
+    }
+    reap();
+
+    /* Report exits until the launcher closes stdin; then kill what is left. */
+    for (;;) {
+        struct pollfd p[2] = { { in_eof ? -1 : 0, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+        if (in_eof && !alive()) break;
+        if (poll(p, 2, -1) < 0 && errno != EINTR) break;
+        if (p[1].revents) reap();
+        if (p[0].revents) {
+            char b[256];
+            ssize_t r = read(0, b, sizeof b);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                in_eof = 1;
+                kill_all();
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,330 @@
+/**
+ * Fork at T_s, the paper's way, from a small C helper (fork_at_ts.c): the
+ * launcher sends it the whole plan (argv, environment and deadline of each
+ * instance) before T_0, and T_0 itself at T_0; the helper takes T_s and
+ * forks each instance at its deadline, and reports its pid, T_s and, later,
+ * its exit. Each instance's stdout and stderr are Unix sockets connected to
+ * the launcher before T_0 (the helper holds them until the fork), so the
+ * launcher reads the guest's output and takes T_e as in the other modes.
+ *
+ * Why a helper: Deno's spawn call costs milliseconds per instance, so the
+ * launcher pre-forked instances and released them together (prestart.ts);
+ * on this host that alone made the plain C harness ~1.5× slower than
+ * forking at T_s (`deno run -A bench/prestart_ab.ts 64 4`: 1,854 ms against
+ * 1,258 ms median boot). The helper joins the run's cgroup before T_0, so
+ * every instance is charged there from its first page.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { monotonicMs } from "./clock.ts";
+import { ensureCBinary } from "./c_build.ts";
+import { ownerEnv } from "./reaper.ts";
+import { type ExitStatus, type Proc, treeKiller } from "./runner.ts";
+import { prestartBudget, RELEASE_LEAD_MS } from "./prestart.ts";
+import type { InstanceState } from "./instance.ts";
+
+const SOURCE = fileURLToPath(new URL("./fork_at_ts.c", import.meta.url));
+
+/** Build the spawn helper when its binary is missing; returns its path. */
+export function ensureForkHelper(buildDir?: string): Promise<string> {
+  return ensureCBinary(SOURCE, { what: "the spawn helper", buildDir });
+}
+
+/** What `runForkAtTs` asks of the launcher. */
+export interface ForkHooks<S extends InstanceState> {
+  /** The command and extra environment of instance `i`. */
+  plan(i: number): { argv: string[]; env?: Record<string, string> };
+  /** The helper runs, before T_0 (join it to the run's cgroup here). */
+  onHelper?(pid: number): void;
+  /** T_0 is taken, absolute on the monotonic clock. */
+  setT0(t0: number): void;
+  /** Instance `s` was forked at `t_s` (ms after T_0) as `proc`. */
+  onStarted(s: S, proc: Proc, t_s: number): void;
+  /** Instance `s` could not be forked (after T_0, at its schedule). */
+  onFailed(s: S, error: unknown): void;
+  /** Whether the batch was interrupted. */
+  interrupted(): boolean;
+}
+
+/** A running helper: its warning, and `close()` once every instance is over. */
+export interface ForkSession {
+  /** Why the helper ran without real-time priority, or null. */
+  releaseWarning: string | null;
+  /**
+   * End the helper: whatever it forked and is still alive is killed, every
+   * exit reported; resolves when it is gone.
+   */
+  close(): Promise<void>;
+}
+
+const enc = new TextEncoder();
+
+/** The plan as the helper reads it: NUL-separated tokens. */
+function planBytes(
+  entries: {
+    index: number;
+    deadlineMs: number;
+    argv: string[];
+    env: string[];
+  }[],
+): Uint8Array {
+  const t: string[] = ["N", String(entries.length)];
+  for (const e of entries) {
+    t.push(
+      String(e.index),
+      String(Math.round(e.deadlineMs * 1e6)),
+      String(e.argv.length),
+      String(e.env.length),
+      ...e.argv,
+      ...e.env,
+    );
+  }
+  for (const s of t) {
+    if (s.includes("\0")) {
+      throw new Error(
+        `Cannot fork ${
+          JSON.stringify(s)
+        }: an argument or environment value contains a NUL byte`,
+      );
+    }
+  }
+  return enc.encode(t.join("\0") + "\0");
+}
+
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const r = await conn.read(buf.subarray(got));
+    if (r === null) throw new Error("the spawn helper closed a socket early");
+    got += r;
+  }
+  return buf;
+}
+
+async function* lines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let nl: number;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+    }
+  }
+  if (rest) yield rest;
+}
+
+/**
+ * Start the helper, hand it the plan, take T_0 and let it fork every
+ * instance at its schedule (moved by {@link RELEASE_LEAD_MS}, the time T_0
+ * takes to reach it); resolves once it has forked them all (or stopped,
+ * interrupted). Instances over the open-files budget are failed at T_0.
+ * Call `close()` on the result when every instance has exited.
+ *
+ * @example
+ * ```ts
+ * import { runForkAtTs } from "./fork_at_ts.ts";
+ * import { newInstance } from "./instance.ts";
+ * const s = newInstance(0, { scheduled_ms: null });
+ * let code: number | null = null;
+ * const session = await runForkAtTs([s], {
+ *   plan: () => ({ argv: ["/bin/true"] }),
+ *   setT0: () => {},
+ *   onStarted: (_s, p) => void p.status.then((st) => (code = st.code)),
+ *   onFailed: () => {},
+ *   interrupted: () => false,
+ * });
+ * await session.close();
+ * console.log(code); // 0
+ * ```
+ */
+export async function runForkAtTs<S extends InstanceState>(
+  insts: S[],
+  hooks: ForkHooks<S>,
+  options: {
+    signal?: AbortSignal;
+    t0At?: () => Promise<number>;
+    /** Environment of the helper, and so of every instance. */
+    env?: Record<string, string>;
+  } = {},
+): Promise<ForkSession> {
+  const bin = await ensureForkHelper();
+  const budget = prestartBudget(false);
+  const planned = insts.slice(0, Math.max(0, budget.instances));
+  const overBudget = insts.slice(planned.length);
+  const dir = await Deno.makeTempDir({ prefix: "bootstorm-fork-" });
+  const path = `${dir}/s`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const helper = new Deno.Command(bin, {
+    args: [path],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { ...ownerEnv(), ...options.env },
+  }).spawn();
+  const stderrText = new Response(helper.stderr).text();
+  let exited = false;
+  const helperStatus = helper.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const writer = helper.stdin.getWriter();
+  const byIndex = new Map(planned.map((s) => [s.instance, s]));
+  const conns = new Map<number, [Deno.Conn | null, Deno.Conn | null]>();
+  const statusOf = new Map<number, (st: ExitStatus) => void>();
+  const out = lines(helper.stdout);
+  const failHelper = async (what: string): Promise<never> => {
+    const st = await helperStatus;
+    const err = (await stderrText).trim();
+    throw new Error(
+      `Cannot fork at T_s: the spawn helper ${what} (exit ${st.code}${
+        err ? `: ${err}` : ""
+      })`,
+    );
+  };
+  const next = async (what: string): Promise<string> => {
+    const r = await out.next();
+    if (r.done) return await failHelper(what);
+    return r.value;
+  };
+  const closeAll = () => {
+    for (const [a, b] of conns.values()) {
+      for (const c of [a, b]) {
+        try {
+          c?.close();
+        } catch {
+          // closed
+        }
+      }
+    }
+    conns.clear();
+  };
+  let reader: Promise<void> = Promise.resolve();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    try {
+      await writer.close();
+    } catch {
+      // the helper is gone
+    }
+    await helperStatus;
+    await stderrText.catch(() => "");
+    await reader;
+    closeAll();
+    listener.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    for (const s of planned) {
+      if (s.scheduled_ms !== null) s.scheduled_ms += RELEASE_LEAD_MS;
+    }
+    await writer.write(planBytes(planned.map((s) => {
+      const p = hooks.plan(s.instance);
+      return {
+        index: s.instance,
+        // Back-to-back: every deadline is the lead, forked in order.
+        deadlineMs: s.scheduled_ms ?? RELEASE_LEAD_MS,
+        argv: p.argv,
+        env: Object.entries(p.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      };
+    })));
+    const ready = await next("exited before reading the plan");
+    const releaseWarning = ready === "R ok" ? null : ready.slice(2);
+    const accepting = (async () => {
+      for (let k = 0; k < 2 * planned.length; k++) {
+        const c = await listener.accept();
+        const h = new Int32Array((await readExactly(c, 8)).buffer);
+        const pair = conns.get(h[0]) ?? [null, null];
+        pair[h[1] === 1 ? 0 : 1] = c;
+        conns.set(h[0], pair);
+      }
+    })();
+    const connected = await Promise.race([
+      next("exited before connecting its sockets"),
+      helperStatus.then(() => failHelper("exited while connecting")),
+    ]);
+    if (connected !== "C") {
+      throw new Error(
+        `Cannot fork at T_s: the spawn helper said "${connected}"`,
+      );
+    }
+    await accepting;
+    hooks.onHelper?.(helper.pid);
+    if (hooks.interrupted()) {
+      await writer.write(enc.encode("Q\0"));
+      hooks.setT0(monotonicMs());
+      return { releaseWarning, close };
+    }
+    const t0 = options.t0At ? await options.t0At() : monotonicMs();
+    await writer.write(enc.encode(`G\0${Math.round(t0 * 1e6)}\0`));
+    hooks.setT0(t0);
+    for (const s of overBudget) hooks.onFailed(s, new Error(budget.message));
+    const stop = () => void writer.write(enc.encode("Q\0")).catch(() => {});
+    options.signal?.addEventListener("abort", stop, { once: true });
+    if (hooks.interrupted()) stop();
+    let doneForking!: () => void;
+    const forked = new Promise<void>((r) => (doneForking = r));
+    reader = (async () => {
+      for await (const line of out) {
+        const [kind, a, b, c] = line.split(" ");
+        const s = byIndex.get(Number(a));
+        if (kind === "D") doneForking();
+        else if (kind === "S" && s) {
+          const pid = Number(b);
+          const [o, e] = conns.get(s.instance) ?? [null, null];
+          conns.delete(s.instance);
+          let gone = false;
+          const status = new Promise<ExitStatus>((r) =>
+            statusOf.set(s.instance, (st) => {
+              gone = true;
+              r(st);
+            })
+          );
+          const kill = (sig: Deno.Signal) => {
+            if (gone) return;
+            try {
+              Deno.kill(pid, sig);
+            } catch {
+              // gone
+            }
+          };
+          hooks.onStarted(s, {
+            pid,
+            stdout: o!.readable,
+            stderr: e!.readable,
+            status,
+            kill,
+            killTree: treeKiller(pid, { kill, gone: () => gone }),
+          }, Number(c) / 1e6 - t0);
+        } else if (kind === "F" && s) {
+          conns.get(s.instance)?.forEach((x) => x?.close());
+          conns.delete(s.instance);
+          hooks.onFailed(s, new Error(line.slice(line.indexOf(" ", 2) + 1)));
+        } else if (kind === "X" && s) {
+          const code = Number(b);
+          statusOf.get(s.instance)?.(
+            code < 0 ? { code: null, signal: c } : { code, signal: null },
+          );
+          statusOf.delete(s.instance);
+        }
+      }
+      // The helper is gone: its children died with it (their death signal).
+      for (const r of statusOf.values()) r({ code: null, signal: "SIGKILL" });
+      statusOf.clear();
+      doneForking();
+    })();
+    await forked;
+    options.signal?.removeEventListener("abort", stop);
+    return { releaseWarning, close };
+  } catch (e) {
+    if (!exited) helper.kill("SIGKILL");
+    await close();
+    throw e;
+  }
+}
