@@ -226,6 +226,8 @@ export interface RunRecord {
   marks: Record<string, string>;
   /** `prestart` (forked before T_0, released by SIGCONT), `fork` (forked at T_s by the C spawn helper) or `direct` (spawned at T_s by the launcher). */
   spawn_mode: "direct" | "prestart" | "fork" | null;
+  /** Why the pattern's spawn mode (fork) was not used, or null (absent before 2026-12). */
+  spawn_fallback?: string | null;
   /** Whether QMP phases (T_K) were measured. */
   phases: boolean;
   /** The clock of every time column (CLOCK_MONOTONIC). */

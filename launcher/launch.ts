@@ -64,7 +64,12 @@ import {
   RELEASE_LEAD_MS,
   runPrestarted,
 } from "./prestart.ts";
-import { type ForkHooks, type ForkSession, runForkAtTs } from "./fork_at_ts.ts";
+import {
+  ensureForkHelper,
+  type ForkHooks,
+  type ForkSession,
+  runForkAtTs,
+} from "./fork_at_ts.ts";
 import { StderrKeep } from "./stderr_keep.ts";
 
 export { RELEASE_LEAD_MS, StderrKeep };
@@ -101,10 +106,13 @@ export interface LaunchOptions {
   /** SIGTERM → SIGKILL grace period, ms (default 1000). */
   graceMs?: number;
   /**
-   * `direct` spawns at T_s; `prestart` forks every instance before T_0,
-   * stopped, and releases it with SIGCONT at T_s (its exec is inside ΔT, its
-   * fork is not). Default: the pattern's (`PATTERNS[kind].spawnMode`:
-   * prestart for interval and back-to-back, direct for parallel).
+   * `fork`: the C spawn helper forks each instance at T_s (fork_at_ts.ts);
+   * `direct` spawns at T_s from the launcher; `prestart` forks every
+   * instance before T_0, stopped, and releases it with SIGCONT at T_s (its
+   * exec is inside ΔT, its fork is not). Default: the pattern's
+   * (`PATTERNS[kind].spawnMode`: fork for interval and back-to-back, direct
+   * for parallel); prestart instead when a `runner` is given or the helper
+   * cannot be built (`LaunchResult.spawnFallback` says why).
    */
   spawnMode?: SpawnMode;
   /** Memory sampling interval, ms (default 0.5). 0 disables sampling. */
@@ -235,6 +243,8 @@ export interface LaunchResult {
   interrupted: boolean;
   /** How instances were started: `prestart` (forked before T_0) or `direct`. */
   spawnMode: SpawnMode;
+  /** Why the pattern's spawn mode (fork) was not used, or null. */
+  spawnFallback: string | null;
   /** Why the release thread ran without real-time priority (prestart). */
   releaseWarning: string | null;
   /** The main thread's nice during the storm (null: unchanged) and why not as asked. */
@@ -291,7 +301,25 @@ export async function launch(
     : Math.max(1, Math.ceil(options.count / pssSample));
   const pattern = options.pattern;
   const kind = patternKind(pattern);
-  const spawnMode = options.spawnMode ?? kind.spawnMode;
+  let spawnMode = options.spawnMode ?? kind.spawnMode;
+  // The pattern's fork needs the real runner and the C spawn helper (gcc):
+  // otherwise pre-start, and say why.
+  let spawnFallback: string | null = null;
+  if (spawnMode === "fork" && options.spawnMode === undefined) {
+    if (options.runner && options.runner !== denoRunner) {
+      spawnMode = "prestart";
+      spawnFallback = "a runner was given: its pre-start is used";
+    } else {
+      try {
+        await ensureForkHelper();
+      } catch (e) {
+        spawnMode = "prestart";
+        spawnFallback = `pre-started instead of forked at T_s: ${
+          (e as Error).message
+        }`;
+      }
+    }
+  }
   if (spawnMode !== "direct" && clock !== realClock) {
     throw new Error(
       `launch(): spawnMode "${spawnMode}" starts instances on the real monotonic clock; pass spawnMode "direct" with another clock`,
@@ -777,6 +805,7 @@ export async function launch(
     sampler: samplerStats,
     interrupted,
     spawnMode,
+    spawnFallback,
     releaseWarning,
     mainThread,
     reaperWarning: noReaper,

@@ -486,6 +486,7 @@ export async function runBatch(
         : "complete",
       finished_at: new Date().toISOString(),
       spawn_mode: result.spawnMode,
+      spawn_fallback: result.spawnFallback,
       // The spawn helper (fork) runs at normal priority by design.
       release_thread: result.spawnMode === "prestart"
         ? {

@@ -150,7 +150,8 @@ Deno.test("runBatch() starts 8 minkernels every 5 ms on schedule", async () => {
     `T_s span ${span} ms for 7 intervals of 5 ms`,
   );
   assert.deepEqual(record.pattern, { kind: "interval", interval_ms: 5 });
-  assert.equal(record.spawn_mode, "prestart");
+  assert.equal(record.spawn_mode, "fork");
+  assert.equal(record.spawn_fallback, null);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -83,7 +83,7 @@ Deno.test("localStart() cancels an injected clock offset once it is measured", (
   assert.ok(plain.node_monotonic_ms - wrong.node_monotonic_ms > 249);
 });
 
-for (const spawnMode of ["prestart", "direct"] as const) {
+for (const spawnMode of ["fork", "prestart", "direct"] as const) {
   Deno.test(`launch() with t0At takes T_0 at the agreed instant (${spawnMode})`, async () => {
     const p = fakeProfile("quick", "echo READY; exec sleep 5");
     let target = 0;
@@ -103,12 +103,12 @@ for (const spawnMode of ["prestart", "direct"] as const) {
     });
     assert.equal(res.t0, target, "T_0 is the agreed instant itself");
     const rows = [...res.rows].sort((a, b) => a.instance - b.instance);
-    const lead = spawnMode === "prestart" ? RELEASE_LEAD_MS : 0;
+    const lead = spawnMode === "direct" ? 0 : RELEASE_LEAD_MS;
     for (const r of rows) {
       assert.equal(r.outcome, "ready");
       // on schedule after the agreed T_0 (direct spawning sleeps with setTimeout,
       // which may wake up to a millisecond early; pre-started releases spin)
-      const early = spawnMode === "prestart" ? 0.01 : 1;
+      const early = spawnMode === "direct" ? 1 : 0.01;
       assert.ok(r.t_s_ms! >= lead + r.instance * 10 - early, `${r.t_s_ms}`);
       assert.ok(r.t_s_ms! >= 0, "nothing starts before T_0");
       assert.ok(
