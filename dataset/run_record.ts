@@ -255,7 +255,7 @@ export interface RunRecord {
   } | null;
   /** A merged multi-host storm (slurm/merge.ts): per-host records and start skew. */
   multi_host?: Record<string, unknown>;
-  /** Whether the release thread ran at SCHED_FIFO, and why not. */
+  /** Whether the release thread (prestart) or the spawn helper (fork, for its waits) could use SCHED_FIFO, and why not. */
   release_thread?: { realtime: boolean; warning: string | null } | null;
   /**
    * The launcher's main thread (it reads output and takes T_e) from T_0 to

@@ -487,14 +487,13 @@ export async function runBatch(
       finished_at: new Date().toISOString(),
       spawn_mode: result.spawnMode,
       spawn_fallback: result.spawnFallback,
-      // The spawn helper (fork) runs at normal priority by design.
-      release_thread: result.spawnMode === "prestart"
+      // prestart: the release thread; fork: the spawn helper, which waits
+      // for deadlines ahead at SCHED_FIFO (and forks at normal priority).
+      release_thread: result.spawnMode !== "direct"
         ? {
           realtime: result.releaseWarning === null,
           warning: result.releaseWarning,
         }
-        : result.spawnMode === "fork"
-        ? { realtime: false, warning: null }
         : null,
       main_thread: result.spawnMode !== "direct" ? result.mainThread : null,
       memory_sampler: result.sampler,

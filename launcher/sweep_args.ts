@@ -55,7 +55,7 @@ Options:
   --accel MODE        auto | kvm | tcg                                             [auto: KVM when usable]
   --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [1000]
                       0: SIGKILL at once, as the paper's C harness (a storm boots faster)
-  --spawn-mode MODE   direct | prestart | fork (single batch only)                 [prestart for --interval]
+  --spawn-mode MODE   fork | prestart | direct (single batch only)                 [fork; direct for --parallel]
   --phases            QEMU phase mode (single batch only): start paused (-S) with a QMP socket per
                       instance; records vmm_ready_ms, t_k_ms (T_K), vmm_init_ms, guest_boot_ms
   --insns             boot work (QEMU under TCG only; batch and sweep): load the project's TCG plugin into
