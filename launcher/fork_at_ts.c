@@ -1,10 +1,10 @@
 /*
- * fork_at_ts: the launcher's spawn helper for the paper's method. It forks
- * each instance at its T_s (T_s taken right before the fork, as Algorithm 1
- * does), from a small single-threaded process: Deno's own spawn call costs
- * milliseconds, and pre-forking every instance and releasing them together
- * made even the plain C harness ~1.5x slower on this host (bench/README.md,
- * "Pre-started or forked at T_s").
+ * fork_at_ts: the launcher's spawn helper for the paper's method. Algorithm
+ * 1 as the paper and bench/c/harness.c have it: at each instance's deadline
+ * take T_s, then start a thread that fork()s and exec()s the instance. Deno's
+ * own spawn call costs milliseconds, and pre-forking every instance and
+ * releasing them together made even the plain C harness ~1.5x slower on this
+ * host (bench/README.md, "Spawn modes").
  *
  * Usage: fork_at_ts SOCKET_PATH
  *
@@ -18,26 +18,29 @@
  * (header: int32 index, int32 stream: 1 stdout, 2 stderr): an instance's
  * stdout and stderr, passed to it at its fork. stdin is /dev/null.
  *
- * stdout, one line per event:
+ * stdout, one line per event (each one write(2), so lines never mix):
  *   "R <warning or ok>"   plan read; whether it may use SCHED_FIFO
  *   "C"                   every socket connected
  *   "S i pid t_s_ns"      forked
- *   "F i message"         the fork failed
+ *   "F i message"         the fork (or its thread) failed
  *   "X i code signame"    exited (code -1 on a signal, signame "-" else)
  *   "D"                   done forking (all, or stopped by "Q")
  * The exec of argv[0] failing: the child writes
  * "fork_at_ts: exec ARGV0: REASON" to its stderr and exits 127.
  *
- * Every instance dies with it: PR_SET_PDEATHSIG(SIGKILL) in each child, and
- * SIGKILL to all on EOF of stdin. It dies with the launcher the same way.
- * It waits for a deadline ahead at SCHED_FIFO and forks the instances
- * already due at normal priority (see the main loop); children get normal
- * scheduling, the helper's own timer slack and an unblocked signal mask.
+ * Every instance dies with it: PR_SET_PDEATHSIG(SIGKILL) in each child (its
+ * thread lives until the child is reaped), and SIGKILL to all on EOF of
+ * stdin. It dies with the launcher the same way. The main thread waits for
+ * a deadline ahead at SCHED_FIFO and takes the T_s of instances already due
+ * at normal priority (see the main loop); instance threads and children run
+ * at normal priority, children with the helper's own timer slack and an
+ * unblocked signal mask.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -46,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -63,7 +65,8 @@ struct inst {
     char **env;
     int envc;
     int out, err;
-    pid_t pid;
+    pid_t pid; /* while alive (atomic: its thread writes, main reads) */
+    int64_t ts;
 };
 
 static struct inst *insts;
@@ -165,40 +168,27 @@ static unsigned long slack_ns;
 /* Whether we run at SCHED_FIFO now (see wait_rt). */
 static int rt;
 
-static int sigfd;
 static int devnull;
 static sigset_t oldmask;
+/* Instance threads still running (each until its instance is reaped). */
+static int running;
+static pthread_attr_t attr;
+/* Instances whose S or F line is written: "D" comes after all of them. */
+static int reported;
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t report_cond = PTHREAD_COND_INITIALIZER;
 
-static void reap(void) {
-    struct signalfd_siginfo si;
-    while (read(sigfd, &si, sizeof si) == sizeof si) {
-    }
-    int st;
-    pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        for (int k = 0; k < n; k++) {
-            if (insts[k].pid != pid) continue;
-            insts[k].pid = 0;
-            if (WIFSIGNALED(st)) {
-                const char *name = sigabbrev_np(WTERMSIG(st));
-                say("X %d -1 SIG%s\n", insts[k].index, name ? name : "KILL");
-            } else {
-                say("X %d %d -\n", insts[k].index, WEXITSTATUS(st));
-            }
-            break;
-        }
-    }
-}
-
-static int alive(void) {
-    int a = 0;
-    for (int k = 0; k < n; k++) a += insts[k].pid > 0;
-    return a;
+static void count_report(void) {
+    pthread_mutex_lock(&report_lock);
+    reported++;
+    pthread_cond_signal(&report_cond);
+    pthread_mutex_unlock(&report_lock);
 }
 
 static void kill_all(void) {
     for (int k = 0; k < n; k++) {
-        if (insts[k].pid > 0) kill(insts[k].pid, SIGKILL);
+        pid_t pid = __atomic_load_n(&insts[k].pid, __ATOMIC_ACQUIRE);
+        if (pid > 0) kill(pid, SIGKILL);
     }
 }
 
@@ -210,38 +200,100 @@ static int set_rt(int on) {
     return 1;
 }
 
-static void start(struct inst *s) {
-    int64_t ts = now_ns();
-    pid_t pid = fork();
+/*
+ * One instance, the paper's way: its own thread forks and execs it, and
+ * stays until it is reaped (PR_SET_PDEATHSIG follows the thread that
+ * forked: the child dies with this thread, and so with the helper).
+ */
+static void *instance_thread(void *arg) {
+    struct inst *s = arg;
+    /* The environment, ours with the plan's entries on top, built before
+     * vfork (the child shares our memory until its exec: no malloc). */
+    size_t base = 0;
+    while (environ[base]) base++;
+    char **envp = calloc(base + (size_t)s->envc + 1, sizeof(char *));
+    size_t m = 0;
+    for (size_t e = 0; e < base; e++) {
+        const char *eq = strchr(environ[e], '=');
+        size_t klen = eq ? (size_t)(eq - environ[e]) + 1 : strlen(environ[e]);
+        int overridden = 0;
+        for (int x = 0; x < s->envc && !overridden; x++)
+            overridden = strncmp(s->env[x], environ[e], klen) == 0;
+        if (!overridden) envp[m++] = environ[e];
+    }
+    for (int x = 0; x < s->envc; x++) envp[m++] = s->env[x];
+    envp[m] = NULL;
+    /*
+     * vfork, not fork: fork copies our page tables under our mmap lock, and
+     * a fork preempted half way (instance threads run at normal priority on
+     * a busy host) held up the real-time main thread taking the next T_s:
+     * 25 ms late at 5 ms intervals. vfork shares the memory until the exec.
+     */
+    pid_t pid = vfork();
     if (pid == 0) {
         sigprocmask(SIG_SETMASK, &oldmask, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != self) _exit(137);
-        /* SCHED_RESET_ON_FORK resets the policy, not the timer slack: a
-         * real-time parent's is 0, and QEMU would keep it. */
+        /* The policy is reset on fork, the timer slack is not: a
+         * real-time thread's is 0, and QEMU would keep it. */
         prctl(PR_SET_TIMERSLACK, slack_ns);
         dup2(devnull, 0);
         dup2(s->out, 1);
         dup2(s->err, 2);
-        for (int e = 0; e < s->envc; e++) {
-            char *eq = strchr(s->env[e], '=');
-            if (!eq) continue;
-            *eq = '\0';
-            setenv(s->env[e], eq + 1, 1);
-        }
-        execvp(s->argv[0], s->argv);
-        dprintf(2, "fork_at_ts: exec %s: %s\n", s->argv[0], strerror(errno));
+        execvpe(s->argv[0], s->argv, envp);
+        int e = errno;
+        static const char what[] = "fork_at_ts: exec ";
+        ssize_t w = write(2, what, sizeof what - 1);
+        w = write(2, s->argv[0], strlen(s->argv[0]));
+        w = write(2, ": ", 2);
+        /* strerror is not safe here: the reasons execFailed() knows */
+        const char *why = e == ENOENT ? "No such file or directory"
+            : e == EACCES ? "Permission denied"
+            : e == ENOEXEC ? "Exec format error (cannot execute)"
+            : "cannot execute";
+        w = write(2, why, strlen(why));
+        w = write(2, "\n", 1);
+        (void)w;
         _exit(127);
     }
-    if (pid < 0) {
-        say("F %d fork: %s\n", s->index, strerror(errno));
-    } else {
-        s->pid = pid;
-        say("S %d %d %lld\n", s->index, (int)pid, (long long)ts);
-    }
+    free(envp);
     close(s->out);
     close(s->err);
-    s->out = s->err = -1;
+    if (pid < 0) {
+        say("F %d vfork: %s\n", s->index, strerror(errno));
+        count_report();
+    } else {
+        __atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
+        say("S %d %d %lld\n", s->index, (int)pid, (long long)s->ts);
+        count_report();
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        __atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
+        if (WIFSIGNALED(st)) {
+            const char *name = sigabbrev_np(WTERMSIG(st));
+            say("X %d -1 SIG%s\n", s->index, name ? name : "KILL");
+        } else {
+            say("X %d %d -\n", s->index, WEXITSTATUS(st));
+        }
+    }
+    __atomic_sub_fetch(&running, 1, __ATOMIC_ACQ_REL);
+    return NULL;
+}
+
+/* Algorithm 1: T_s, then a thread that forks and execs the instance. */
+static void start(struct inst *s) {
+    s->ts = now_ns();
+    __atomic_add_fetch(&running, 1, __ATOMIC_ACQ_REL);
+    pthread_t th;
+    int e = pthread_create(&th, &attr, instance_thread, s);
+    if (e) {
+        __atomic_sub_fetch(&running, 1, __ATOMIC_ACQ_REL);
+        close(s->out);
+        close(s->err);
+        say("F %d thread: %s\n", s->index, strerror(e));
+        count_report();
+    }
 }
 
 static int connect_to(const char *path, int index, int stream) {
@@ -335,11 +387,15 @@ int main(int argc, char **argv) {
     }
     say("C\n");
 
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, &oldmask);
-    sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    /* Instance threads: normal priority whatever ours is, small stacks. */
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+    pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+    struct sched_param zero = { .sched_priority = 0 };
+    pthread_attr_setschedparam(&attr, &zero);
+    sigprocmask(SIG_SETMASK, NULL, &oldmask);
 
     t = token();
     if (!t || strcmp(t, "G")) {
@@ -350,18 +406,19 @@ int main(int argc, char **argv) {
     int64_t t0 = number("T_0");
     fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
 
-    int stopped = 0;
-    for (int k = 0; k < n && !stopped; k++) {
+    int stopped = 0, k = 0;
+    for (; k < n && !stopped; k++) {
         int64_t due = t0 + insts[k].deadline_ns;
         /*
          * Wait for a deadline ahead at SCHED_FIFO (on a loaded host a
          * normal-priority wake-up was up to 10 ms late at 5 ms intervals);
-         * fork the instances already due in a row at normal priority, as
-         * the paper's harness does: there each fork competes with the
-         * children already started, which staggers their execs. Forking a
-         * back-to-back storm from SCHED_FIFO started all 64 together and
-         * made it 1.5-1.9x slower here, as releasing 64 pre-forked
-         * instances at once does (bench/README.md, "Spawn modes").
+         * start the instances already due in a row at normal priority, as
+         * the paper's harness does, so each start competes with the
+         * instances already started. Starting a back-to-back storm from
+         * SCHED_FIFO started all 64 together and made it 1.5-1.9x slower
+         * here, as releasing 64 pre-forked instances at once does; so did
+         * forking them one after the other from this thread (1.4x against
+         * a thread per fork, `deno run -A bench/spawn_mode_ab.ts`).
          */
         int ahead = due - now_ns() > SPIN_NS;
         if (ahead && !rt && !rt_warning) set_rt(1);
@@ -369,11 +426,10 @@ int main(int argc, char **argv) {
         for (;;) {
             int64_t left = due - now_ns();
             if (left <= SPIN_NS) break;
-            struct pollfd p[2] = { { 0, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+            struct pollfd p[1] = { { 0, POLLIN, 0 } };
             int64_t w = left - SPIN_NS;
             struct timespec to = { w / 1000000000LL, w % 1000000000LL };
-            if (ppoll(p, 2, &to, NULL) > 0) {
-                if (p[1].revents) reap();
+            if (ppoll(p, 1, &to, NULL) > 0) {
                 if (p[0].revents && stop_asked()) {
                     stopped = 1;
                     break;
@@ -386,27 +442,29 @@ int main(int argc, char **argv) {
         start(&insts[k]);
     }
     if (rt) set_rt(0);
+    pthread_mutex_lock(&report_lock);
+    while (reported < k) pthread_cond_wait(&report_cond, &report_lock);
+    pthread_mutex_unlock(&report_lock);
     say("D\n");
-    for (int k = 0; k < n; k++) {
-        if (insts[k].out >= 0) close(insts[k].out);
-        if (insts[k].err >= 0) close(insts[k].err);
+    /* The sockets of instances never started (stopped by "Q"). */
+    for (int j = stopped ? k : n; j < n; j++) {
+        close(insts[j].out);
+        close(insts[j].err);
     }
-    reap();
 
-    /* Report exits until the launcher closes stdin; then kill what is left. */
-    for (;;) {
-        struct pollfd p[2] = { { in_eof ? -1 : 0, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
-        if (in_eof && !alive()) break;
-        if (poll(p, 2, -1) < 0 && errno != EINTR) break;
-        if (p[1].revents) reap();
-        if (p[0].revents) {
-            char b[256];
-            ssize_t r = read(0, b, sizeof b);
-            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-                in_eof = 1;
-                kill_all();
-            }
-        }
+    /* The instance threads report exits; when the launcher closes stdin,
+     * kill what is left and wait for their reports. */
+    while (!in_eof) {
+        struct pollfd p[1] = { { 0, POLLIN, 0 } };
+        if (poll(p, 1, -1) < 0 && errno != EINTR) break;
+        char b[256];
+        ssize_t r = read(0, b, sizeof b);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) in_eof = 1;
+    }
+    kill_all();
+    while (__atomic_load_n(&running, __ATOMIC_ACQUIRE) > 0) {
+        kill_all();
+        usleep(1000);
     }
     return 0;
 }

@@ -1,9 +1,9 @@
 /**
  * Fork at T_s, the paper's way, from a small C helper (fork_at_ts.c): the
  * launcher sends it the whole plan (argv, environment and deadline of each
- * instance) before T_0, and T_0 itself at T_0; the helper takes T_s and
- * forks each instance at its deadline, and reports its pid, T_s and, later,
- * its exit. Each instance's stdout and stderr are Unix sockets connected to
+ * instance) before T_0, and T_0 itself at T_0; at each deadline the helper
+ * takes T_s and starts a thread that forks and execs the instance
+ * (Algorithm 1), and reports its pid, T_s and, later, its exit. Each instance's stdout and stderr are Unix sockets connected to
  * the launcher before T_0 (the helper holds them until the fork), so the
  * launcher reads the guest's output and takes T_e as in the other modes.
  *
@@ -28,7 +28,11 @@ const SOURCE = fileURLToPath(new URL("./fork_at_ts.c", import.meta.url));
 
 /** Build the spawn helper when its binary is missing; returns its path. */
 export function ensureForkHelper(buildDir?: string): Promise<string> {
-  return ensureCBinary(SOURCE, { what: "the spawn helper", buildDir });
+  return ensureCBinary(SOURCE, {
+    what: "the spawn helper",
+    buildDir,
+    flags: ["-pthread"],
+  });
 }
 
 /** What `runForkAtTs` asks of the launcher. */

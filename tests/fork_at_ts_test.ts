@@ -12,6 +12,7 @@ import {
 import { alive, fakeProfile } from "./helpers.ts";
 
 interface Got {
+  instance: number;
   proc: Proc;
   t_s: number;
   out: string;
@@ -36,7 +37,7 @@ async function forkScripts(
   const session = await runForkAtTs(insts, {
     plan: (i) => ({ argv: ["/bin/sh", "-c", scripts[i]], env: options.env }),
     setT0: () => {},
-    onStarted: (_s, proc, t_s) =>
+    onStarted: (inst, proc, t_s) =>
       pending.push(
         (async () => {
           const [out, err, status] = await Promise.all([
@@ -44,13 +45,16 @@ async function forkScripts(
             new Response(proc.stderr).text(),
             proc.status,
           ]);
-          return { proc, t_s, out, err, status };
+          return { instance: inst.instance, proc, t_s, out, err, status };
         })(),
       ),
     onFailed: (_s, e) => failed.push((e as Error).message),
     interrupted: () => false,
   });
-  const got = await Promise.all(pending);
+  // S lines come from each instance's thread: in any order
+  const got = (await Promise.all(pending)).sort((a, b) =>
+    a.instance - b.instance
+  );
   await session.close();
   return { got, failed };
 }
@@ -71,7 +75,7 @@ Deno.test("runForkAtTs() forks each instance itself: the pid is the process, its
   assert.equal(b.out.trim(), `out ${b.proc.pid}`);
   assert.deepEqual(b.status, { code: null, signal: "SIGKILL" });
   assert.equal(c.out.trim(), "hello from the plan");
-  // back-to-back: forked in order, each after T_0
+  // back-to-back: T_s taken in order, each after T_0
   assert.ok(a.t_s > 0 && a.t_s <= b.t_s && b.t_s <= c.t_s);
 });
 
