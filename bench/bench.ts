@@ -791,8 +791,8 @@ function renderStorms(p: StormsPart): string[] {
     loadLine(p.load),
     "",
     `Profile \`${PROFILE}\` (minkernel on QEMU \`-M microvm\`, TCG), pattern back-to-back, teardown kill-after-ready; ` +
-    "run in the benchmark's process through `runBatch` (the CLI's code path): the launcher pre-forks every instance " +
-    "as a stopped shell before T_0, then a SCHED_FIFO worker releases them (SIGCONT, T_s) and the shell execs QEMU.",
+    "run in the benchmark's process through `runBatch` (the CLI's code path), in its default spawn mode (`fork`: " +
+    "the C spawn helper takes each T_s and starts a thread that vforks and execs QEMU, the paper's Algorithm 1).",
     "",
     `Memory pre-flight (\`preflightCell\`, 90% of MemAvailable): per-instance cost from the ${p.probe.source} — ` +
     `VmHWM ${f(p.probe.rssKib / 1024)} MiB, boot ${f(p.probe.bootMs, 0)} ms.`,
@@ -837,7 +837,7 @@ function renderStorms(p: StormsPart): string[] {
   out.push(
     "",
     "Columns: *lost* = instances without a row or outcome in `instances.arrow` (goal 0); *pre-fork* = first → last " +
-      "spawn call of the stopped shells before T_0 (instances forked per second); *release span* = last − first T_s " +
+      "spawn call of the stopped shells before T_0 (instances forked per second; `prestart` only, – in fork mode); *release span* = last − first T_s " +
       "(releases per second); *wall* = run.json `wall_ms` (T_0 → last instance reaped); *launcher CPU* = run.json " +
       "`launcher` user + system (the whole process, all threads, from before the pre-fork to the end); *CPU / wall* = " +
       `run.json \`cpu_share_of_one_core\` (goal ≤ ${
@@ -1161,9 +1161,8 @@ function renderFidelity(p: FidelityPart): string[] {
     renderFloorTable(p.floor),
     "",
     "*fork+exec /bin/true*: T_s → the process has exited; *QEMU -M none*: QEMU starts with no machine, " +
-    "reads `quit` on its monitor and exits; *boot*: T_s → the ready line. The launcher always pre-forks a stopped " +
-    "`/bin/sh` for interval and back-to-back patterns; floors run closed-loop (`--parallel 1`), where it spawns " +
-    "directly at T_s (`Deno.Command`).",
+    "reads `quit` on its monitor and exits; *boot*: T_s → the ready line. Floors run closed-loop (`--parallel 1`), " +
+    "where the launcher spawns directly at T_s (`Deno.Command`).",
   ];
 }
 
@@ -1173,9 +1172,9 @@ function renderSchedule(p: SchedulePart): string[] {
     "",
     loadLine(p.load),
     "",
-    "Interval pattern (every 5 ms), `t_s_ms − scheduled_ms`: the launcher pre-forks every instance and a SCHED_FIFO " +
-    "worker releases each at its deadline; the C harness sleeps with `clock_nanosleep` to each deadline at normal " +
-    "priority and forks.",
+    "Interval pattern (every 5 ms), `t_s_ms − scheduled_ms`: the launcher's spawn helper waits for each deadline at " +
+    "SCHED_FIFO, takes T_s and starts the instance's thread (fork mode, the default); the C harness sleeps with " +
+    "`clock_nanosleep` to each deadline at normal priority, takes T_s and starts the thread.",
     "",
     renderScheduleTable(p.schedule),
     ...(p.flagsAb?.length ? ["", ...renderFlagsAb(p.flagsAb)] : []),

@@ -25,6 +25,7 @@ import {
   quantileSorted,
   runBatch,
   type RunRecord,
+  type SpawnMode,
 } from "../mod.ts";
 // The memory sources are launcher internals (runBatch starts them); the idle-sampler benchmark drives them alone.
 import {
@@ -476,6 +477,11 @@ export async function storm(
     keep?: boolean;
     /** Memory sampling interval passed to runBatch (0 = no sampler; default 0.5). */
     sampleIntervalMs?: number;
+    /**
+     * Spawn mode (default: the launcher's, `fork`); `prestart` times each
+     * spawn call of the stopped shells (the pre-fork columns).
+     */
+    spawnMode?: SpawnMode;
   },
 ): Promise<StormResult> {
   const image = options.image ?? "minkernel-microvm";
@@ -559,7 +565,10 @@ export async function storm(
       // SIGKILL at ready, as the C harness of the paper's method does.
       graceMs: 0,
       sampleIntervalMs: options.sampleIntervalMs,
-      runner,
+      spawnMode: options.spawnMode,
+      // The timed runner only where it is used: a runner of its own makes
+      // the launcher pre-start.
+      runner: options.spawnMode === "prestart" ? runner : undefined,
       onEvent: (ev) => {
         if (ev.type === "started" && cpuAtFirstStart === null) {
           firstStartAbs = monotonicMs();

@@ -37,6 +37,7 @@ export {
   patternLabel,
   type PatternRecord,
   PATTERNS,
+  type SpawnMode,
 } from "./pattern.ts";
 export {
   parseReadyRule,
