@@ -56,7 +56,7 @@ export interface RunHarnessOptions {
   prestart?: "stop" | "pipe";
   /** With `prestart`: µs between two releases (default 0). */
   releaseGapUs?: number;
-  /** A memory cgroup's cgroup.procs file every child joins before its exec (`-c`). */
+  /** A memory cgroup's cgroup.procs file the harness joins before T_0, so every child is in it (`-c`). */
   cgroupProcs?: string;
   /** Ready condition: a regex (string or RegExp source) or a profile `ready`. */
   ready: HarnessReady;

@@ -15,6 +15,10 @@ import {
   timingsFromCsv,
 } from "../bench/fidelity.ts";
 import { ensureMinkernel } from "../images/build.ts";
+import {
+  createRunCgroup,
+  removeRunCgroup,
+} from "../launcher/sampler/run_cgroup.ts";
 
 Deno.test("harnessArgs() maps ready conditions and the interval to flags", () => {
   assert.deepEqual(
@@ -317,4 +321,33 @@ Deno.test("runHarness() with prestart forks every instance before T_0 and releas
       }),
     /prestart is for back-to-back storms/,
   );
+});
+
+// Creating a memory cgroup needs root and cgroup v1 or a delegated v2 tree.
+const noCgroup = (() => {
+  const cg = createRunCgroup(`probe-${Deno.pid}`);
+  if (typeof cg === "string") return cg;
+  removeRunCgroup(cg);
+  return null;
+})();
+
+Deno.test({
+  name: `runHarness() with a cgroup joins it before T_0: every child is in it${
+    noCgroup ? ` [skipped: ${noCgroup}]` : ""
+  }`,
+  ignore: noCgroup !== null,
+  fn: async () => {
+    const id = `harness-test-${crypto.randomUUID().slice(0, 8)}`;
+    const cg = createRunCgroup(id);
+    if (typeof cg === "string") throw new Error(cg);
+    try {
+      const rows = await runHarness(
+        ["/bin/sh", "-c", `grep -q ${id} /proc/self/cgroup`],
+        { count: 3, ready: { exit: true }, cgroupProcs: cg.procsFile },
+      );
+      assert.deepEqual(rows.map((r) => r.exit_code), [0, 0, 0]);
+    } finally {
+      removeRunCgroup(cg);
+    }
+  },
 });
