@@ -936,6 +936,9 @@ export async function prepareSides(
       quietStepKib: DEFAULT_QUIET_STEP_KIB,
       onSamples: () => {},
     });
+    // Held on the rate while the harness's instances boot, as the launcher
+    // holds its own (launch.ts).
+    sampler?.holdRate(true);
     try {
       return await runHarness(argv, {
         count: n,

@@ -65,6 +65,8 @@ export interface MemorySamplerRecord {
   heartbeats?: number;
   /** Share of the sampler's life spent asleep on a threshold. */
   waiting_share?: number;
+  /** Quiet mode: held on the rate while instances booted (from before T_0 to the last boot's end); no waits then. */
+  held_on_rate?: boolean;
 }
 
 /** The boot-work plugin a run loaded (run.json `insns.plugin`). */

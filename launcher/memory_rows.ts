@@ -18,6 +18,8 @@ import {
 export interface MemoryRows {
   /** Hand on every sample buffered so far (once T_0 is known). */
   flush(): void;
+  /** Hold the source on its rate (while instances boot) or release it. */
+  holdRate(on: boolean): void;
   /** Stop the source (buffered samples stay for a last `flush`). */
   stop(): Promise<MemorySourceStats>;
 }
@@ -97,5 +99,9 @@ export async function startMemoryRows(
     },
   });
   await sampled;
-  return { flush, stop: () => source.stop() };
+  return {
+    flush,
+    holdRate: (on) => source.holdRate(on),
+    stop: () => source.stop(),
+  };
 }

@@ -14,7 +14,7 @@ import {
 } from "../launcher/sampler/run_cgroup.ts";
 import { loadRun } from "../analysis/load.ts";
 import { join } from "node:path";
-import { ROOT } from "./helpers.ts";
+import { fakeProfile, ROOT } from "./helpers.ts";
 import { qemuProcessCount } from "../bench/scale.ts";
 import {
   type MemorySample,
@@ -378,4 +378,45 @@ Deno.test("quietWhyNot() names what quiet mode needs", () => {
     quietWhyNot("/nonexistent/bootstorm/x/memory.usage_in_bytes")!,
     /no \/nonexistent\/bootstorm\/x\/cgroup.event_control/,
   );
+});
+
+Deno.test({
+  name: needsCgroup(
+    "launch() holds the quiet C sampler on the rate while instances boot, and lets it wait once every boot has ended",
+  ),
+  ignore: cgroupOk !== null,
+  fn: async () => {
+    // The guests' memory does not move: without the hold, the sampler would
+    // sleep on its thresholds through their 400 ms boot (100 ms heartbeats).
+    const p = fakeProfile(
+      "still",
+      "sleep 0.4; echo READY; exec sleep 0.8",
+      { teardown: "wait-exit" },
+    );
+    const out = await Deno.makeTempDir();
+    const { result, record, runDir } = await runBatch(p, {
+      count: 2,
+      pattern: { kind: "interval", intervalMs: 50 },
+      accel: "tcg",
+      outDir: out,
+    });
+    const memory = await memoryOf(runDir);
+    await Deno.remove(out, { recursive: true });
+    const ms = record.memory_sampler!;
+    assert.equal(ms.mode, "quiet");
+    for (const r of result.rows) assert.equal(r.outcome, "ready");
+    const ts = Math.min(...result.rows.map((r) => r.t_s_ms!));
+    const te = Math.max(...result.rows.map((r) => r.ready_ms!));
+    const gap = (from: number, to: number) => {
+      const t = memory.map((r) => r.t_ms).filter((x) => x >= from && x <= to);
+      return Math.max(...t.slice(1).map((x, k) => x - t[k]));
+    };
+    // on the rate (0.5 ms) through the boots; a stall of the VM may cost a
+    // few ms, never a 100 ms heartbeat
+    assert.ok(gap(ts, te) < 50, `gap while booting ${gap(ts, te)} ms`);
+    assert.equal(ms.held_on_rate, true);
+    // after the last boot, the guests sit still for 0.8 s: it waits again
+    assert.ok((ms.waits ?? 0) >= 1, `waits ${ms.waits}`);
+    assert.ok(gap(te, te + 800) >= 50, `gap after ${gap(te, te + 800)} ms`);
+  },
 });

@@ -52,6 +52,8 @@ export interface CSamplerStats {
   meminfo_every: number;
   /** The cgroup usage file read every tick, or null. */
   cgroup: string | null;
+  /** Whether it was held on the rate at some point (`holdRate`: while instances booted). */
+  held_on_rate?: boolean;
   /** Samples the ring overwrote before the launcher drained them. */
   lost: number;
   /**
@@ -120,6 +122,20 @@ export function quietWhyNot(
   }
 }
 
+/** A running C sampler. */
+export interface CSampler {
+  pid: number;
+  /**
+   * Hold the sampler on the rate (`true`: no quiet waits, a wait in course
+   * ends at once) or let it wait again (`false`). The launcher holds it
+   * while instances boot: a boot that started while the sampler waited was
+   * slower (the VM's vCPUs idle; mem_sampler.c).
+   */
+  holdRate(on: boolean): void;
+  /** End it, drain what is left and return the stats. */
+  stop(): Promise<CSamplerStats>;
+}
+
 /** Build the sampler when its binary is missing or older than its source; returns its path. */
 export function ensureCSampler(
   buildDir = join(ROOT, "build", "sampler"),
@@ -149,7 +165,7 @@ export function ensureCSampler(
  */
 export async function startCSampler(
   options: CSamplerOptions,
-): Promise<{ stop: () => Promise<CSamplerStats>; pid: number }> {
+): Promise<CSampler> {
   const bin = await ensureCSampler();
   const intervalMs = options.intervalMs ?? 0.5;
   const meminfoEvery = options.meminfoEvery ?? 20;
@@ -244,8 +260,13 @@ export async function startCSampler(
     options.onSamples(rows);
   };
   const timer = setInterval(drain, options.drainMs ?? 50);
+  let held = false;
   return {
     pid: child.pid,
+    holdRate(on) {
+      if (on) held = true;
+      stdin.write(new TextEncoder().encode(on ? "r" : "q")).catch(() => {});
+    },
     async stop(): Promise<CSamplerStats> {
       clearInterval(timer);
       await stdin.close().catch(() => {});
@@ -293,6 +314,7 @@ export async function startCSampler(
         woken_by_threshold: woken,
         heartbeats,
         waiting_share: span > 0 ? Math.min(waitedS / span, 1) : 0,
+        held_on_rate: held,
       };
     },
   };

@@ -49,6 +49,8 @@ export interface MemorySourceOptions {
 
 /** A running source. */
 export interface MemorySource {
+  /** Hold the source on its rate while instances boot (c-sampler quiet mode; others always are). */
+  holdRate(on: boolean): void;
   stop(): Promise<MemorySourceStats>;
 }
 
@@ -79,6 +81,7 @@ export async function startMemorySource(
         onSamples: options.onSamples,
       });
       return {
+        holdRate: (on) => c.holdRate(on),
         async stop() {
           const s: CSamplerStats = await c.stop();
           return {
@@ -102,6 +105,7 @@ export async function startMemorySource(
             woken_by_threshold: s.woken_by_threshold,
             heartbeats: s.heartbeats,
             waiting_share: s.waiting_share,
+            held_on_rate: s.held_on_rate,
           };
         },
       };
@@ -124,6 +128,7 @@ export async function startMemorySource(
       ),
   });
   return {
+    holdRate: () => {},
     async stop() {
       const s = await w.stop();
       return {
