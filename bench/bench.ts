@@ -792,7 +792,7 @@ function renderStorms(p: StormsPart): string[] {
     "",
     `Profile \`${PROFILE}\` (minkernel on QEMU \`-M microvm\`, TCG), pattern back-to-back, teardown kill-after-ready; ` +
     "run in the benchmark's process through `runBatch` (the CLI's code path), in its default spawn mode (`fork`: " +
-    "the C spawn helper takes each T_s and starts a thread that vforks and execs QEMU, the paper's Algorithm 1).",
+    "the C spawn helper takes each T_s and starts a thread that forks and execs QEMU, the paper's Algorithm 1).",
     "",
     `Memory pre-flight (\`preflightCell\`, 90% of MemAvailable): per-instance cost from the ${p.probe.source} — ` +
     `VmHWM ${f(p.probe.rssKib / 1024)} MiB, boot ${f(p.probe.bootMs, 0)} ms.`,
