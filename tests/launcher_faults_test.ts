@@ -138,11 +138,14 @@ Deno.test("cli: SIGINT mid-run leaves no child and a partial dataset that reads 
     profilePath,
     JSON.stringify({
       name: "slow",
-      // Half the instances boot at once, the rest never do.
+      // Half the instances boot at once, the rest never do: the first three
+      // to take a slot (mkdir is atomic) print READY. (Not by pid parity: the
+      // spawn helper's thread per instance takes a pid too, so its children's
+      // pids can all have the same parity.)
       argv: [
         "/bin/sh",
         "-c",
-        `[ $(( $$ % 2 )) -eq 0 ] && echo READY; exec sleep 60 # ${marker}`,
+        `for k in 1 2 3; do mkdir ${dir}/slot$k 2>/dev/null && { echo READY; break; }; done; exec sleep 60 # ${marker}`,
       ],
       ready: { line: "READY" },
       timeoutMs: 60000,
