@@ -5,8 +5,8 @@
  * the host memory warmed and no QEMU left before each storm, sides rotating.
  * `fork`: the launcher's C spawn helper forks each instance at T_s;
  * `prestart`: every instance forked before T_0, stopped, released by
- * SIGCONT. Prints each storm's median boot_ms and steal, then the medians
- * and the ratios to the C harness.
+ * SIGCONT. Prints each storm's median boot_ms, T_s span (last − first T_s)
+ * and steal, then the medians and the ratios to the C harness.
  *
  * ```sh
  * deno run -A bench/spawn_mode_ab.ts [N=64] [ROUNDS=4]
@@ -44,6 +44,7 @@ const sides: Record<string, (n: number) => Promise<Timing[]>> = {
 const names = Object.keys(sides);
 const res = Object.fromEntries(names.map((k) => [k, [] as number[]]));
 const steal = Object.fromEntries(names.map((k) => [k, [] as number[]]));
+const span = Object.fromEntries(names.map((k) => [k, [] as number[]]));
 for (let k = 0; k < rounds; k++) {
   for (let j = 0; j < names.length; j++) {
     const side = names[(j + k) % names.length];
@@ -56,10 +57,12 @@ for (let k = 0; k < rounds; k++) {
     );
     res[side].push(m);
     steal[side].push(stealMs() - s0);
+    const ts = rows.map((r) => r.t_s_ms);
+    span[side].push(Math.max(...ts) - Math.min(...ts));
     console.log(
-      `round ${k + 1} ${side}: median boot ${m.toFixed(0)} ms, steal ${
-        steal[side].at(-1)
-      } ms`,
+      `round ${k + 1} ${side}: median boot ${m.toFixed(0)} ms, T_s span ${
+        span[side].at(-1)!.toFixed(1)
+      } ms, steal ${steal[side].at(-1)} ms`,
     );
   }
 }
@@ -70,6 +73,8 @@ for (const side of names) {
   console.log(
     `N=${n}, ${rounds} rounds, ${side}: median ${m.toFixed(0)} ms (${
       (m / base).toFixed(2)
-    }× the C harness), steal ${median(steal[side]).toFixed(0)} ms`,
+    }× the C harness), T_s span ${median(span[side]).toFixed(1)} ms, steal ${
+      median(steal[side]).toFixed(0)
+    } ms`,
   );
 }
