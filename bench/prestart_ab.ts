@@ -16,7 +16,7 @@
 import { median } from "../mod.ts";
 import { buildHarness, runHarness } from "./c_harness.ts";
 import { prepareSides } from "./fidelity.ts";
-import { noQemuLeft, stealMs, warmHostMemory } from "./scale.ts";
+import { type RotatedStorm, rotateStorms } from "./scale.ts";
 
 const n = Number(Deno.args[0] ?? 64);
 const rounds = Number(Deno.args[1] ?? 4);
@@ -41,46 +41,33 @@ const sides = {
 };
 type Side = keyof typeof sides;
 const names = Object.keys(sides) as Side[];
-const res = Object.fromEntries(names.map((k) => [k, [] as number[]])) as Record<
-  Side,
-  number[]
->;
-const steal = Object.fromEntries(
-  names.map((k) => [k, [] as number[]]),
-) as Record<
-  Side,
-  number[]
->;
-for (let k = 0; k < rounds; k++) {
-  for (let j = 0; j < names.length; j++) {
-    const side = names[(j + k) % names.length];
-    await noQemuLeft(500);
-    await warmHostMemory(n * 64);
-    const s0 = stealMs();
-    const rows = await runHarness(argv, {
-      count: n,
-      ready,
-      binary,
-      ...sides[side],
-    });
-    const m = median(
-      rows.filter((r) => r.outcome === "ready").map((r) => r.boot_ms!),
-    );
-    res[side].push(m);
-    steal[side].push(stealMs() - s0);
-    console.log(
-      `round ${k + 1} ${side}: median boot ${m.toFixed(0)} ms, steal ${
-        steal[side].at(-1)
-      } ms`,
-    );
-  }
-}
-const base = median(res[names[0]]);
+const runs = await rotateStorms(
+  Object.fromEntries(
+    names.map((side) => [
+      side,
+      (count: number) =>
+        runHarness(argv, { count, ready, binary, ...sides[side] }),
+    ]),
+  ) as Record<Side, (n: number) => ReturnType<typeof runHarness>>,
+  {
+    n,
+    rounds,
+    onStorm: (k, side, s) =>
+      console.log(
+        `round ${k + 1} ${side}: median boot ${
+          s.medianMs.toFixed(0)
+        } ms, steal ${s.stealMs} ms`,
+      ),
+  },
+);
+const med = (side: Side, f: (s: RotatedStorm) => number) =>
+  median(runs[side].map(f));
+const base = med(names[0], (s) => s.medianMs);
 for (const side of names) {
-  const m = median(res[side]);
+  const m = med(side, (s) => s.medianMs);
   console.log(
     `N=${n}, ${rounds} rounds, ${side}: median ${m.toFixed(0)} ms (${
       (m / base).toFixed(2)
-    }× the paper's method), steal ${median(steal[side]).toFixed(0)} ms`,
+    }× the paper's method), steal ${med(side, (s) => s.stealMs).toFixed(0)} ms`,
   );
 }

@@ -19,6 +19,7 @@ import {
   denoRunner,
   estimateCell,
   loadProfile,
+  median,
   monotonicMs,
   preflightCell,
   type ProcessRunner,
@@ -133,6 +134,72 @@ export function qemuProcessCount(): number {
 export async function noQemuLeft(settleMs = 0): Promise<void> {
   while (qemuProcessCount() > 0) await new Promise((r) => setTimeout(r, 50));
   if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+}
+
+/** One storm of a rotating A/B: its median boot, T_s span and steal. */
+export interface RotatedStorm {
+  /** Median boot_ms of its ready instances. */
+  medianMs: number;
+  /** Last − first T_s, ms. */
+  spanMs: number;
+  /** Steal time of the machine during the storm, ms. */
+  stealMs: number;
+}
+
+/**
+ * Boot one N back-to-back storm per side per round, the order rotating every
+ * round; before each storm, wait until no QEMU is left (and 500 ms more) and
+ * warm N × 64 MiB of host memory, the same for every side. Returns each
+ * side's storms in order; `onStorm` sees each as it ends.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await rotateStorms({ a: (n) => runA(n), b: (n) => runB(n) }, { n: 64, rounds: 4 });
+ * console.log(r.a.map((s) => s.medianMs));
+ * ```
+ */
+export async function rotateStorms<K extends string>(
+  sides: Record<
+    K,
+    (
+      n: number,
+    ) => Promise<
+      readonly { outcome: string; boot_ms: number | null; t_s_ms: number }[]
+    >
+  >,
+  options: {
+    n: number;
+    rounds: number;
+    onStorm?: (round: number, side: K, storm: RotatedStorm) => void;
+  },
+): Promise<Record<K, RotatedStorm[]>> {
+  const names = Object.keys(sides) as K[];
+  const out = Object.fromEntries(
+    names.map((k) => [k, []]),
+  ) as unknown as Record<
+    K,
+    RotatedStorm[]
+  >;
+  for (let k = 0; k < options.rounds; k++) {
+    for (let j = 0; j < names.length; j++) {
+      const side = names[(j + k) % names.length];
+      await noQemuLeft(500);
+      await warmHostMemory(options.n * 64);
+      const s0 = stealMs();
+      const rows = await sides[side](options.n);
+      const ts = rows.map((r) => r.t_s_ms);
+      const storm = {
+        medianMs: median(
+          rows.filter((r) => r.outcome === "ready").map((r) => r.boot_ms!),
+        ),
+        spanMs: Math.max(...ts) - Math.min(...ts),
+        stealMs: stealMs() - s0,
+      };
+      out[side].push(storm);
+      options.onStorm?.(k, side, storm);
+    }
+  }
+  return out;
 }
 
 /** One storm's numbers. */

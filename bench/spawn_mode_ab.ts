@@ -21,7 +21,7 @@ import {
   prepareSides,
   type Timing,
 } from "./fidelity.ts";
-import { noQemuLeft, stealMs, warmHostMemory } from "./scale.ts";
+import { type RotatedStorm, rotateStorms } from "./scale.ts";
 
 const n = Number(Deno.args[0] ?? 64);
 const rounds = Number(Deno.args[1] ?? 4);
@@ -42,39 +42,27 @@ const sides: Record<string, (n: number) => Promise<Timing[]>> = {
   "launcher, prestart": (k) => pre.launcher(k),
 };
 const names = Object.keys(sides);
-const res = Object.fromEntries(names.map((k) => [k, [] as number[]]));
-const steal = Object.fromEntries(names.map((k) => [k, [] as number[]]));
-const span = Object.fromEntries(names.map((k) => [k, [] as number[]]));
-for (let k = 0; k < rounds; k++) {
-  for (let j = 0; j < names.length; j++) {
-    const side = names[(j + k) % names.length];
-    await noQemuLeft(500);
-    await warmHostMemory(n * 64);
-    const s0 = stealMs();
-    const rows = await sides[side](n);
-    const m = median(
-      rows.filter((r) => r.outcome === "ready").map((r) => r.boot_ms!),
-    );
-    res[side].push(m);
-    steal[side].push(stealMs() - s0);
-    const ts = rows.map((r) => r.t_s_ms);
-    span[side].push(Math.max(...ts) - Math.min(...ts));
+const runs = await rotateStorms(sides, {
+  n,
+  rounds,
+  onStorm: (k, side, s) =>
     console.log(
-      `round ${k + 1} ${side}: median boot ${m.toFixed(0)} ms, T_s span ${
-        span[side].at(-1)!.toFixed(1)
-      } ms, steal ${steal[side].at(-1)} ms`,
-    );
-  }
-}
+      `round ${k + 1} ${side}: median boot ${
+        s.medianMs.toFixed(0)
+      } ms, T_s span ${s.spanMs.toFixed(1)} ms, steal ${s.stealMs} ms`,
+    ),
+});
 await Deno.remove(out, { recursive: true }).catch(() => {});
-const base = median(res[names[0]]);
+const med = (side: string, f: (s: RotatedStorm) => number) =>
+  median(runs[side].map(f));
+const base = med(names[0], (s) => s.medianMs);
 for (const side of names) {
-  const m = median(res[side]);
+  const m = med(side, (s) => s.medianMs);
   console.log(
     `N=${n}, ${rounds} rounds, ${side}: median ${m.toFixed(0)} ms (${
       (m / base).toFixed(2)
-    }× the C harness), T_s span ${median(span[side]).toFixed(1)} ms, steal ${
-      median(steal[side]).toFixed(0)
-    } ms`,
+    }× the C harness), T_s span ${
+      med(side, (s) => s.spanMs).toFixed(1)
+    } ms, steal ${med(side, (s) => s.stealMs).toFixed(0)} ms`,
   );
 }

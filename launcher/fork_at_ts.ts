@@ -154,9 +154,11 @@ export async function runForkAtTs<S extends InstanceState>(
     t0At?: () => Promise<number>;
     /** Environment of the helper, and so of every instance. */
     env?: Record<string, string>;
+    /** The helper's binary, when the caller has built it already. */
+    binary?: string;
   } = {},
 ): Promise<ForkSession> {
-  const bin = await ensureForkHelper();
+  const bin = options.binary ?? await ensureForkHelper();
   const budget = prestartBudget(false);
   const planned = insts.slice(0, Math.max(0, budget.instances));
   const overBudget = insts.slice(planned.length);
@@ -195,18 +197,21 @@ export async function runForkAtTs<S extends InstanceState>(
     if (r.done) return await failHelper(what);
     return r.value;
   };
-  const closeAll = () => {
-    for (const [a, b] of conns.values()) {
-      for (const c of [a, b]) {
-        try {
-          c?.close();
-        } catch {
-          // closed
-        }
+  /** Close instance `i`'s two sockets (an instance not forked: F, or Q). */
+  const closePair = (i: number) => {
+    for (const c of conns.get(i) ?? []) {
+      try {
+        c?.close();
+      } catch {
+        // closed
       }
     }
-    conns.clear();
+    conns.delete(i);
   };
+  const closeAll = () => {
+    for (const i of [...conns.keys()]) closePair(i);
+  };
+
   let reader: Promise<void> = Promise.resolve();
   let closed = false;
   const close = async () => {
@@ -307,8 +312,7 @@ export async function runForkAtTs<S extends InstanceState>(
             killTree: treeKiller(pid, { kill, gone: () => gone }),
           }, Number(c) / 1e6 - t0);
         } else if (kind === "F" && s) {
-          conns.get(s.instance)?.forEach((x) => x?.close());
-          conns.delete(s.instance);
+          closePair(s.instance);
           hooks.onFailed(s, new Error(line.slice(line.indexOf(" ", 2) + 1)));
         } else if (kind === "X" && s) {
           const code = Number(b);

@@ -305,13 +305,16 @@ export async function launch(
   // The pattern's fork needs the real runner and the C spawn helper (gcc):
   // otherwise pre-start, and say why.
   let spawnFallback: string | null = null;
+  // Built here once when the mode is the pattern's (so a failed build can
+  // fall back), and handed on.
+  let forkHelper: string | undefined;
   if (spawnMode === "fork" && options.spawnMode === undefined) {
     if (options.runner && options.runner !== denoRunner) {
       spawnMode = "prestart";
       spawnFallback = "a runner was given: its pre-start is used";
     } else {
       try {
-        await ensureForkHelper();
+        forkHelper = await ensureForkHelper();
       } catch (e) {
         spawnMode = "prestart";
         spawnFallback = `pre-started instead of forked at T_s: ${
@@ -729,6 +732,7 @@ export async function launch(
         signal: options.signal,
         t0At: options.t0At,
         env: batch.env,
+        binary: forkHelper,
       });
       releaseWarning = forkSession.releaseWarning;
     } else if (spawnMode === "prestart") {

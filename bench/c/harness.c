@@ -83,7 +83,6 @@
 enum ready_mode { READY_REGEX, READY_EXIT, READY_FIRST_OUTPUT };
 
 /* -c: the cgroup.procs file children join before their exec (-1: none). */
-static int cgroup_procs_fd = -1;
 
 enum outcome {
   OUT_NONE,
@@ -500,14 +499,16 @@ int main(int argc, char **argv) {
         usage();
       break;
     case 'c':
-      cgroup_procs_fd = open(optarg, O_WRONLY | O_CLOEXEC);
-      if (cgroup_procs_fd < 0 || write(cgroup_procs_fd, "0", 1) != 1) {
+    {
+      int fd = open(optarg, O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, "0", 1) != 1) {
         fprintf(stderr, "harness: cannot join the cgroup %s: %s\n", optarg,
                 strerror(errno));
         return 2;
       }
-      close(cgroup_procs_fd);
+      close(fd);
       break;
+    }
     case 'p':
       parallel = strtol(optarg, NULL, 10);
       if (parallel < 1)
