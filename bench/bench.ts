@@ -765,8 +765,8 @@ function threadLine(t: Record<string, number>): string {
 /**
  * A storm's whole measuring cost: the launcher's CPU share (by default over
  * the whole batch; pass its share from T_0 for the time the guests boot)
- * plus the C sampler process's (a child of its own, not in the launcher's
- * CPU time).
+ * plus the C sampler process's and the spawn helper process's (children of
+ * their own, not in the launcher's CPU time).
  */
 export function shareWithSampler(
   r: StormResult,
@@ -774,7 +774,7 @@ export function shareWithSampler(
 ): number | null {
   if (launcherShare === null) return null;
   const own = r.sampler?.source === "c-sampler" ? r.sampler.cpuShare ?? 0 : 0;
-  return launcherShare + own;
+  return launcherShare + own + (r.helperCpuShare ?? 0);
 }
 
 /** A storm's CPU share with the sampler thread's CPU taken out. */
@@ -1225,15 +1225,18 @@ function goalRows(r: BenchReport): GoalRow[] {
     const parts = worstStorm?.launcherCpuShareFromT0 != null
       ? ` (launcher process ${
         pct(worstStorm.launcherCpuShareFromT0)
-      } + its sampler process ${
-        pct(worstStorm.sampler?.cpuShare ?? 0)
+      } + its sampler process ${pct(worstStorm.sampler?.cpuShare ?? 0)}${
+        worstStorm.helperCpuShare != null
+          ? ` + its spawn helper ${pct(worstStorm.helperCpuShare)}`
+          : ""
       }; the whole batch with setup and pre-fork: ${
         pct(share(worstStorm) ?? null)
       })`
       : "";
     out.push({
       key: "cpu256",
-      goal: "launcher CPU while 256 guests boot (from T_0, with its sampler)",
+      goal:
+        "launcher CPU while 256 guests boot (from T_0, with its sampler and spawn helper)",
       target: `≤ ${pct(GOALS.launcherCpuShare, 0)} of one core`,
       measured: at256.length ? `${pct(worst)}${parts}` : "not run",
       c: "",

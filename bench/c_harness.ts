@@ -287,6 +287,54 @@ export async function runHarness(
   argv: readonly string[],
   options: RunHarnessOptions,
 ): Promise<HarnessRow[]> {
+  return (await runHarnessWithCost(argv, options)).rows;
+}
+
+/** The harness's rows and its own CPU from T_0 to the last reap. */
+export interface HarnessRun {
+  /** One row per instance. */
+  rows: HarnessRow[];
+  /** Its CPU (every thread, the instances not in it) from T_0 to the last reap, ms; null if it did not say. */
+  cpuMs: number | null;
+  /** T_0 to the last reap, ms; null if it did not say. */
+  wallMs: number | null;
+}
+
+/**
+ * The harness's own CPU and wall time from its last stderr line, or nulls.
+ *
+ * @example
+ * ```ts
+ * import { parseHarnessCost } from "./c_harness.ts";
+ * console.log(parseHarnessCost("harness: 2 instances, 2 ready, 0 not ready; cpu_ms 1.5 wall_ms 9.25 (from T_0)\n"));
+ * // { cpuMs: 1.5, wallMs: 9.25 }
+ * ```
+ */
+export function parseHarnessCost(
+  stderr: string,
+): { cpuMs: number | null; wallMs: number | null } {
+  const m = /cpu_ms ([\d.]+) wall_ms ([\d.]+)/.exec(stderr);
+  return m
+    ? { cpuMs: Number(m[1]), wallMs: Number(m[2]) }
+    : { cpuMs: null, wallMs: null };
+}
+
+/**
+ * Times `argv` with the C harness: its rows, and what the harness itself
+ * cost (CPU from T_0 to the last reap), the paper's method's own cost to
+ * set the launcher's against.
+ *
+ * @example
+ * ```ts
+ * import { runHarnessWithCost } from "./c_harness.ts";
+ * const r = await runHarnessWithCost(["/bin/true"], { count: 2, ready: { exit: true } });
+ * console.log(r.rows.length, r.cpuMs !== null); // 2 true
+ * ```
+ */
+export async function runHarnessWithCost(
+  argv: readonly string[],
+  options: RunHarnessOptions,
+): Promise<HarnessRun> {
   const binary = options.binary ?? await buildHarness();
   const dir = await Deno.makeTempDir({ prefix: "bootstorm-harness-" });
   const csv = `${dir}/out.csv`;
@@ -316,7 +364,10 @@ export async function runHarness(
         }${msg ? `: ${msg}` : ""}`,
       );
     }
-    return parseHarnessCsv(await Deno.readTextFile(csv));
+    return {
+      rows: parseHarnessCsv(await Deno.readTextFile(csv)),
+      ...parseHarnessCost(new TextDecoder().decode(result.stderr)),
+    };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -40,7 +40,11 @@ import {
   median,
   quantileSorted,
 } from "../mod.ts";
-import { buildHarness, type HarnessReady, runHarness } from "./c_harness.ts";
+import {
+  buildHarness,
+  type HarnessReady,
+  runHarnessWithCost,
+} from "./c_harness.ts";
 import { stealMs } from "./scale.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -881,6 +885,31 @@ export const launcherSamplerRates: number[] = [];
 let launcherSamplerSource: string | null = null;
 
 /**
+ * What one storm cost the side that measured it, from T_0 to the last reap:
+ * its own process (the C harness; the launcher), the launcher's spawn helper
+ * process (fork mode) and the memory sampler process, in ms of CPU.
+ */
+export interface SideCost {
+  side: "c" | "launcher";
+  n: number;
+  /** The harness's or the launcher's own process. */
+  cpuMs: number | null;
+  /** The launcher's spawn helper process (null: C side, or not fork mode). */
+  helperCpuMs: number | null;
+  /**
+   * The memory sampler process: its share of one core over its own life
+   * (run.json `memory_sampler.cpu_share_of_one_core`) times `wallMs`, the
+   * same on both sides (null: sampling off).
+   */
+  samplerCpuMs: number | null;
+  /** T_0 to the last reap. */
+  wallMs: number | null;
+}
+
+/** One entry per storm either side ran, in run order. */
+export const sideCosts: SideCost[] = [];
+
+/**
  * Warms both sides up with one instance each and returns runners for them;
  * the launcher's run.json gives the exact argv the C harness then runs.
  *
@@ -909,10 +938,27 @@ export async function prepareSides(
     });
     await Deno.remove(b.runDir, { recursive: true }).catch(() => {});
     const ms = b.run.memory_sampler as
-      | { achieved_hz?: number; source?: string }
+      | {
+        achieved_hz?: number;
+        source?: string;
+        cpu_share_of_one_core?: number | null;
+      }
       | null;
     if (ms?.achieved_hz) launcherSamplerRates.push(ms.achieved_hz);
     if (ms?.source) launcherSamplerSource = ms.source;
+    const l = b.run.launcher as
+      | { cpu_ms_from_t0?: number | null; spawn_helper_cpu_ms?: number | null }
+      | undefined;
+    sideCosts.push({
+      side: "launcher",
+      n,
+      cpuMs: l?.cpu_ms_from_t0 ?? null,
+      helperCpuMs: l?.spawn_helper_cpu_ms ?? null,
+      samplerCpuMs: ms?.cpu_share_of_one_core != null && b.run.wall_ms
+        ? ms.cpu_share_of_one_core * (b.run.wall_ms as number)
+        : null,
+      wallMs: (b.run.wall_ms as number | undefined) ?? null,
+    });
     return b;
   };
   const warm = await launcher(1);
@@ -939,8 +985,9 @@ export async function prepareSides(
     // Held on the rate while the harness's instances boot, as the launcher
     // holds its own (launch.ts).
     sampler?.holdRate(true);
+    let run: Awaited<ReturnType<typeof runHarnessWithCost>> | null = null;
     try {
-      return await runHarness(argv, {
+      run = await runHarnessWithCost(argv, {
         count: n,
         ready,
         timeoutMs: options.timeoutMs ?? 30000,
@@ -948,10 +995,23 @@ export async function prepareSides(
         cgroupProcs: typeof cg === "string" ? undefined : cg.procsFile,
         ...pattern,
       });
+      return run.rows;
     } finally {
       const st = await sampler?.stop();
       if (st) cSamplerRates.push(st.achieved_hz);
       if (typeof cg !== "string") removeRunCgroup(cg);
+      if (run) {
+        sideCosts.push({
+          side: "c",
+          n,
+          cpuMs: run.cpuMs,
+          helperCpuMs: null,
+          samplerCpuMs: st?.cpu_share_of_one_core != null && run.wallMs
+            ? st.cpu_share_of_one_core * run.wallMs
+            : null,
+          wallMs: run.wallMs,
+        });
+      }
     }
   };
   await c(1);

@@ -32,7 +32,9 @@ try {
           r.launcherCpuMs?.toFixed(0)
         } ms (${pct(r.launcherCpuShare)} of a core over the batch), from T_0 ${
           pct(r.launcherCpuShareFromT0)
-        }; sampler process ${pct(r.sampler?.cpuShare)}`
+        }; sampler process ${pct(r.sampler?.cpuShare)}; spawn helper ${
+          pct(r.helperCpuShare)
+        }`
       : `N=${n}: not run (${r.reason})`,
   );
 } finally {

@@ -242,6 +242,12 @@ export interface StormResult {
   launcherCpuShare: number | null;
   /** run.json `launcher.cpu_share_from_t0`: CPU from T_0 to the last reap / that time (null in older runs). */
   launcherCpuShareFromT0?: number | null;
+  /**
+   * run.json `launcher.spawn_helper_cpu_ms` over the storm's wall time: the
+   * fork-mode spawn helper process's own CPU (null in other modes and in
+   * older runs).
+   */
+  helperCpuShare?: number | null;
   /** CPU of the whole runBatch call / its wall time. */
   batchCpuShare: number | null;
   /** CPU spent before T_0 (setup + pre-fork), ms. */
@@ -693,6 +699,9 @@ export async function storm(
       launcherCpuMs: l.cpu_ms,
       launcherCpuShare: l.cpu_share_of_one_core,
       launcherCpuShareFromT0: l.cpu_share_from_t0 ?? null,
+      helperCpuShare: l.spawn_helper_cpu_ms != null && record.wall_ms
+        ? l.spawn_helper_cpu_ms / (record.wall_ms as number)
+        : null,
       batchCpuShare: (cpu.user + cpu.system) / 1000 / batchWall,
       cpuBeforeT0Ms: cpuAtFirstStart,
       threadCpuMs: threadCpu,

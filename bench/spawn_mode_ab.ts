@@ -5,8 +5,11 @@
  * the host memory warmed and no QEMU left before each storm, sides rotating.
  * `fork`: the launcher's C spawn helper forks each instance at T_s;
  * `prestart`: every instance forked before T_0, stopped, released by
- * SIGCONT. Prints each storm's median boot_ms, T_s span (last − first T_s)
- * and steal, then the medians and the ratios to the C harness.
+ * SIGCONT. Prints each storm's median boot_ms, T_s span (last − first T_s),
+ * steal and what it cost the side's own processes (CPU from T_0 to the last
+ * reap: the harness or the launcher, the spawn helper, the sampler, as a
+ * share of one core over that time), then the medians and the ratios to the
+ * C harness.
  *
  * ```sh
  * deno run -A bench/spawn_mode_ab.ts [N=64] [ROUNDS=4]
@@ -19,6 +22,8 @@ import { buildHarness } from "./c_harness.ts";
 import {
   defaultLauncherCommand,
   prepareSides,
+  type SideCost,
+  sideCosts,
   type Timing,
 } from "./fidelity.ts";
 import { type RotatedStorm, rotateStorms } from "./scale.ts";
@@ -42,15 +47,37 @@ const sides: Record<string, (n: number) => Promise<Timing[]>> = {
   "launcher, prestart": (k) => pre.launcher(k),
 };
 const names = Object.keys(sides);
+/** CPU share of one core over T_0 → last reap: own + helper + sampler. */
+const shares = new Map<string, number[]>();
+const costText = (c: SideCost | undefined) => {
+  if (!c?.wallMs || c.cpuMs === null) return "CPU –";
+  const pct = (ms: number | null) =>
+    `${((ms ?? 0) / c.wallMs! * 100).toFixed(1)}%`;
+  const total = (c.cpuMs + (c.helperCpuMs ?? 0) + (c.samplerCpuMs ?? 0)) /
+    c.wallMs;
+  return `CPU ${(total * 100).toFixed(1)}% (own ${pct(c.cpuMs)}${
+    c.helperCpuMs !== null ? `, spawn helper ${pct(c.helperCpuMs)}` : ""
+  }, sampler ${pct(c.samplerCpuMs)})`;
+};
 const runs = await rotateStorms(sides, {
   n,
   rounds,
-  onStorm: (k, side, s) =>
+  onStorm: (k, side, s) => {
+    const c = sideCosts.at(-1);
+    if (c?.wallMs && c.cpuMs !== null) {
+      shares.set(side, [
+        ...(shares.get(side) ?? []),
+        (c.cpuMs + (c.helperCpuMs ?? 0) + (c.samplerCpuMs ?? 0)) / c.wallMs,
+      ]);
+    }
     console.log(
       `round ${k + 1} ${side}: median boot ${
         s.medianMs.toFixed(0)
-      } ms, T_s span ${s.spanMs.toFixed(1)} ms, steal ${s.stealMs} ms`,
-    ),
+      } ms, T_s span ${s.spanMs.toFixed(1)} ms, steal ${s.stealMs} ms, ${
+        costText(c)
+      }`,
+    );
+  },
 });
 await Deno.remove(out, { recursive: true }).catch(() => {});
 const med = (side: string, f: (s: RotatedStorm) => number) =>
@@ -63,6 +90,10 @@ for (const side of names) {
       (m / base).toFixed(2)
     }× the C harness), T_s span ${
       med(side, (s) => s.spanMs).toFixed(1)
-    } ms, steal ${med(side, (s) => s.stealMs).toFixed(0)} ms`,
+    } ms, steal ${med(side, (s) => s.stealMs).toFixed(0)} ms, CPU ${
+      shares.has(side)
+        ? `${(median(shares.get(side)!) * 100).toFixed(1)}%`
+        : "–"
+    } of a core`,
   );
 }

@@ -153,6 +153,13 @@ export interface LauncherCost {
   cpu_ms_from_t0?: number | null;
   /** cpu_ms_from_t0 over T_0 → last instance reaped: the share of one core while the guests boot. */
   cpu_share_from_t0?: number | null;
+  /**
+   * CPU of the spawn helper process (fork mode, launcher/fork_at_ts.c),
+   * every thread over its life, instances not included, ms: part of the
+   * launcher's cost that `cpu_ms` (this process only) leaves out. Null in
+   * the other spawn modes; absent in older runs.
+   */
+  spawn_helper_cpu_ms?: number | null;
   /** VmHWM of the launcher, KiB. */
   peak_rss_kib: number | null;
 }

@@ -25,6 +25,9 @@
  *   "F i message"         the fork (or its thread) failed
  *   "X i code signame"    exited (code -1 on a signal, signame "-" else)
  *   "D"                   done forking (all, or stopped by "Q")
+ *   "U cpu_ns"            its own CPU (getrusage RUSAGE_SELF: every thread,
+ *                         not the instances), last, when every instance is
+ *                         reaped
  * The exec of argv[0] failing: the child writes
  * "fork_at_ts: exec ARGV0: REASON" to its stderr and exits 127.
  *
@@ -49,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -471,6 +475,12 @@ int main(int argc, char **argv) {
     while (__atomic_load_n(&running, __ATOMIC_ACQUIRE) > 0) {
         kill_all();
         usleep(1000);
+    }
+    /* The launcher's CPU includes this helper's (bench/launcher_cpu.ts). */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        say("U %lld\n", (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+                            (long long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL);
     }
     return 0;
 }

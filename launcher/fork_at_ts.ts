@@ -60,6 +60,12 @@ export interface ForkSession {
    * exit reported; resolves when it is gone.
    */
   close(): Promise<void>;
+  /**
+   * The helper's own CPU over its life, ms (every thread; the instances are
+   * not in it), known once `close()` has resolved; null before, or when the
+   * helper died without saying.
+   */
+  cpuMs(): number | null;
 }
 
 const enc = new TextEncoder();
@@ -213,6 +219,8 @@ export async function runForkAtTs<S extends InstanceState>(
   };
 
   let reader: Promise<void> = Promise.resolve();
+  let helperCpuMs: number | null = null;
+  const cpuMs = () => helperCpuMs;
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -268,7 +276,7 @@ export async function runForkAtTs<S extends InstanceState>(
     if (hooks.interrupted()) {
       await writer.write(enc.encode("Q\0"));
       hooks.setT0(monotonicMs());
-      return { releaseWarning, close };
+      return { releaseWarning, close, cpuMs };
     }
     const t0 = options.t0At ? await options.t0At() : monotonicMs();
     await writer.write(enc.encode(`G\0${Math.round(t0 * 1e6)}\0`));
@@ -284,6 +292,7 @@ export async function runForkAtTs<S extends InstanceState>(
         const [kind, a, b, c] = line.split(" ");
         const s = byIndex.get(Number(a));
         if (kind === "D") doneForking();
+        else if (kind === "U") helperCpuMs = Number(a) / 1e6;
         else if (kind === "S" && s) {
           const pid = Number(b);
           const [o, e] = conns.get(s.instance) ?? [null, null];
@@ -329,7 +338,7 @@ export async function runForkAtTs<S extends InstanceState>(
     })();
     await forked;
     options.signal?.removeEventListener("abort", stop);
-    return { releaseWarning, close };
+    return { releaseWarning, close, cpuMs };
   } catch (e) {
     if (!exited) helper.kill("SIGKILL");
     await close();

@@ -237,6 +237,8 @@ export interface LaunchResult {
   cpuFromT0Ms: number | null;
   /** cpuFromT0Ms over T_0 → last instance reaped: the share of one core. */
   cpuShareFromT0: number | null;
+  /** The spawn helper's own CPU over its life, ms (fork mode; else null). */
+  helperCpuMs: number | null;
   /** What the memory source achieved, or null with sampling off. */
   sampler: MemorySourceStats | null;
   /** Whether the signal stopped the batch. */
@@ -815,6 +817,7 @@ export async function launch(
     wallMs: now(),
     cpuFromT0Ms: cpuFromT0,
     cpuShareFromT0,
+    helperCpuMs: forkSession?.cpuMs() ?? null,
     sampler: samplerStats,
     interrupted,
     spawnMode,

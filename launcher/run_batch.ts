@@ -503,6 +503,7 @@ export async function runBatch(
         ...launcherCost(cpu0, total0, performance.now() - wall0),
         cpu_ms_from_t0: result.cpuFromT0Ms,
         cpu_share_from_t0: result.cpuShareFromT0,
+        spawn_helper_cpu_ms: result.helperCpuMs,
       },
       totals: runTotals(result.rows),
       failure,

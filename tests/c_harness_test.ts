@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import {
   buildHarness,
   harnessArgs,
+  parseHarnessCost,
   parseHarnessCsv,
   runHarness,
+  runHarnessWithCost,
 } from "../bench/c_harness.ts";
 import {
   alternate,
@@ -135,6 +137,31 @@ Deno.test("runHarness() times fork+exec of /bin/true in exit mode", async () => 
     assert.ok(r.boot_ms !== null && r.boot_ms > 0);
     assert.equal(r.first_output_ms, null);
   }
+});
+
+Deno.test("parseHarnessCost() reads the harness's CPU and wall time, or gives nulls", () => {
+  assert.deepEqual(
+    parseHarnessCost(
+      "harness: 4 instances, 4 ready, 0 not ready; cpu_ms 12.500 wall_ms 830.250 (from T_0)\n",
+    ),
+    { cpuMs: 12.5, wallMs: 830.25 },
+  );
+  assert.deepEqual(parseHarnessCost("harness: 4 instances\n"), {
+    cpuMs: null,
+    wallMs: null,
+  });
+});
+
+Deno.test("runHarnessWithCost() counts the harness's own CPU, not its instances'", async () => {
+  const r = await runHarnessWithCost(
+    ["/bin/sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"],
+    { count: 1, ready: { exit: true } },
+  );
+  assert.equal(r.rows[0].outcome, "ready");
+  assert.ok(r.cpuMs !== null && r.wallMs !== null, JSON.stringify(r));
+  // The busy child's CPU is most of the wall time; the harness's is a small part.
+  assert.ok(r.cpuMs >= 0 && r.cpuMs < 0.2 * r.wallMs, JSON.stringify(r));
+  assert.ok(r.wallMs >= r.rows[0].boot_ms!, JSON.stringify(r));
 });
 
 Deno.test("runHarness() follows the interval schedule and reports failures per instance", async () => {

@@ -24,7 +24,7 @@ interface Got {
 async function forkScripts(
   scripts: string[],
   options: { intervalMs?: number; env?: Record<string, string> } = {},
-): Promise<{ got: Got[]; failed: string[] }> {
+): Promise<{ got: Got[]; failed: string[]; helperCpuMs: number | null }> {
   const insts = scripts.map((_, i) =>
     newInstance(i, {
       scheduled_ms: options.intervalMs === undefined
@@ -55,8 +55,10 @@ async function forkScripts(
   const got = (await Promise.all(pending)).sort((a, b) =>
     a.instance - b.instance
   );
+  const before = session.cpuMs();
   await session.close();
-  return { got, failed };
+  assert.equal(before, null, "the helper's CPU is known only once it is gone");
+  return { got, failed, helperCpuMs: session.cpuMs() };
 }
 
 Deno.test("runForkAtTs() forks each instance itself: the pid is the process, its output and exit come back", async () => {
@@ -77,6 +79,19 @@ Deno.test("runForkAtTs() forks each instance itself: the pid is the process, its
   assert.equal(c.out.trim(), "hello from the plan");
   // back-to-back: T_s taken in order, each after T_0
   assert.ok(a.t_s > 0 && a.t_s <= b.t_s && b.t_s <= c.t_s);
+});
+
+Deno.test("runForkAtTs() reports the helper's own CPU, without its instances'", async () => {
+  const t0 = performance.now();
+  // The instance burns CPU for a while; the helper only forks and waits.
+  const { got, helperCpuMs } = await forkScripts([
+    "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done",
+  ]);
+  const wall = performance.now() - t0;
+  assert.equal(got[0].out.trim(), "done");
+  assert.ok(helperCpuMs !== null && helperCpuMs > 0, `${helperCpuMs}`);
+  // The busy child's CPU is most of the wall time; the helper's is a small part.
+  assert.ok(helperCpuMs < 0.2 * wall, `helper ${helperCpuMs} ms of ${wall} ms`);
 });
 
 Deno.test("runForkAtTs() forks on the schedule: never early, in order", async () => {
