@@ -44,6 +44,7 @@ import {
   type ScheduleComparison,
   scheduleError,
   scheduleErrors,
+  sideCosts,
   type Sides,
 } from "./fidelity.ts";
 import { DEFAULT_QUIET_STEP_KIB } from "../launcher/launch.ts";
@@ -185,6 +186,24 @@ export interface StormsPart {
    * off, on; the first "on" is the row in `storms`): what the sampler costs.
    */
   samplerAb: { n: number; on: StormResult[]; off: StormResult[] } | null;
+  /**
+   * The paper's method at the largest N that ran: the C harness's storm
+   * right after the launcher's, sampling memory as the launcher does, and
+   * what it cost its own processes (absent in older results).
+   */
+  cReference?: CReference | null;
+}
+
+/** One C harness storm: its median boot and its own CPU from T_0. */
+export interface CReference {
+  n: number;
+  ready: number;
+  medianBootMs: number | null;
+  wallMs: number | null;
+  /** The harness process's CPU share of one core, T_0 → last reap. */
+  cpuShare: number | null;
+  /** Its memory sampler process's share over the same time. */
+  samplerShare: number | null;
 }
 
 /** One storm with the C control sampler running alongside. */
@@ -546,7 +565,37 @@ async function runStorms(ctx: Ctx): Promise<StormsPart> {
       }
     }
   }
-  return { load, probe, storms, stopped, beyond, samplerAb };
+  const cReference = await cStorm(
+    ctx,
+    Math.max(...storms.filter((r) => r.ran).map((r) => r.n)),
+  );
+  return { load, probe, storms, stopped, beyond, samplerAb, cReference };
+}
+
+/**
+ * The C harness (the paper's method) storms `n` minkernels, sampling as the
+ * launcher does: what the method itself costs a host's CPU, next to the
+ * launcher's row. Null when no storm ran.
+ */
+async function cStorm(ctx: Ctx, n: number): Promise<CReference | null> {
+  if (!isFinite(n)) return null;
+  const sides = await sidesFor(ctx);
+  await waitIdle(ctx.waitIdleS, ctx.log);
+  ctx.log(`bench: storm of ${n}, C harness (the paper's method)`);
+  const rows = await sides.c(n);
+  const cost = sideCosts.at(-1);
+  const boots = rows.filter((r) => r.outcome === "ready" && r.boot_ms !== null)
+    .map((r) => r.boot_ms!);
+  const share = (ms: number | null | undefined) =>
+    ms != null && cost?.wallMs ? ms / cost.wallMs : null;
+  return {
+    n,
+    ready: boots.length,
+    medianBootMs: boots.length ? median(boots) : null,
+    wallMs: cost?.wallMs ?? null,
+    cpuShare: share(cost?.cpuMs),
+    samplerShare: share(cost?.samplerCpuMs),
+  };
 }
 
 async function runSampler(ctx: Ctx): Promise<SamplerPart> {
@@ -884,6 +933,18 @@ function renderStorms(p: StormsPart): string[] {
       );
     }
     if (p.samplerAb) out.push("", ...renderSamplerAb(p.samplerAb));
+    if (p.cReference) {
+      out.push(
+        "",
+        `The paper's method at the same size, right after: the C harness (\`bench/c/harness.c\`, a thread per instance forking at T_s, sampling memory with the launcher's sampler) booted ${p.cReference.ready} of ${p.cReference.n}, median boot ${
+          f(p.cReference.medianBootMs, 0)
+        } ms; its own CPU from T_0 to the last reap ${
+          pct(p.cReference.cpuShare)
+        } of one core, its sampler process ${
+          pct(p.cReference.samplerShare)
+        }, over ${f(p.cReference.wallMs, 0)} ms.`,
+      );
+    }
     out.push(
       "",
       "The memory sampler during these storms:",
@@ -896,6 +957,16 @@ function renderStorms(p: StormsPart): string[] {
     }
   }
   return out;
+}
+
+/** The C harness's own cost at N, for the goals table's C column. */
+function cReferenceText(c: CReference | null | undefined): string {
+  if (!c || c.cpuShare === null) return "";
+  return `N = ${c.n}: ${
+    pct((c.cpuShare ?? 0) + (c.samplerShare ?? 0))
+  } (harness ${pct(c.cpuShare)} + its sampler process ${
+    pct(c.samplerShare)
+  }), median boot ${f(c.medianBootMs, 0)} ms`;
 }
 
 /** A number, or null for NaN (the library's statistics give NaN for no values). */
@@ -1239,7 +1310,9 @@ function goalRows(r: BenchReport): GoalRow[] {
         "launcher CPU while 256 guests boot (from T_0, with its sampler and spawn helper)",
       target: `≤ ${pct(GOALS.launcherCpuShare, 0)} of one core`,
       measured: at256.length ? `${pct(worst)}${parts}` : "not run",
-      c: "",
+      c: r.storms.cReference?.n === 256
+        ? cReferenceText(r.storms.cReference)
+        : "",
       pass: at256.length > 0 && worst <= GOALS.launcherCpuShare,
     });
   }

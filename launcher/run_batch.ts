@@ -105,6 +105,18 @@ export interface BatchResult {
   result: LaunchResult;
 }
 
+/**
+ * How often rows reach the dataset files during a batch, ms: a crash (the
+ * launcher SIGKILLed) loses at most this much of what was measured. Each
+ * flush appends an Arrow record batch and CSV lines to both tables, and its
+ * cost is mostly per batch (apache-arrow encodes the 38 instance columns one
+ * by one, whatever the number of rows): measured on the launcher's main
+ * thread with /proc/thread-self/schedstat, 256 back-to-back minkernels
+ * (`bench/launcher_cpu.ts`), flushing every 100 ms cost 116-180 ms of its
+ * 720-900 ms CPU from T_0; every 500 ms, 30-81 ms (five runs).
+ */
+export const FLUSH_EVERY_MS = 500;
+
 /** The Debian package that provides a command, for error messages. */
 function packageHint(cmd: string): string {
   if (cmd.startsWith("qemu-system-x86")) {
@@ -417,7 +429,10 @@ export async function runBatch(
       inner.abort();
     }
   };
-  const timer = setInterval(() => guarded(() => writer.flush()), 100);
+  const timer = setInterval(
+    () => guarded(() => writer.flush()),
+    FLUSH_EVERY_MS,
+  );
   const slots = plugin ? InsnsSlots.create(options.count) : null;
   // The run's own memory: a cgroup every instance joins (when sampling).
   const sampling = (options.sampleIntervalMs ?? 0.5) > 0;
