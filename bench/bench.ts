@@ -46,6 +46,7 @@ import {
   scheduleErrors,
   sideCosts,
   type Sides,
+  summarizeBoot,
 } from "./fidelity.ts";
 import { DEFAULT_QUIET_STEP_KIB } from "../launcher/launch.ts";
 import { buildHarness } from "./c_harness.ts";
@@ -582,16 +583,14 @@ async function cStorm(ctx: Ctx, n: number): Promise<CReference | null> {
   const sides = await sidesFor(ctx);
   await waitIdle(ctx.waitIdleS, ctx.log);
   ctx.log(`bench: storm of ${n}, C harness (the paper's method)`);
-  const rows = await sides.c(n);
+  const boot = summarizeBoot([await sides.c(n)]);
   const cost = sideCosts.at(-1);
-  const boots = rows.filter((r) => r.outcome === "ready" && r.boot_ms !== null)
-    .map((r) => r.boot_ms!);
   const share = (ms: number | null | undefined) =>
     ms != null && cost?.wallMs ? ms / cost.wallMs : null;
   return {
     n,
-    ready: boots.length,
-    medianBootMs: boots.length ? median(boots) : null,
+    ready: boot.instances - boot.failed,
+    medianBootMs: boot.median_ms,
     wallMs: cost?.wallMs ?? null,
     cpuShare: share(cost?.cpuMs),
     samplerShare: share(cost?.samplerCpuMs),

@@ -43,6 +43,7 @@ import {
 import {
   buildHarness,
   type HarnessReady,
+  type HarnessRun,
   runHarnessWithCost,
 } from "./c_harness.ts";
 import { stealMs } from "./scale.ts";
@@ -910,6 +911,28 @@ export interface SideCost {
 export const sideCosts: SideCost[] = [];
 
 /**
+ * A storm's whole measuring cost as a share of one core over T_0 → last
+ * reap: own process + spawn helper + sampler (null without a wall time or
+ * its own CPU).
+ *
+ * @example
+ * ```ts
+ * import { sideCostShare } from "./fidelity.ts";
+ * console.log(sideCostShare({ side: "c", n: 4, cpuMs: 30, helperCpuMs: null, samplerCpuMs: 20, wallMs: 1000 })); // 0.05
+ * ```
+ */
+export function sideCostShare(c: SideCost): number | null {
+  if (!c.wallMs || c.cpuMs === null) return null;
+  return (c.cpuMs + (c.helperCpuMs ?? 0) + (c.samplerCpuMs ?? 0)) / c.wallMs;
+}
+
+/** A sampler's CPU share over its own life, as ms over a storm's wall time. */
+const samplerMsOver = (
+  share: number | null | undefined,
+  wallMs: number | null | undefined,
+): number | null => share != null && wallMs ? share * wallMs : null;
+
+/**
  * Warms both sides up with one instance each and returns runners for them;
  * the launcher's run.json gives the exact argv the C harness then runs.
  *
@@ -954,9 +977,10 @@ export async function prepareSides(
       n,
       cpuMs: l?.cpu_ms_from_t0 ?? null,
       helperCpuMs: l?.spawn_helper_cpu_ms ?? null,
-      samplerCpuMs: ms?.cpu_share_of_one_core != null && b.run.wall_ms
-        ? ms.cpu_share_of_one_core * (b.run.wall_ms as number)
-        : null,
+      samplerCpuMs: samplerMsOver(
+        ms?.cpu_share_of_one_core,
+        b.run.wall_ms as number | undefined,
+      ),
       wallMs: (b.run.wall_ms as number | undefined) ?? null,
     });
     return b;
@@ -985,7 +1009,7 @@ export async function prepareSides(
     // Held on the rate while the harness's instances boot, as the launcher
     // holds its own (launch.ts).
     sampler?.holdRate(true);
-    let run: Awaited<ReturnType<typeof runHarnessWithCost>> | null = null;
+    let run: HarnessRun | null = null;
     try {
       run = await runHarnessWithCost(argv, {
         count: n,
@@ -1006,9 +1030,7 @@ export async function prepareSides(
           n,
           cpuMs: run.cpuMs,
           helperCpuMs: null,
-          samplerCpuMs: st?.cpu_share_of_one_core != null && run.wallMs
-            ? st.cpu_share_of_one_core * run.wallMs
-            : null,
+          samplerCpuMs: samplerMsOver(st?.cpu_share_of_one_core, run.wallMs),
           wallMs: run.wallMs,
         });
       }

@@ -24,6 +24,7 @@ import {
   prepareSides,
   type SideCost,
   sideCosts,
+  sideCostShare,
   type Timing,
 } from "./fidelity.ts";
 import { type RotatedStorm, rotateStorms } from "./scale.ts";
@@ -50,11 +51,10 @@ const names = Object.keys(sides);
 /** CPU share of one core over T_0 → last reap: own + helper + sampler. */
 const shares = new Map<string, number[]>();
 const costText = (c: SideCost | undefined) => {
-  if (!c?.wallMs || c.cpuMs === null) return "CPU –";
+  const total = c ? sideCostShare(c) : null;
+  if (!c || total === null) return "CPU –";
   const pct = (ms: number | null) =>
     `${((ms ?? 0) / c.wallMs! * 100).toFixed(1)}%`;
-  const total = (c.cpuMs + (c.helperCpuMs ?? 0) + (c.samplerCpuMs ?? 0)) /
-    c.wallMs;
   return `CPU ${(total * 100).toFixed(1)}% (own ${pct(c.cpuMs)}${
     c.helperCpuMs !== null ? `, spawn helper ${pct(c.helperCpuMs)}` : ""
   }, sampler ${pct(c.samplerCpuMs)})`;
@@ -64,12 +64,8 @@ const runs = await rotateStorms(sides, {
   rounds,
   onStorm: (k, side, s) => {
     const c = sideCosts.at(-1);
-    if (c?.wallMs && c.cpuMs !== null) {
-      shares.set(side, [
-        ...(shares.get(side) ?? []),
-        (c.cpuMs + (c.helperCpuMs ?? 0) + (c.samplerCpuMs ?? 0)) / c.wallMs,
-      ]);
-    }
+    const share = c ? sideCostShare(c) : null;
+    if (share !== null) shares.set(side, [...(shares.get(side) ?? []), share]);
     console.log(
       `round ${k + 1} ${side}: median boot ${
         s.medianMs.toFixed(0)

@@ -1,8 +1,9 @@
 /**
  * A verbose guest in each spawn mode and in the C harness: a fake guest
  * (python3) writes BYTES single bytes, one write(2) each, as QEMU's serial
- * console does, then its ready line; N back-to-back, rotating fork,
- * prestart and the C harness for ROUNDS rounds in this process. Prints each
+ * console does, then its ready line; N back-to-back, fork, prestart and
+ * the C harness in that order each of ROUNDS rounds, in this process (no
+ * QEMU: no host-memory warm-up between them). Prints each
  * side's median boot_ms and its own CPU from T_0 (fork: with the spawn
  * helper's).
  *
@@ -25,6 +26,9 @@ const argv = [
   "-c",
   `import os, time\nfor _ in range(${bytes}): os.write(1, b'x')\nos.write(1, b'\\nready\\n')\ntime.sleep(0.3)`,
 ];
+/** boot_ms of the rows that have one. */
+const readyBoots = (rows: readonly { boot_ms: number | null }[]) =>
+  rows.flatMap((x) => x.boot_ms === null ? [] : [x.boot_ms]);
 const profile = parseProfile({
   name: "verbose",
   argv,
@@ -42,20 +46,18 @@ for (let k = 0; k < rounds; k++) {
       graceMs: 0,
       spawnMode: mode,
     });
-    const boots = r.rows.flatMap((x) => x.boot_ms === null ? [] : [x.boot_ms]);
     console.log(
       `round ${k + 1} ${mode}: median boot ${
-        median(boots).toFixed(0)
+        median(readyBoots(r.rows)).toFixed(0)
       } ms, CPU from T_0 ${
         ((r.cpuFromT0Ms ?? 0) + (r.helperCpuMs ?? 0)).toFixed(0)
       } ms over ${r.wallMs.toFixed(0)} ms`,
     );
   }
   const c = await runHarnessWithCost(argv, { count: n, ready: "ready" });
-  const boots = c.rows.flatMap((x) => x.boot_ms === null ? [] : [x.boot_ms]);
   console.log(
     `round ${k + 1} C harness: median boot ${
-      median(boots).toFixed(0)
+      median(readyBoots(c.rows)).toFixed(0)
     } ms, CPU from T_0 ${c.cpuMs?.toFixed(0)} ms over ${
       c.wallMs?.toFixed(0)
     } ms`,
