@@ -3,9 +3,11 @@
  * launcher sends it the whole plan (argv, environment and deadline of each
  * instance) before T_0, and T_0 itself at T_0; at each deadline the helper
  * takes T_s and starts a thread that forks and execs the instance
- * (Algorithm 1), and reports its pid, T_s and, later, its exit. Each instance's stdout and stderr are Unix sockets connected to
- * the launcher before T_0 (the helper holds them until the fork), so the
- * launcher reads the guest's output and takes T_e as in the other modes.
+ * (Algorithm 1), and reports its pid, T_s and, later, its exit. Each
+ * instance writes its stdout and stderr to pipes of its own, as in the C
+ * harness; its thread relays them to two Unix sockets connected to the
+ * launcher before T_0, so the launcher reads the guest's output and takes
+ * T_e as in the other modes.
  *
  * Why a helper: Deno's spawn call costs milliseconds per instance, so the
  * launcher pre-forked instances and released them together (prestart.ts);

@@ -27,6 +27,33 @@ export function getOpenFilesLimit(): { soft: number; hard: number } | null {
   }
 }
 
+/**
+ * Set the open-files soft limit to `soft` (at most the hard limit; lowering
+ * it is always allowed). Returns whether it took.
+ *
+ * @example
+ * ```ts
+ * import { getOpenFilesLimit, setOpenFilesSoftLimit } from "./limits.ts";
+ * const lim = getOpenFilesLimit()!;
+ * console.log(setOpenFilesSoftLimit(lim.soft)); // true
+ * ```
+ */
+export function setOpenFilesSoftLimit(soft: number): boolean {
+  const lim = getOpenFilesLimit();
+  if (lim === null) return false;
+  try {
+    const lib = libc();
+    const rc = lib.symbols.setrlimit(
+      RLIMIT_NOFILE,
+      new BigUint64Array([BigInt(soft), BigInt(lim.hard)]),
+    );
+    lib.close();
+    return rc === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** File descriptors the launcher holds per booting instance (stdout, stderr, spare). */
 export const FDS_PER_INSTANCE = 4;
 
@@ -55,24 +82,14 @@ export function ensureOpenFiles(
   }
   if (lim.soft >= needed) return { needed, ...lim, raised: false, ok: true };
   const target = Math.min(lim.hard, Math.max(needed, lim.soft));
-  try {
-    const lib = libc();
-    const rc = lib.symbols.setrlimit(
-      RLIMIT_NOFILE,
-      new BigUint64Array([BigInt(target), BigInt(lim.hard)]),
-    );
-    lib.close();
-    if (rc === 0) {
-      return {
-        needed,
-        soft: target,
-        hard: lim.hard,
-        raised: true,
-        ok: target >= needed,
-      };
-    }
-  } catch {
-    // fall through
+  if (setOpenFilesSoftLimit(target)) {
+    return {
+      needed,
+      soft: target,
+      hard: lim.hard,
+      raised: true,
+      ok: target >= needed,
+    };
   }
   return { needed, ...lim, raised: false, ok: false };
 }

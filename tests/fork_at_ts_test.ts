@@ -4,6 +4,10 @@ import { runForkAtTs } from "../launcher/fork_at_ts.ts";
 import { newInstance } from "../launcher/instance.ts";
 import { launch } from "../launcher/launch.ts";
 import {
+  getOpenFilesLimit,
+  setOpenFilesSoftLimit,
+} from "../launcher/limits.ts";
+import {
   denoRunner,
   type ExitStatus,
   type Proc,
@@ -23,7 +27,12 @@ interface Got {
 /** Fork `scripts` (sh -c) on `intervalMs`, collect each one's output and exit. */
 async function forkScripts(
   scripts: string[],
-  options: { intervalMs?: number; env?: Record<string, string> } = {},
+  options: {
+    intervalMs?: number;
+    env?: Record<string, string>;
+    /** Called once every instance is forked (before their output is read). */
+    forked?: () => void;
+  } = {},
 ): Promise<{ got: Got[]; failed: string[]; helperCpuMs: number | null }> {
   const insts = scripts.map((_, i) =>
     newInstance(i, {
@@ -51,6 +60,7 @@ async function forkScripts(
     onFailed: (_s, e) => failed.push((e as Error).message),
     interrupted: () => false,
   });
+  options.forked?.();
   // S lines come from each instance's thread: in any order
   const got = (await Promise.all(pending)).sort((a, b) =>
     a.instance - b.instance
@@ -79,6 +89,89 @@ Deno.test("runForkAtTs() forks each instance itself: the pid is the process, its
   assert.equal(c.out.trim(), "hello from the plan");
   // back-to-back: T_s taken in order, each after T_0
   assert.ok(a.t_s > 0 && a.t_s <= b.t_s && b.t_s <= c.t_s);
+});
+
+Deno.test("runForkAtTs() gives each instance pipes of its own, relayed, under the open-files limit it was started with", async () => {
+  // A low soft limit: 40 live instances need more descriptors in the helper
+  // (two sockets, two pipes and a pidfd each) than it allows, so the helper
+  // must raise its own, and give each instance the limit back.
+  const n = 40;
+  const lim = getOpenFilesLimit();
+  assert.ok(lim, "the open-files limit is readable");
+  const open = [...Deno.readDirSync("/proc/self/fd")].length;
+  const low = open + 12 + 3 * n + 8;
+  assert.ok(low < lim.hard, "the hard limit leaves room to lower the soft one");
+  const dir = await Deno.makeTempDir();
+  const go = `${dir}/go`;
+  const script = `until [ -e ${go} ]; do sleep 0.02; done; ` +
+    "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2; ulimit -Sn";
+  assert.ok(setOpenFilesSoftLimit(low));
+  try {
+    const { got, failed } = await forkScripts(Array(n).fill(script), {
+      // every instance is alive, holding its descriptors, until now
+      forked: () => Deno.writeTextFileSync(go, ""),
+    });
+    assert.deepEqual(failed, []);
+    assert.equal(got.length, n);
+    for (const g of got) {
+      const [fd1, soft] = g.out.trim().split("\n");
+      assert.match(fd1, /^pipe:/, `instance ${g.instance}'s stdout`);
+      assert.match(g.err.trim(), /^pipe:/, `instance ${g.instance}'s stderr`);
+      assert.equal(Number(soft), low, `instance ${g.instance}'s soft limit`);
+      assert.deepEqual(g.status, { code: 0, signal: null });
+    }
+  } finally {
+    setOpenFilesSoftLimit(lim.soft);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runForkAtTs() relays all an instance writes, to its last byte before it exits", async () => {
+  const { got } = await forkScripts([
+    "head -c 300000 /dev/zero | tr '\\0' x; printf last; exit 4",
+    "i=0; while [ $i -lt 2000 ]; do printf y; i=$((i+1)); done; printf end >&2",
+  ]);
+  const [bulk, bytewise] = got;
+  assert.equal(bulk.out.length, 300004);
+  assert.ok(bulk.out.endsWith("xlast"));
+  assert.deepEqual(bulk.status, { code: 4, signal: null });
+  assert.equal(bytewise.out, "y".repeat(2000));
+  assert.equal(bytewise.err, "end");
+});
+
+Deno.test("runForkAtTs() reports an exit while a descendant still holds the instance's stdout, and close() does not wait for it", async () => {
+  let proc: Proc | null = null;
+  const session = await runForkAtTs([newInstance(0, { scheduled_ms: null })], {
+    plan: () => ({ argv: ["/bin/sh", "-c", "sleep 30 & echo $!"] }),
+    setT0: () => {},
+    onStarted: (_s, p) => void (proc = p),
+    onFailed: () => {},
+    interrupted: () => false,
+  });
+  assert.ok(proc);
+  const p: Proc = proc;
+  const reader = p.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) break;
+    text += new TextDecoder().decode(r.value);
+  }
+  const descendant = Number(text.trim());
+  assert.ok(descendant > 0, `the descendant's pid, got "${text}"`);
+  try {
+    assert.deepEqual(await p.status, { code: 0, signal: null });
+    assert.ok(alive(descendant), "the descendant still holds stdout");
+    await session.close();
+    // the helper is gone, and with it the launcher's end of the stream
+    assert.equal((await reader.read()).done, true);
+  } finally {
+    try {
+      Deno.kill(descendant, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
 });
 
 Deno.test("runForkAtTs() reports the helper's own CPU, without its instances'", async () => {
