@@ -1395,7 +1395,13 @@ function goalRows(r: BenchReport): GoalRow[] {
         key: `ratio${b.n}`,
         goal: `median boot_ms launcher / C harness, N = ${b.n}, both sampling`,
         target: `≤ ${b.goal}`,
-        measured: `${f(b.ratio, 3)} (${f(b.launcher.median_ms, 0)} ms)`,
+        measured: `${f(b.ratio, 3)} (${f(b.launcher.median_ms, 0)} ms${
+          b.ratio_ci95_storms
+            ? `; 95% interval over storms ${f(b.ratio_ci95_storms[0], 2)}–${
+              f(b.ratio_ci95_storms[1], 2)
+            }`
+            : ""
+        })`,
         c: `${f(b.c.median_ms, 0)} ms`,
         pass: b.pass,
       });

@@ -13,6 +13,7 @@ import {
   compareSchedule,
   scheduleError,
   scheduleErrors,
+  stormRatioCi,
   type Timing,
   timingsFromCsv,
 } from "../bench/fidelity.ts";
@@ -245,6 +246,35 @@ Deno.test("compareBoot() pools repeats and fails on a ratio over the goal or a l
   const lost = compareBoot(1, { launcher: [[t(100), t(null)]], c: [[t(100)]] });
   assert.equal(lost.launcher.failed, 1);
   assert.equal(lost.pass, false);
+});
+
+Deno.test("stormRatioCi() resamples whole storms: the point ratio for one storm each, the storms' spread otherwise", () => {
+  // one storm per side: every resample is the storm itself
+  assert.deepEqual(stormRatioCi([[102, 104, 106]], [[100, 100]]), [1.04, 1.04]);
+  // Two storms against one, enumerated: the resampled pair is {1st, 1st}
+  // (p = 1/4, median 10), a mixed pair (1/2, median 15) or {2nd, 2nd} (1/4,
+  // 20); over 10 the 2.5% and 97.5% quantiles are 1 and 2.
+  assert.deepEqual(
+    stormRatioCi([[10, 10, 10], [20, 20, 20]], [[10, 10, 10]]),
+    [1, 2],
+  );
+  // Storms that differ more than their instances: wider than the interval
+  // over instances, which does not see them.
+  const storm = (base: number) =>
+    Array.from({ length: 10 }, (_, i) => base + i);
+  const l = [storm(100), storm(140), storm(120)];
+  const c = [storm(100), storm(141), storm(119)];
+  const storms = stormRatioCi(l, c)!;
+  const instances = compareBoot(4, {
+    launcher: l.map((s) => s.map((b) => t(b))),
+    c: c.map((s) => s.map((b) => t(b))),
+  });
+  assert.deepEqual(instances.ratio_ci95_storms, storms);
+  const width = (ci: [number, number]) => ci[1] - ci[0];
+  assert.ok(width(storms) > 2 * width(instances.ratio_ci95!));
+  assert.ok(storms[0] <= instances.ratio! && instances.ratio! <= storms[1]);
+  // a side with no ready instance: no interval
+  assert.equal(stormRatioCi([[]], [[100]]), null);
 });
 
 Deno.test("compareSchedule() requires p99 within the goal and not worse than C", () => {
