@@ -162,7 +162,7 @@ export const INSTANCE_COLUMNS = [
     nullable: true,
     since: 3,
     doc:
-      "Proportional set size of the instance's process at T_e (Pss of /proc/<pid>/smaps_rollup: shared pages divided among the processes that map them), KiB: what each instance of a storm costs in memory. Read for every ⌈N/16⌉-th instance by index (all of a batch of 16 or fewer: the read walks the guest's page tables while the others boot); null for the others, and unless ready while the process was alive. Since version 3.",
+      "Proportional set size of the instance's process at T_e (Pss of /proc/<pid>/smaps_rollup: shared pages divided among the processes that map them), KiB: what each instance of a storm costs in memory. Read for every ⌈N/4⌉-th instance by index (all of a batch of 4 or fewer: the read walks the guest's page tables while the others boot, about 1.8 ms of the launcher's CPU for a minkernel QEMU); null for the others, and unless ready while the process was alive. Since version 3.",
   },
   {
     name: "uss_kib",

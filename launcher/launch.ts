@@ -211,12 +211,14 @@ export interface LaunchOptions {
   mainNice?: number | null;
   /**
    * Read `pss_kib` and `uss_kib` (smaps_rollup) for at most this many
-   * instances of the batch, every ⌈N / k⌉-th by index (default 16; all of a
-   * batch of 16 or fewer). The read walks the guest's page tables on the main
+   * instances of the batch, every ⌈N / k⌉-th by index (default 4; all of a
+   * batch of 4 or fewer). The read walks the guest's page tables on the main
    * thread at T_e, while the others boot: measured, 64 back-to-back
    * minkernels, 4 rotating rounds, median boot 2158 ms reading every one,
-   * 1491 ms reading none. Instances are alike, so a spread sample answers
-   * what one more costs.
+   * 1491 ms reading none; one read of a minkernel QEMU is about 1.8 ms of
+   * CPU (16 back-to-back, in process, sampling off: the launcher's CPU from
+   * T_0 57-69 ms reading all 16, 27-39 ms reading none). Instances are
+   * alike, so a spread sample answers what one more costs.
    */
   pssSample?: number;
 }
@@ -296,7 +298,7 @@ export async function launch(
   const clock = options.clock ?? realClock;
   const timeoutMs = options.timeoutMs ?? profile.timeoutMs;
   const graceMs = options.graceMs ?? 1000;
-  const pssSample = options.pssSample ?? 16;
+  const pssSample = options.pssSample ?? 4;
   // Every pssStep-th instance gets its PSS/USS read (Infinity: none).
   const pssStep = pssSample <= 0
     ? Infinity
