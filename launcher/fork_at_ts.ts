@@ -115,12 +115,21 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
   return buf;
 }
 
+/**
+ * The helper's stdout, line by line. Read with a plain reader and a
+ * streaming TextDecoder: a TextDecoderStream put a transform stream's
+ * promises on every chunk, two per instance (its S and X lines).
+ */
 async function* lines(
   stream: ReadableStream<Uint8Array>,
 ): AsyncGenerator<string> {
   let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
+  const dec = new TextDecoder();
+  const reader = stream.getReader();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    rest += dec.decode(r.value, { stream: true });
     let nl: number;
     while ((nl = rest.indexOf("\n")) >= 0) {
       yield rest.slice(0, nl);
@@ -205,6 +214,26 @@ export async function runForkAtTs<S extends InstanceState>(
     if (r.done) return await failHelper(what);
     return r.value;
   };
+  /**
+   * What `conn` receives, chunk by chunk, read with `conn.read()`: without
+   * the byte stream machinery of `conn.readable` (pull-into descriptors and
+   * promises on every chunk), the launcher's largest cost per instance in a
+   * storm after the PSS read (README, "How it measures").
+   */
+  async function* connChunks(conn: Deno.Conn): AsyncGenerator<Uint8Array> {
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        return; // closed under us: the stream ends
+      }
+      if (n === null) return;
+      yield buf.slice(0, n);
+    }
+  }
+
   /** Close instance `i`'s two sockets (an instance not forked: F, or Q). */
   const closePair = (i: number) => {
     for (const c of conns.get(i) ?? []) {
@@ -316,8 +345,14 @@ export async function runForkAtTs<S extends InstanceState>(
           };
           hooks.onStarted(s, {
             pid,
-            stdout: o!.readable,
-            stderr: e!.readable,
+            // Made only when asked for: the launcher reads `chunks`.
+            get stdout() {
+              return o!.readable;
+            },
+            get stderr() {
+              return e!.readable;
+            },
+            chunks: (which) => connChunks(which === "stdout" ? o! : e!),
             status,
             kill,
             killTree: treeKiller(pid, { kill, gone: () => gone }),

@@ -486,7 +486,7 @@ export async function launch(
 
   async function drainStdout(inst: Inst, p: Proc): Promise<void> {
     try {
-      for await (const chunk of p.stdout) {
+      for await (const chunk of p.chunks?.("stdout") ?? p.stdout) {
         const t = now();
         // Output of a pre-started instance whose release message is not
         // handled yet: it was released, at the T_s its thread recorded.
@@ -517,7 +517,9 @@ export async function launch(
 
   async function drainStderr(inst: Inst, p: Proc): Promise<void> {
     try {
-      for await (const chunk of p.stderr) inst.stderr.push(chunk);
+      for await (const chunk of p.chunks?.("stderr") ?? p.stderr) {
+        inst.stderr.push(chunk);
+      }
     } catch {
       // ignore
     }

@@ -27,6 +27,11 @@ export interface Proc {
   stdout: ReadableStream<Uint8Array>;
   /** Its stderr. */
   stderr: ReadableStream<Uint8Array>;
+  /**
+   * Its stdout or stderr as plain chunks, cheaper to read than the streams
+   * (fork mode: the helper's sockets); read one or the other, not both.
+   */
+  chunks?(which: "stdout" | "stderr"): AsyncIterable<Uint8Array>;
   /** Resolves when it exits. */
   status: Promise<ExitStatus>;
   /** Signal the process alone. */

@@ -139,6 +139,38 @@ Deno.test("runForkAtTs() relays all an instance writes, to its last byte before 
   assert.equal(bytewise.err, "end");
 });
 
+Deno.test("runForkAtTs() proc.chunks() reads what the streams would, to the end", async () => {
+  const got: Promise<[string, string]>[] = [];
+  const text = async (chunks: AsyncIterable<Uint8Array>) => {
+    const dec = new TextDecoder();
+    let all = "";
+    for await (const c of chunks) all += dec.decode(c, { stream: true });
+    return all + dec.decode();
+  };
+  const session = await runForkAtTs([newInstance(0, { scheduled_ms: null })], {
+    plan: () => ({
+      argv: [
+        "/bin/sh",
+        "-c",
+        "head -c 200000 /dev/zero | tr '\\0' a; printf end; echo oops >&2",
+      ],
+    }),
+    setT0: () => {},
+    onStarted: (_s, p) => {
+      assert.ok(p.chunks, "fork mode offers chunks");
+      got.push(
+        Promise.all([text(p.chunks("stdout")), text(p.chunks("stderr"))]),
+      );
+    },
+    onFailed: () => {},
+    interrupted: () => false,
+  });
+  const [out, err] = await got[0];
+  await session.close();
+  assert.equal(out, "a".repeat(200000) + "end");
+  assert.equal(err, "oops\n");
+});
+
 Deno.test("runForkAtTs() reports an exit while a descendant still holds the instance's stdout, and close() does not wait for it", async () => {
   let proc: Proc | null = null;
   const session = await runForkAtTs([newInstance(0, { scheduled_ms: null })], {
