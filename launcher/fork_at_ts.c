@@ -18,8 +18,10 @@
  * (header: int32 index, int32 stream: 1 stdout, 2 stderr): the launcher's
  * ends of the instance's stdout and stderr. The instance itself writes to a
  * pipe of its own, created in its thread at its fork as the C harness does,
- * and that thread relays what it reads to the socket (see relay()). stdin
- * is /dev/null.
+ * and that thread relays what it reads to the socket (see relay()), each
+ * read as one frame: int64 t_ns (CLOCK_MONOTONIC, taken when the read
+ * returned, as the C harness takes T_e), int32 length, int32 0, the bytes.
+ * stdin is /dev/null.
  *
  * stdout, one line per event (each one write(2), so lines never mix):
  *   "R <warning or ok>"   plan read; whether it may use SCHED_FIFO
@@ -68,6 +70,8 @@
 #define SPIN_NS 300000LL
 /* Bytes an instance thread reads from a pipe at once (a pipe holds 64 KiB). */
 #define RELAY_CAP 65536
+/* A frame's header on the launcher's socket: t_ns, length, 0. */
+#define FRAME_HEAD 16
 
 struct inst {
     int index;
@@ -236,20 +240,26 @@ static void close_stream(struct stream *st) {
  * output a byte per writev(2), and a byte to a Unix socket cost 1.2-1.4 us
  * against 0.4-0.7 to a pipe here; 8 guests writing 20,000 bytes each booted
  * in 213-276 ms with their stdout on the socket, 98-121 ms on a pipe
- * (README, "How it measures"). Output the launcher no longer reads is read
- * and dropped, so the guest never blocks on it. Returns 0 at EOF.
+ * (README, "How it measures"). Each read goes on as one frame with the time
+ * it returned: the launcher takes T_e from it, not from when its own busy
+ * event loop gets to the bytes. Output the launcher no longer reads is read
+ * and dropped, so the guest never blocks on it. `buf` holds FRAME_HEAD +
+ * RELAY_CAP bytes. Returns 0 at EOF.
  */
 static int relay(struct stream *st, char *buf) {
     for (;;) {
-        ssize_t r = read(st->pipe, buf, RELAY_CAP);
+        ssize_t r = read(st->pipe, buf + FRAME_HEAD, RELAY_CAP);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && errno == EAGAIN) return 1;
         if (r <= 0) {
             close_stream(st);
             return 0;
         }
-        for (ssize_t off = 0; off < r && st->sock >= 0;) {
-            ssize_t w = write(st->sock, buf + off, (size_t)(r - off));
+        int64_t head[2] = { now_ns(), (int64_t)r }; /* little-endian: len, 0 */
+        memcpy(buf, head, FRAME_HEAD);
+        ssize_t total = r + FRAME_HEAD;
+        for (ssize_t off = 0; off < total && st->sock >= 0;) {
+            ssize_t w = write(st->sock, buf + off, (size_t)(total - off));
             if (w < 0 && errno == EINTR) continue;
             if (w <= 0) {
                 close(st->sock);
@@ -296,16 +306,23 @@ static void *instance_thread(void *arg) {
     }
     for (int x = 0; x < s->envc; x++) envp[m++] = s->env[x];
     envp[m] = NULL;
-    /* The instance's pipes. Out of descriptors (or memory), it writes to
-     * the sockets themselves, as before the relay. */
+    /* The instance's pipes, and the relay's buffer. */
     int out[2] = { -1, -1 }, err[2] = { -1, -1 };
-    char *buf = malloc(RELAY_CAP);
+    char *buf = malloc(FRAME_HEAD + RELAY_CAP);
     if (!buf || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+        int e = buf ? errno : ENOMEM;
         if (out[0] >= 0) close(out[0]), close(out[1]);
-        out[0] = out[1] = err[0] = err[1] = -1;
+        free(buf);
+        free(envp);
+        close(s->out);
+        close(s->err);
+        say("F %d its output pipes: %s (raise the open-files limit: ulimit -n)\n",
+            s->index, strerror(e));
+        count_report();
+        __atomic_sub_fetch(&running, 1, __ATOMIC_ACQ_REL);
+        return NULL;
     }
-    int piped = out[0] >= 0;
-    int child_out = piped ? out[1] : s->out, child_err = piped ? err[1] : s->err;
+    int child_out = out[1], child_err = err[1];
     /*
      * fork, as the paper's harness; vfork for an instance whose deadline the
      * main thread waited for (interval patterns). A fork copies our page
@@ -346,16 +363,10 @@ static void *instance_thread(void *arg) {
     }
     free(envp);
     struct stream streams[2] = { { out[0], s->out }, { err[0], s->err } };
-    if (piped) {
-        close(out[1]);
-        close(err[1]);
-        for (int k = 0; k < 2; k++)
-            fcntl(streams[k].pipe, F_SETFL, fcntl(streams[k].pipe, F_GETFL) | O_NONBLOCK);
-    } else {
-        close(s->out);
-        close(s->err);
-        streams[0].sock = streams[1].sock = -1;
-    }
+    close(out[1]);
+    close(err[1]);
+    for (int k = 0; k < 2; k++)
+        fcntl(streams[k].pipe, F_SETFL, fcntl(streams[k].pipe, F_GETFL) | O_NONBLOCK);
     if (pid < 0) {
         say("F %d %s: %s\n", s->index, s->vfork ? "vfork" : "fork", strerror(errno));
         count_report();
@@ -366,7 +377,7 @@ static void *instance_thread(void *arg) {
         /* Relay until the instance exits (its pidfd; without one, a look
          * every 10 ms), then what its pipes still hold; a descendant that
          * keeps a pipe open is relayed until the launcher is gone. */
-        int pidfd = piped ? pidfd_open_(pid) : -1;
+        int pidfd = pidfd_open_(pid);
         int reaped = 0;
         for (;;) {
             int open = streams[0].pipe >= 0 || streams[1].pipe >= 0;

@@ -22,7 +22,12 @@ import { fileURLToPath } from "node:url";
 import { monotonicMs } from "./clock.ts";
 import { ensureCBinary } from "./c_build.ts";
 import { ownerEnv } from "./reaper.ts";
-import { type ExitStatus, type Proc, treeKiller } from "./runner.ts";
+import {
+  type ExitStatus,
+  type Proc,
+  type TimedChunk,
+  treeKiller,
+} from "./runner.ts";
 import { prestartBudget, RELEASE_LEAD_MS } from "./prestart.ts";
 import type { InstanceState } from "./instance.ts";
 
@@ -113,6 +118,60 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
     got += r;
   }
   return buf;
+}
+
+/** A frame's header on an instance's socket: int64 t_ns, int32 length, 0. */
+const FRAME_HEAD = 16;
+
+/**
+ * What the helper relays from one of an instance's pipes: each read it made,
+ * with the time the read returned (`at`, ms on the monotonic clock; the
+ * launcher takes T_e from it, as the C harness does). Read with
+ * `conn.read()`: without the byte stream machinery of `conn.readable`
+ * (pull-into descriptors and promises on every chunk), the launcher's
+ * largest cost per instance in a storm after the PSS read (README, "How it
+ * measures").
+ */
+async function* connChunks(conn: Deno.Conn): AsyncGenerator<TimedChunk> {
+  const buf = new Uint8Array(FRAME_HEAD + 65536);
+  let pending = new Uint8Array(0);
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch {
+      return; // closed under us: the stream ends
+    }
+    if (n === null) return;
+    let data = buf.subarray(0, n);
+    if (pending.length) {
+      const joined = new Uint8Array(pending.length + n);
+      joined.set(pending);
+      joined.set(data, pending.length);
+      data = joined;
+    }
+    let off = 0;
+    while (data.length - off >= FRAME_HEAD) {
+      const head = new DataView(data.buffer, data.byteOffset + off, FRAME_HEAD);
+      const len = head.getInt32(8, true);
+      if (data.length - off < FRAME_HEAD + len) break;
+      yield {
+        bytes: data.slice(off + FRAME_HEAD, off + FRAME_HEAD + len),
+        at: Number(head.getBigInt64(0, true)) / 1e6,
+      };
+      off += FRAME_HEAD + len;
+    }
+    pending = data.slice(off);
+  }
+}
+
+/** The bytes of `chunks`, as a stream. */
+function bytesOf(
+  chunks: AsyncIterable<TimedChunk>,
+): ReadableStream<Uint8Array> {
+  return ReadableStream.from((async function* () {
+    for await (const c of chunks) yield c.bytes;
+  })());
 }
 
 /**
@@ -214,26 +273,6 @@ export async function runForkAtTs<S extends InstanceState>(
     if (r.done) return await failHelper(what);
     return r.value;
   };
-  /**
-   * What `conn` receives, chunk by chunk, read with `conn.read()`: without
-   * the byte stream machinery of `conn.readable` (pull-into descriptors and
-   * promises on every chunk), the launcher's largest cost per instance in a
-   * storm after the PSS read (README, "How it measures").
-   */
-  async function* connChunks(conn: Deno.Conn): AsyncGenerator<Uint8Array> {
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await conn.read(buf);
-      } catch {
-        return; // closed under us: the stream ends
-      }
-      if (n === null) return;
-      yield buf.slice(0, n);
-    }
-  }
-
   /** Close instance `i`'s two sockets (an instance not forked: F, or Q). */
   const closePair = (i: number) => {
     for (const c of conns.get(i) ?? []) {
@@ -347,10 +386,10 @@ export async function runForkAtTs<S extends InstanceState>(
             pid,
             // Made only when asked for: the launcher reads `chunks`.
             get stdout() {
-              return o!.readable;
+              return bytesOf(connChunks(o!));
             },
             get stderr() {
-              return e!.readable;
+              return bytesOf(connChunks(e!));
             },
             chunks: (which) => connChunks(which === "stdout" ? o! : e!),
             status,

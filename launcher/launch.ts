@@ -42,6 +42,7 @@ import {
   readCpuMs,
   readPeakRssKib,
   readPssUssKib,
+  untimed,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "../dataset/schema.ts";
 import type { InsnsSlots } from "./insns/slots.ts";
@@ -486,8 +487,11 @@ export async function launch(
 
   async function drainStdout(inst: Inst, p: Proc): Promise<void> {
     try {
-      for await (const chunk of p.chunks?.("stdout") ?? p.stdout) {
-        const t = now();
+      for await (const c of p.chunks?.("stdout") ?? untimed(p.stdout)) {
+        const chunk = c.bytes;
+        // The helper's read time (fork mode) when known: T_e is when the
+        // bytes left the instance's pipe, not when this loop got to them.
+        const t = c.at === null ? now() : c.at - t0;
         // Output of a pre-started instance whose release message is not
         // handled yet: it was released, at the T_s its thread recorded.
         if (inst.t_s_ms === null && inst.outcome === null && releasedAt) {
@@ -517,8 +521,8 @@ export async function launch(
 
   async function drainStderr(inst: Inst, p: Proc): Promise<void> {
     try {
-      for await (const chunk of p.chunks?.("stderr") ?? p.stderr) {
-        inst.stderr.push(chunk);
+      for await (const c of p.chunks?.("stderr") ?? untimed(p.stderr)) {
+        inst.stderr.push(c.bytes);
       }
     } catch {
       // ignore

@@ -28,10 +28,10 @@ export interface Proc {
   /** Its stderr. */
   stderr: ReadableStream<Uint8Array>;
   /**
-   * Its stdout or stderr as plain chunks, cheaper to read than the streams
+   * Its stdout or stderr as timed chunks, cheaper to read than the streams
    * (fork mode: the helper's sockets); read one or the other, not both.
    */
-  chunks?(which: "stdout" | "stderr"): AsyncIterable<Uint8Array>;
+  chunks?(which: "stdout" | "stderr"): AsyncIterable<TimedChunk>;
   /** Resolves when it exits. */
   status: Promise<ExitStatus>;
   /** Signal the process alone. */
@@ -42,6 +42,32 @@ export interface Proc {
    * earlier calls that are still alive and still carry the launcher's cookie.
    */
   killTree(signal: Deno.Signal): void;
+}
+
+/** Output of a process, as read from its pipe. */
+export interface TimedChunk {
+  bytes: Uint8Array;
+  /**
+   * When it was read from the process's pipe, ms on the monotonic clock
+   * (`monotonicMs`); null when only the reader's own time is known.
+   */
+  at: number | null;
+}
+
+/**
+ * `stream`'s chunks, timed by the reader (`at` null).
+ *
+ * @example
+ * ```ts
+ * import { untimed } from "./runner.ts";
+ * const s = ReadableStream.from([new Uint8Array([104, 105])]);
+ * for await (const c of untimed(s)) console.log(c.bytes.length, c.at); // 2 null
+ * ```
+ */
+export async function* untimed(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<TimedChunk> {
+  for await (const bytes of stream) yield { bytes, at: null };
 }
 
 /** Options of one spawn. */

@@ -1,6 +1,7 @@
 /** The spawn helper (launcher/fork_at_ts.c): fork at T_s, the paper's way. */
 import assert from "node:assert/strict";
 import { runForkAtTs } from "../launcher/fork_at_ts.ts";
+import { monotonicMs } from "../launcher/clock.ts";
 import { newInstance } from "../launcher/instance.ts";
 import { launch } from "../launcher/launch.ts";
 import {
@@ -12,6 +13,7 @@ import {
   type ExitStatus,
   type Proc,
   type ProcessRunner,
+  type TimedChunk,
 } from "../launcher/runner.ts";
 import { alive, fakeProfile } from "./helpers.ts";
 
@@ -139,14 +141,19 @@ Deno.test("runForkAtTs() relays all an instance writes, to its last byte before 
   assert.equal(bytewise.err, "end");
 });
 
-Deno.test("runForkAtTs() proc.chunks() reads what the streams would, to the end", async () => {
-  const got: Promise<[string, string]>[] = [];
-  const text = async (chunks: AsyncIterable<Uint8Array>) => {
-    const dec = new TextDecoder();
-    let all = "";
-    for await (const c of chunks) all += dec.decode(c, { stream: true });
-    return all + dec.decode();
+Deno.test("runForkAtTs() proc.chunks() reads what the streams would, to the end, each chunk timed when the helper read it", async () => {
+  const got: Promise<[TimedChunk[], TimedChunk[]]>[] = [];
+  const all = async (chunks: AsyncIterable<TimedChunk>) => {
+    const out: TimedChunk[] = [];
+    for await (const c of chunks) out.push(c);
+    return out;
   };
+  const text = (cs: TimedChunk[]) => {
+    const dec = new TextDecoder();
+    return cs.map((c) => dec.decode(c.bytes, { stream: true })).join("") +
+      dec.decode();
+  };
+  let startedAt = NaN;
   const session = await runForkAtTs([newInstance(0, { scheduled_ms: null })], {
     plan: () => ({
       argv: [
@@ -157,18 +164,26 @@ Deno.test("runForkAtTs() proc.chunks() reads what the streams would, to the end"
     }),
     setT0: () => {},
     onStarted: (_s, p) => {
+      startedAt = monotonicMs();
       assert.ok(p.chunks, "fork mode offers chunks");
-      got.push(
-        Promise.all([text(p.chunks("stdout")), text(p.chunks("stderr"))]),
-      );
+      got.push(Promise.all([all(p.chunks("stdout")), all(p.chunks("stderr"))]));
     },
     onFailed: () => {},
     interrupted: () => false,
   });
+  // Read nothing for 500 ms: the instance has written all by then, and a
+  // chunk's time must be when the helper read it, not when we do.
+  await new Promise((r) => setTimeout(r, 500));
+  const readFrom = monotonicMs();
   const [out, err] = await got[0];
   await session.close();
-  assert.equal(out, "a".repeat(200000) + "end");
-  assert.equal(err, "oops\n");
+  assert.equal(text(out), "a".repeat(200000) + "end");
+  assert.equal(text(err), "oops\n");
+  assert.ok(out.length > 1, "200,000 bytes come in more than one chunk");
+  const times = out.map((c) => c.at!);
+  assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]), "in order");
+  assert.ok(times[0] >= startedAt - 1000, "on the monotonic clock");
+  assert.ok(times.at(-1)! < readFrom, "timed by the helper, before we read");
 });
 
 Deno.test("runForkAtTs() reports an exit while a descendant still holds the instance's stdout, and close() does not wait for it", async () => {
