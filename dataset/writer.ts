@@ -32,6 +32,14 @@ export class DatasetWriteError extends Error {
   }
 }
 
+/** Why a write failed, in a user's words ("the disk is full" for ENOSPC). */
+function whyNot(e: unknown): string {
+  const why = (e as Error).message;
+  return /No space left|ENOSPC|os error 28/i.test(why)
+    ? "the disk is full"
+    : why;
+}
+
 class TableFiles {
   #arrow: Deno.FsFile;
   #csv: Deno.FsFile;
@@ -72,11 +80,9 @@ class TableFiles {
       } catch {
         // nothing more to do
       }
-      const why = (e as Error).message;
-      const full = /No space left|ENOSPC|os error 28/i.test(why);
       throw new DatasetWriteError(
         `Cannot write ${join(this.dir, name)}: ${
-          full ? "the disk is full" : why
+          whyNot(e)
         }. Rows written before (${this.rows} in ${this.base}) are intact; free space or pass --out on another disk`,
         { cause: e },
       );
@@ -208,8 +214,15 @@ export class DatasetWriter {
       Deno.writeTextFileSync(tmp, JSON.stringify(record, null, 2) + "\n");
       Deno.renameSync(tmp, path);
     } catch (e) {
+      try {
+        Deno.removeSync(tmp); // a half-written record takes the space left
+      } catch {
+        // never made
+      }
       throw new DatasetWriteError(
-        `Cannot write ${path}: ${(e as Error).message}`,
+        `Cannot write ${path}: ${
+          whyNot(e)
+        }. Rows written before (${this.instances.rows} in instances, ${this.memory.rows} in memory) are intact, and so is the run.json before; free space or pass --out on another disk`,
         { cause: e },
       );
     }

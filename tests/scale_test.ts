@@ -1,6 +1,7 @@
 /** Limits handled, not crashed on: a 64-storm, spawn failures (EMFILE), a disk that fills up. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatasetWriter } from "../dataset/writer.ts";
 import { ensureMinkernel } from "../images/build.ts";
 import { loadProfile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
@@ -132,7 +133,7 @@ Deno.test("cli fails clearly when the disk fills up, and the rows already writte
     assert.equal(out.code, 1);
     assert.match(
       stderr,
-      /Cannot write .*: the disk is full\. Rows written before \(\d+ in \w+\) are intact/,
+      /Cannot write .*: the disk is full\. Rows written before \(\d+ in \w+(, \d+ in \w+)?\) are intact/,
     );
     const [runName] = [...Deno.readDirSync(mnt)].map((e) => e.name);
     const runDir = join(mnt, runName);
@@ -148,6 +149,43 @@ Deno.test("cli fails clearly when the disk fills up, and the rows already writte
     assert.equal(run.status, "partial");
   } finally {
     await new Deno.Command("umount", { args: [mnt] }).output();
+    await Deno.remove(mnt, { recursive: true });
+  }
+});
+
+Deno.test("DatasetWriter.writeRecord() on a full disk says so, keeps the run.json before and leaves no half-written one", async () => {
+  if (Deno.uid() !== 0) return; // mounting a tmpfs needs root (CI runs as root)
+  const mnt = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+  }).output();
+  assert.ok(mount.success, "mounted a 64 KiB tmpfs");
+  try {
+    const w = DatasetWriter.create(join(mnt, "run"), { schema_version: 1 });
+    // fill what is left, then ask for a record larger than any gap
+    try {
+      Deno.writeFileSync(join(mnt, "filler"), new Uint8Array(64 * 1024));
+    } catch {
+      // full: as wanted
+    }
+    assert.throws(
+      () => w.writeRecord({ schema_version: 1, note: "x".repeat(32 * 1024) }),
+      /Cannot write .*run\.json: the disk is full\. Rows written before \(0 in instances, 0 in memory\) are intact, and so is the run\.json before; free space or pass --out on another disk/,
+    );
+    assert.deepEqual(
+      JSON.parse(Deno.readTextFileSync(join(mnt, "run", "run.json"))),
+      { schema_version: 1 },
+    );
+    assert.equal(
+      [...Deno.readDirSync(join(mnt, "run"))].some((e) =>
+        e.name.endsWith(".tmp")
+      ),
+      false,
+    );
+    Deno.removeSync(join(mnt, "filler"));
+    w.finalise({ schema_version: 1 });
+  } finally {
+    await new Deno.Command("umount", { args: ["-l", mnt] }).output();
     await Deno.remove(mnt, { recursive: true });
   }
 });
