@@ -307,14 +307,16 @@ export function stormRatioCi(
   b: readonly (readonly number[])[],
   options: { resamples?: number; seed?: number; level?: number } = {},
 ): [number, number] | null {
-  const storms = [...a, ...b].filter((s) => s.length > 0);
-  const ka = a.filter((s) => s.length > 0).length;
-  if (ka === 0 || ka === storms.length) return null;
+  const sa = a.filter((s) => s.length > 0);
+  const sb = b.filter((s) => s.length > 0);
+  if (sa.length === 0 || sb.length === 0) return null;
+  // Storm k of either side is storms[k]: side a's are 0.., side b's after.
+  const storms = [...sa, ...sb];
   const pooled = (picked: number[]) =>
     median(picked.flatMap((k) => storms[k] as number[]));
   const ci = ratioCi(
-    storms.slice(0, ka).map((_, k) => k),
-    storms.slice(ka).map((_, k) => ka + k),
+    sa.map((_, k) => k),
+    sb.map((_, k) => sa.length + k),
     { ...options, stat: pooled },
   );
   return ci.used === 0 ? null : [ci.lo, ci.hi];

@@ -322,7 +322,6 @@ static void *instance_thread(void *arg) {
         __atomic_sub_fetch(&running, 1, __ATOMIC_ACQ_REL);
         return NULL;
     }
-    int child_out = out[1], child_err = err[1];
     /*
      * fork, as the paper's harness; vfork for an instance whose deadline the
      * main thread waited for (interval patterns). A fork copies our page
@@ -343,8 +342,8 @@ static void *instance_thread(void *arg) {
         prctl(PR_SET_TIMERSLACK, slack_ns);
         setrlimit(RLIMIT_NOFILE, &nofile);
         dup2(devnull, 0);
-        dup2(child_out, 1);
-        dup2(child_err, 2);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
         execvpe(s->argv[0], s->argv, envp);
         int e = errno;
         static const char what[] = "fork_at_ts: exec ";

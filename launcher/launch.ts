@@ -35,6 +35,7 @@ import {
   reaperWarning,
 } from "./reaper.ts";
 import {
+  chunksOf,
   denoRunner,
   type Proc,
   type ProcessRunner,
@@ -42,7 +43,6 @@ import {
   readCpuMs,
   readPeakRssKib,
   readPssUssKib,
-  untimed,
 } from "./runner.ts";
 import type { InstanceRow, MemoryRow, Outcome } from "../dataset/schema.ts";
 import type { InsnsSlots } from "./insns/slots.ts";
@@ -487,7 +487,7 @@ export async function launch(
 
   async function drainStdout(inst: Inst, p: Proc): Promise<void> {
     try {
-      for await (const c of p.chunks?.("stdout") ?? untimed(p.stdout)) {
+      for await (const c of chunksOf(p, "stdout")) {
         const chunk = c.bytes;
         // The helper's read time (fork mode) when known: T_e is when the
         // bytes left the instance's pipe, not when this loop got to them.
@@ -521,7 +521,7 @@ export async function launch(
 
   async function drainStderr(inst: Inst, p: Proc): Promise<void> {
     try {
-      for await (const c of p.chunks?.("stderr") ?? untimed(p.stderr)) {
+      for await (const c of chunksOf(p, "stderr")) {
         inst.stderr.push(c.bytes);
       }
     } catch {

@@ -55,16 +55,26 @@ export interface TimedChunk {
 }
 
 /**
- * `stream`'s chunks, timed by the reader (`at` null).
+ * What `proc` writes to `which`, chunk by chunk: its timed chunks when it has
+ * them (fork mode), else its stream's, timed by the reader (`at` null).
  *
  * @example
  * ```ts
- * import { untimed } from "./runner.ts";
- * const s = ReadableStream.from([new Uint8Array([104, 105])]);
- * for await (const c of untimed(s)) console.log(c.bytes.length, c.at); // 2 null
+ * import { chunksOf, denoRunner } from "./runner.ts";
+ * const p = denoRunner.spawn(["/bin/echo", "hi"]);
+ * for await (const c of chunksOf(p, "stdout")) console.log(c.bytes.length, c.at); // 3 null
+ * await p.status;
  * ```
  */
-export async function* untimed(
+export function chunksOf(
+  proc: Proc,
+  which: "stdout" | "stderr",
+): AsyncIterable<TimedChunk> {
+  // The timed chunks themselves, not wrapped: this is the hot path.
+  return proc.chunks?.(which) ?? untimed(proc[which]);
+}
+
+async function* untimed(
   stream: ReadableStream<Uint8Array>,
 ): AsyncGenerator<TimedChunk> {
   for await (const bytes of stream) yield { bytes, at: null };

@@ -103,14 +103,29 @@ Deno.test("cli records spawn failures (EMFILE) per instance and boots the others
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("cli fails clearly when the disk fills up, and the rows already written read back", async () => {
-  if (Deno.uid() !== 0) return; // mounting a tmpfs needs root (CI runs as root)
+/**
+ * Run `body` on a fresh 64 KiB tmpfs (needs root), unmounted after (lazily:
+ * a writer's files may still be open when an assertion fails).
+ */
+async function onTinyTmpfs(
+  body: (mnt: string) => void | Promise<void>,
+) {
   const mnt = await Deno.makeTempDir();
   const mount = await new Deno.Command("mount", {
     args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
   }).output();
   assert.ok(mount.success, "mounted a 64 KiB tmpfs");
   try {
+    await body(mnt);
+  } finally {
+    await new Deno.Command("umount", { args: ["-l", mnt] }).output();
+    await Deno.remove(mnt, { recursive: true });
+  }
+}
+
+Deno.test("cli fails clearly when the disk fills up, and the rows already written read back", async () => {
+  if (Deno.uid() !== 0) return; // mounting a tmpfs needs root (CI runs as root)
+  await onTinyTmpfs(async (mnt) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -147,20 +162,12 @@ Deno.test("cli fails clearly when the disk fills up, and the rows already writte
     }
     const run = JSON.parse(await Deno.readTextFile(join(runDir, "run.json")));
     assert.equal(run.status, "partial");
-  } finally {
-    await new Deno.Command("umount", { args: [mnt] }).output();
-    await Deno.remove(mnt, { recursive: true });
-  }
+  });
 });
 
 Deno.test("DatasetWriter.writeRecord() on a full disk says so, keeps the run.json before and leaves no half-written one", async () => {
   if (Deno.uid() !== 0) return; // mounting a tmpfs needs root (CI runs as root)
-  const mnt = await Deno.makeTempDir();
-  const mount = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
-  }).output();
-  assert.ok(mount.success, "mounted a 64 KiB tmpfs");
-  try {
+  await onTinyTmpfs((mnt) => {
     const w = DatasetWriter.create(join(mnt, "run"), { schema_version: 1 });
     // fill what is left, then ask for a record larger than any gap
     try {
@@ -184,8 +191,5 @@ Deno.test("DatasetWriter.writeRecord() on a full disk says so, keeps the run.jso
     );
     Deno.removeSync(join(mnt, "filler"));
     w.finalise({ schema_version: 1 });
-  } finally {
-    await new Deno.Command("umount", { args: ["-l", mnt] }).output();
-    await Deno.remove(mnt, { recursive: true });
-  }
+  });
 });
