@@ -1,6 +1,15 @@
 /** Pure parts of the launcher: profiles, line watching, codecs, patterns, CLI flags. */
 import assert from "node:assert/strict";
-import { tableFromIPC } from "apache-arrow";
+import {
+  Float64,
+  Int32,
+  Table,
+  tableFromIPC,
+  tableToIPC,
+  Utf8,
+  vectorFromArray,
+} from "apache-arrow";
+import { tableFromIPC as flechetteFromIPC } from "@uwdata/flechette";
 import {
   ARROW_EOS,
   decodeRows,
@@ -294,4 +303,42 @@ Deno.test("encodeBatch() keeps every value and null of numeric and text columns,
     ...ARROW_EOS,
   ]);
   assert.deepEqual(decodeRows(bytes), [...rows, { f: 1, i: 2, s: "x", t: 3 }]);
+});
+
+Deno.test("encodeBatch() writes batches that apache-arrow and flechette both read as apache-arrow's own", () => {
+  // The launcher's own record-batch writer against the library's: the same
+  // rows through apache-arrow's tableToIPC, read back by two decoders.
+  const cols = [
+    { name: "n", type: "int32" as const, nullable: true, doc: "" },
+    { name: "s", type: "utf8" as const, nullable: true, doc: "" },
+    { name: "x", type: "float64" as const, nullable: true, doc: "" },
+    { name: "u", type: "utf8" as const, nullable: false, doc: "" },
+  ];
+  const words = ["", "ready", "Grüße", "起動", 'a,b"c', "😀x"];
+  const rows = Array.from({ length: 77 }, (_, k) => ({
+    n: k % 5 === 0 ? null : k * 7919 - 3e5,
+    s: k % 3 === 0 ? null : words[k % words.length],
+    x: k % 11 === 0 ? null : k / 7 - 5,
+    u: words[(k * 5) % words.length],
+  }));
+  const ours = new Uint8Array([
+    ...encodeSchema(cols),
+    ...encodeBatch(cols, rows.slice(0, 40)),
+    ...encodeBatch(cols, rows.slice(40)),
+    ...ARROW_EOS,
+  ]);
+  const theirs = tableToIPC(
+    new Table({
+      n: vectorFromArray(rows.map((r) => r.n), new Int32()),
+      s: vectorFromArray(rows.map((r) => r.s), new Utf8()),
+      x: vectorFromArray(rows.map((r) => r.x), new Float64()),
+      u: vectorFromArray(rows.map((r) => r.u), new Utf8()),
+    }),
+    "stream",
+  );
+  assert.deepEqual(decodeRows(ours), decodeRows(theirs));
+  assert.deepEqual(decodeRows(ours), rows);
+  const f = flechetteFromIPC(ours);
+  assert.equal(f.numRows, 77);
+  assert.deepEqual(f.toArray().map((r) => ({ ...r })), rows);
 });
