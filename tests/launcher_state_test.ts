@@ -24,6 +24,7 @@ import {
   fakeRunner,
   type FakeScript,
 } from "../launcher/testing/mod.ts";
+import type { Clock } from "../launcher/clock.ts";
 
 // --- the state machine ---------------------------------------------------
 
@@ -260,6 +261,75 @@ Deno.test("launch() with the fake runner: timeout at T_s + timeout, SIGKILL afte
   ]);
   assert.equal(rows[0].exit_ms, 1100);
   assert.equal(rows[0].signal, "SIGKILL");
+});
+
+Deno.test("launch() with the fake runner: each instance times out at its own T_s + timeout, one timer for all", async () => {
+  // Started 300 ms apart; instance 1 boots, the others hang. The launcher
+  // keeps one timer, set for the earliest deadline of a booting instance.
+  const { rows } = await fakeLaunch(
+    profileOf({ line: "READY" }),
+    (k) => ({
+      stdout: [{ at: 5, line: k === 1 ? "READY" : "hang" }],
+    }),
+    { count: 3, pattern: { kind: "interval", intervalMs: 300 }, graceMs: 0 },
+  );
+  assert.deepEqual(rows.map((r) => r.outcome), [
+    "timeout",
+    "ready",
+    "timeout",
+  ]);
+  assert.deepEqual(rows.map((r) => r.boot_end_ms), [1000, 305, 1600]);
+  // 20 back-to-back: the launcher's own timers (the fake runner's go to the
+  // clock directly) are one for all the boot timeouts.
+  const clock = new FakeClock({ start: 1000 });
+  let set = 0;
+  const counting: Clock = {
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => (set++, clock.setTimeout(fn, ms)),
+    clearTimeout: (id) => clock.clearTimeout(id),
+  };
+  const profile = profileOf({ line: "READY" });
+  const res = await clock.run(launch(profile, {
+    count: 20,
+    pattern: { kind: "back-to-back" },
+    argv: profile.argv,
+    runner: fakeRunner(clock, {
+      script: () => ({ stdout: [{ at: 5, line: "READY" }] }),
+    }),
+    clock: counting,
+    spawnMode: "direct",
+    sampleIntervalMs: 0,
+    reaper: false,
+    graceMs: 0,
+  }));
+  assert.equal(res.rows.filter((r) => r.outcome === "ready").length, 20);
+  // Exits within 50 ms share their drain limit: one more timer.
+  assert.equal(set, 2, `${set} timers set by launch() for 20 instances`);
+});
+
+Deno.test("launch() with the fake runner: wait-exit keeps a ready instance until it exits, or until its timeout", async () => {
+  const profile = parseProfile({
+    name: "fake",
+    argv: ["guest"],
+    ready: { line: "READY" },
+    timeoutMs: 1000,
+    teardown: "wait-exit",
+  });
+  const { rows, runner } = await fakeLaunch(
+    profile,
+    (k) => ({
+      stdout: [{ at: 5, line: "READY" }],
+      exitAt: k === 0 ? 50 : null,
+    }),
+    { count: 2, graceMs: 0 },
+  );
+  assert.deepEqual(rows.map((r) => r.outcome), ["ready", "ready"]);
+  assert.deepEqual(rows.map((r) => r.boot_end_ms), [5, 5]);
+  assert.equal(rows[0].exit_ms, 50);
+  assert.equal(rows[0].signal, null);
+  assert.equal(rows[1].exit_ms, 1000);
+  assert.equal(rows[1].signal, "SIGKILL");
+  assert.equal(runner.spawns[1].signals[0], "SIGKILL");
 });
 
 Deno.test("launch() with the fake runner: interrupted before the first spawn → every instance not_started", async () => {
