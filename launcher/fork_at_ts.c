@@ -23,7 +23,9 @@
  * returned, as the C harness takes T_e), int32 length, int32 0, the bytes.
  * stdin is /dev/null.
  *
- * stdout, one line per event (each one write(2), so lines never mix):
+ * Events, one line each (each one write(2), so lines never mix), on a
+ * socket connected to SOCKET_PATH first of all (header: int32 -1, int32 0)
+ * and made our stdout:
  *   "R <warning or ok>"   plan read; whether it may use SCHED_FIFO
  *   "C"                   every socket connected
  *   "S i pid t_s_ns"      forked
@@ -492,6 +494,14 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &raised);
     if (getppid() == 1) return 1;
     signal(SIGPIPE, SIG_IGN);
+    /* Our events go to the launcher's socket, not to a pipe: it reads a
+     * socket without the byte-stream machinery a pipe of Deno's costs it. */
+    int ev = connect_to(argv[1], -1, 0);
+    if (ev < 0 || dup2(ev, 1) < 0) {
+        fprintf(stderr, "fork_at_ts: cannot connect to %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    close(ev);
 
     char *t = string("the plan's start");
     if (strcmp(t, "N")) {

@@ -175,20 +175,25 @@ function bytesOf(
 }
 
 /**
- * The helper's stdout, line by line. Read with a plain reader and a
- * streaming TextDecoder: a TextDecoderStream put a transform stream's
- * promises on every chunk, two per instance (its S and X lines).
+ * The helper's events, line by line, from its events socket. Read with
+ * `conn.read()` and a streaming TextDecoder: from a pipe (Deno's
+ * ReadableStream, then a TextDecoderStream) the two lines per instance (S
+ * and X) cost the stream machinery's promises on every chunk, ~5% of the
+ * launcher's main-thread CPU in a 256-storm (perf).
  */
-async function* lines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
+async function* lines(conn: Deno.Conn): AsyncGenerator<string> {
   let rest = "";
   const dec = new TextDecoder();
-  const reader = stream.getReader();
+  const buf = new Uint8Array(65536);
   for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    rest += dec.decode(r.value, { stream: true });
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch {
+      break; // closed under us
+    }
+    if (n === null) break;
+    rest += dec.decode(buf.subarray(0, n), { stream: true });
     let nl: number;
     while ((nl = rest.indexOf("\n")) >= 0) {
       yield rest.slice(0, nl);
@@ -244,7 +249,7 @@ export async function runForkAtTs<S extends InstanceState>(
   const helper = new Deno.Command(bin, {
     args: [path],
     stdin: "piped",
-    stdout: "piped",
+    stdout: "null",
     stderr: "piped",
     env: { ...ownerEnv(), ...options.env },
   }).spawn();
@@ -258,7 +263,20 @@ export async function runForkAtTs<S extends InstanceState>(
   const byIndex = new Map(planned.map((s) => [s.instance, s]));
   const conns = new Map<number, [Deno.Conn | null, Deno.Conn | null]>();
   const statusOf = new Map<number, (st: ExitStatus) => void>();
-  const out = lines(helper.stdout);
+  // Its events socket: the first connection, made before it reads the plan.
+  let eventsConn: Deno.Conn | null = null;
+  const events = (async () => {
+    const c = await listener.accept();
+    eventsConn = c;
+    const h = new Int32Array((await readExactly(c, 8)).buffer);
+    if (h[0] !== -1) throw new Error("its first connection was not its events");
+    return c;
+  })();
+  events.catch(() => {});
+  const out = (async function* () {
+    const c = await Promise.race([events, helperStatus.then(() => null)]);
+    if (c) yield* lines(c);
+  })();
   const failHelper = async (what: string): Promise<never> => {
     const st = await helperStatus;
     const err = (await stderrText).trim();
@@ -304,6 +322,11 @@ export async function runForkAtTs<S extends InstanceState>(
     await stderrText.catch(() => "");
     await reader;
     closeAll();
+    try {
+      (eventsConn as Deno.Conn | null)?.close();
+    } catch {
+      // closed
+    }
     listener.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
