@@ -1365,9 +1365,9 @@ export interface FidelityPlan {
 }
 
 /**
- * Default plan. Full: N = 1 (15 repeats: one boot varies by about ±6%, so 5
- * are too few to resolve 3%), 16 (5) and 64 (3) back-to-back; 32 × 5 ms
- * (3 repeats); floors 20 × 3. Quick: N = 1 (5), 16 (2); 32 × 5 ms once;
+ * Default plan. Full: N = 1 (40 repeats: one boot varies by about ±6%, and
+ * with 15 the interval over storms was 0.86-1.17, too wide to resolve 3%),
+ * 16 (16) and 64 (8) back-to-back; 32 × 5 ms (3 repeats); floors 20 × 3. Quick: N = 1 (5), 16 (2); 32 × 5 ms once;
  * floors 10 × 1.
  *
  * @example
@@ -1385,8 +1385,10 @@ export function fidelityPlan(quick: boolean): FidelityPlan {
     }
     : {
       // Storms of 16 and 64 differ from one another by 20-40% here (steal,
-      // host memory): more repeats of the small ones than before (5 each).
-      boot: [{ n: 1, repeats: 15 }, { n: 16, repeats: 10 }, {
+      // host memory): with 10 storms of 16 the interval over storms was
+      // 0.93-1.33 (2026-12-02 15:14), so 16 of them; a storm of 1 takes
+      // ~35 ms, so 40 of those.
+      boot: [{ n: 1, repeats: 40 }, { n: 16, repeats: 16 }, {
         n: 64,
         repeats: 8,
       }],
