@@ -52,6 +52,9 @@ function openLibc(): Libc | null {
  * using w = await Deno.open(f.path, { write: true });
  * await w.write(new Uint8Array(new BigUint64Array([42n]).buffer));
  * console.log(f.u64(0), f.access); // 42n "mmap" ("pread" without FFI)
+ * const bytes = new Uint8Array(16);
+ * f.copy(0, bytes);
+ * console.log(bytes[0], bytes[8]); // 42 0
  * f.close();
  * ```
  */
@@ -129,6 +132,18 @@ export class SharedFile {
     this.#file!.seekSync(off, Deno.SeekMode.Start);
     this.#file!.readSync(this.#buf);
     return new DataView(this.#buf.buffer).getBigUint64(0, true);
+  }
+
+  /** Copy `into.length` bytes from byte offset `off` into `into`. */
+  copy(off: number, into: Uint8Array): void {
+    if (this.#view) return this.#view.copyInto(into, off);
+    this.#file!.seekSync(off, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < into.length) {
+      const n = this.#file!.readSync(into.subarray(got));
+      if (n === null) throw new Error(`${this.path}: short read at ${off}`);
+      got += n;
+    }
   }
 
   /** Unmap and remove the file. */

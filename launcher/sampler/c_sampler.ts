@@ -15,7 +15,9 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./mem_sampler.c", import.meta.url));
 const MAGIC = 0x706d736d656d7362n;
 const HEADER = 16 * 8;
-const NONE = 0xffffffffffffffffn;
+/** The u64 at u32 index `i` (little-endian halves) is "none" (all ones). */
+const isNone = (u: Uint32Array, i: number) =>
+  u[i] === 0xffffffff && u[i + 1] === 0xffffffff;
 
 /** One sample: when, the run's memory (cgroup), the whole system's. */
 export interface MemorySample {
@@ -231,6 +233,8 @@ export async function startCSampler(
   let first: number | null = null;
   let last: number | null = null;
   let worst = 0;
+  let copyBuf = new Uint8Array(0);
+  let u32 = new Uint32Array(0);
   const drain = () => {
     const head = Number(file.u64(32));
     if (head - tail > capacity) {
@@ -239,23 +243,40 @@ export async function startCSampler(
     }
     if (head === tail) return;
     const rows: MemorySample[] = new Array(head - tail);
-    for (let k = 0; tail < head; tail++, k++) {
-      const off = HEADER + (tail % capacity) * fields * 8;
-      const t = Number(file.u64(off)) / 1e6;
-      const cg = file.u64(off + 8);
-      const mi = file.u64(off + 16);
-      // Gaps count on the rate only: a wait is quiet by construction.
-      if (file.u64(off + 24) === 0n) {
-        onRate++;
-        if (last !== null && t - last > worst) worst = t - last;
+    // The new entries copied out of the ring at once (one part, or two
+    // where they wrap) and read as u32 halves: a BigInt read per field was
+    // a third of this drain's CPU in a 256-storm (perf).
+    const entry = fields * 8;
+    let k = 0;
+    while (tail < head) {
+      const at = tail % capacity;
+      const count = Math.min(head - tail, capacity - at);
+      if (copyBuf.length < count * entry) {
+        copyBuf = new Uint8Array(count * entry * 2);
+        u32 = new Uint32Array(copyBuf.buffer);
       }
-      first ??= t;
-      last = t;
-      rows[k] = {
-        t_ms: t,
-        run_used_kib: cg === NONE ? null : Number(cg) / 1024,
-        used_kib: mi === NONE ? null : Number(mi),
-      };
+      file.copy(HEADER + at * entry, copyBuf.subarray(0, count * entry));
+      for (let j = 0; j < count; j++, k++) {
+        const w = j * fields * 2; // u32 index of the entry
+        const t = (u32[w] + u32[w + 1] * 2 ** 32) / 1e6;
+        // Gaps count on the rate only: a wait is quiet by construction.
+        if (u32[w + 6] === 0 && u32[w + 7] === 0) {
+          onRate++;
+          if (last !== null && t - last > worst) worst = t - last;
+        }
+        first ??= t;
+        last = t;
+        rows[k] = {
+          t_ms: t,
+          run_used_kib: isNone(u32, w + 2)
+            ? null
+            : (u32[w + 2] + u32[w + 3] * 2 ** 32) / 1024,
+          used_kib: isNone(u32, w + 4)
+            ? null
+            : u32[w + 4] + u32[w + 5] * 2 ** 32,
+        };
+      }
+      tail += count;
     }
     options.onSamples(rows);
   };
