@@ -59,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -197,6 +198,16 @@ static int closing;
 /* Instance threads still running (each until its instance is reaped). */
 static int running;
 static pthread_attr_t attr;
+/*
+ * The instance threads' stacks: one slot each in one mapping, not a mapping
+ * (and a guard page) per thread. Every fork copies the helper's mappings
+ * (dup_mmap), so with a mapping per live thread the forks of a storm cost
+ * O(N^2): half of the helper's CPU in a 256-storm (perf). The threads use
+ * little stack (no recursion, no large locals; the relay buffer is malloc'd),
+ * so the slots have no guard pages.
+ */
+#define STACK_SLOT (64 * 1024)
+static char *stacks;
 /* Instances whose S or F line is written: "D" comes after all of them. */
 static int reported;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -440,6 +451,7 @@ static void start(struct inst *s) {
     s->ts = now_ns();
     __atomic_add_fetch(&running, 1, __ATOMIC_ACQ_REL);
     pthread_t th;
+    if (stacks) pthread_attr_setstack(&attr, stacks + (size_t)(s - insts) * STACK_SLOT, STACK_SLOT);
     int e = pthread_create(&th, &attr, instance_thread, s);
     if (e) {
         __atomic_sub_fetch(&running, 1, __ATOMIC_ACQ_REL);
@@ -558,7 +570,10 @@ int main(int argc, char **argv) {
     /* Instance threads: normal priority whatever ours is, small stacks. */
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setstacksize(&attr, STACK_SLOT);
+    void *m = mmap(NULL, (size_t)(n > 0 ? n : 1) * STACK_SLOT, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    stacks = m == MAP_FAILED ? NULL : m; /* else a mapping per thread, as before */
     pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
     pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
     struct sched_param zero = { .sched_priority = 0 };
