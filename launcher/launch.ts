@@ -537,7 +537,8 @@ export async function launch(
   const drainLimits = new Map<number, { id: TimerId; done: () => void }>();
   const drainWaits = new Map<number, Promise<void>>();
   function drainLimit(): Promise<void> {
-    const at = Math.ceil((now() + 500) / 50) * 50;
+    // On the absolute clock: an exit before T_0 (a pre-started shell) too.
+    const at = Math.ceil((clock.now() + 500) / 50) * 50;
     let p = drainWaits.get(at);
     if (p) return p;
     p = new Promise<void>((done) => {
@@ -545,7 +546,7 @@ export async function launch(
         drainLimits.delete(at);
         drainWaits.delete(at);
         done();
-      }, at - now());
+      }, at - clock.now());
       drainLimits.set(at, { id, done });
     });
     drainWaits.set(at, p);
