@@ -1,6 +1,6 @@
 /** The spawn helper (launcher/fork_at_ts.c): fork at T_s, the paper's way. */
 import assert from "node:assert/strict";
-import { runForkAtTs } from "../launcher/fork_at_ts.ts";
+import { ensureForkHelper, runForkAtTs } from "../launcher/fork_at_ts.ts";
 import { monotonicMs } from "../launcher/clock.ts";
 import { newInstance } from "../launcher/instance.ts";
 import { launch } from "../launcher/launch.ts";
@@ -124,6 +124,62 @@ Deno.test("runForkAtTs() gives each instance pipes of its own, relayed, under th
     }
   } finally {
     setOpenFilesSoftLimit(lim.soft);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runForkAtTs() fails an instance that cannot get its pipes, with the reason and the fix, and forks the others", async () => {
+  // The helper under a hard open-files limit of 26 (prlimit, util-linux):
+  // its 16 sockets for 8 instances fit, the pipes of all 8 at once do not.
+  const prlimit = ["/usr/bin/prlimit", "/bin/prlimit"].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (!prlimit) {
+    console.log("skipped: no prlimit (util-linux) to lower the helper's limit");
+    return;
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    const wrapper = `${dir}/helper`;
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\nexec ${prlimit} --nofile=26:26 ${await ensureForkHelper()} "$@"\n`,
+    );
+    await Deno.chmod(wrapper, 0o755);
+    const insts = Array.from(
+      { length: 8 },
+      (_, i) => newInstance(i, { scheduled_ms: null }),
+    );
+    const exits: Promise<ExitStatus>[] = [];
+    const failed: string[] = [];
+    const session = await runForkAtTs(insts, {
+      plan: () => ({ argv: ["/bin/sleep", "1"] }),
+      setT0: () => {},
+      onStarted: (_s, p) => {
+        exits.push(p.status);
+        void new Response(p.stdout).text();
+        void new Response(p.stderr).text();
+      },
+      onFailed: (_s, e) => failed.push((e as Error).message),
+      interrupted: () => false,
+    }, { binary: wrapper });
+    const statuses = await Promise.all(exits);
+    await session.close();
+    assert.equal(statuses.length + failed.length, 8);
+    assert.ok(failed.length >= 1, "some instance should run out of files");
+    assert.ok(statuses.length >= 1, "the first instances get their pipes");
+    for (const f of failed) {
+      assert.match(
+        f,
+        /its output pipes: .+ \(raise the open-files limit: ulimit -n\)/,
+      );
+    }
+    for (const st of statuses) assert.equal(st.code, 0);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
