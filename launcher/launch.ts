@@ -846,6 +846,9 @@ export async function launch(
     for (const inst of insts) if (inst.proc && !inst.exited) kill(inst);
     await Promise.all(launched.map((x) => x.done));
     endDrainLimits();
+    // wait-exit keeps the timeout timer after the boots: not past the batch.
+    if (timeoutTimer !== null) clock.clearTimeout(timeoutTimer);
+    timeoutTimer = null;
     await forkSession?.close();
     const cpuNow = processCpuMs();
     if (cpuAtT0 !== null && cpuNow !== null) {

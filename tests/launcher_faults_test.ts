@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { type Clock, realClock, type TimerId } from "../launcher/clock.ts";
 import { launch } from "../launcher/launch.ts";
 import { parseProfile, ProfileError } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
@@ -281,4 +282,45 @@ Deno.test("runBatch() reads PSS and USS for every ⌈N/4⌉-th instance only; al
       .every((r) => r.uss_kib !== null),
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("launch() with wait-exit leaves no timer behind once every instance has exited", async () => {
+  // The one boot-timeout timer outlives the boots under wait-exit (a ready
+  // instance may still run); it must not outlive the batch, or a CLI run
+  // waits for it (20 s here). The real clock, counting what is pending.
+  const pending = new Set<TimerId>();
+  const clock: Clock = {
+    now: realClock.now,
+    setTimeout: (fn, ms) => {
+      const id: TimerId = realClock.setTimeout(() => {
+        pending.delete(id);
+        fn();
+      }, ms);
+      pending.add(id);
+      return id;
+    },
+    clearTimeout: (id) => {
+      pending.delete(id);
+      realClock.clearTimeout(id);
+    },
+  };
+  const p = parseProfile({
+    name: "exits",
+    argv: ["/bin/sh", "-c", "echo READY"],
+    ready: { line: "READY" },
+    timeoutMs: 20000,
+    teardown: "wait-exit",
+  });
+  const res = await launch(p, {
+    count: 2,
+    pattern: { kind: "back-to-back" },
+    argv: p.argv,
+    sampleIntervalMs: 0,
+    clock,
+    spawnMode: "direct",
+  });
+  assert.deepEqual(res.rows.map((r) => r.outcome), ["ready", "ready"]);
+  const left = pending.size;
+  for (const id of pending) realClock.clearTimeout(id);
+  assert.equal(left, 0, `${left} timer(s) of launch() still pending`);
 });
