@@ -105,53 +105,91 @@ export function encodeBatch(
   // The body's buffers: per column validity, then (text) offsets, then data.
   const buffers: Uint8Array[] = [];
   const nulls: number[] = [];
-  const enc = new TextEncoder();
   for (const c of columns) {
-    const name = c.name;
-    let bitmap: Uint8Array | null = null;
-    let nullCount = 0;
-    const isNull = (i: number) => {
-      if (!bitmap) bitmap = new Uint8Array((n + 7) >> 3).fill(0xff);
-      bitmap[i >> 3] &= ~(1 << (i & 7));
-      nullCount++;
-    };
-    if (c.type === "utf8") {
-      const offsets = new Int32Array(n + 1);
-      const parts: Uint8Array[] = [];
-      let len = 0;
-      for (let i = 0; i < n; i++) {
-        const v = rows[i][name];
-        if (v === null || v === undefined) isNull(i);
-        else {
-          const b = enc.encode(String(v));
-          parts.push(b);
-          len += b.length;
-        }
-        offsets[i + 1] = len;
-      }
-      const data = new Uint8Array(len);
-      let at = 0;
-      for (const b of parts) {
-        data.set(b, at);
-        at += b.length;
-      }
-      buffers.push(
-        bitmap ?? EMPTY,
-        new Uint8Array(offsets.buffer),
-        data,
-      );
-    } else {
-      const data = c.type === "int32" ? new Int32Array(n) : new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = rows[i][name];
-        if (v === null || v === undefined) isNull(i);
-        else data[i] = v as number;
-      }
-      buffers.push(bitmap ?? EMPTY, new Uint8Array(data.buffer));
-    }
-    nulls.push(nullCount);
+    const b = columnBuffers(c.type, n, (i) => rows[i][c.name]);
+    buffers.push(b.validity ?? EMPTY);
+    if (b.offsets) buffers.push(new Uint8Array(b.offsets.buffer));
+    buffers.push(new Uint8Array(b.data.buffer));
+    nulls.push(b.nullCount);
   }
   return recordBatchMessage(n, nulls, buffers);
+}
+
+/** The Arrow buffers of one column (see {@link columnBuffers}). */
+export interface ColumnBuffers {
+  /** Nulls among the values. */
+  nullCount: number;
+  /** Validity bitmap (bit set: a value), 8-byte padded; null without nulls. */
+  validity: Uint8Array | null;
+  /** Text columns: where each value starts in `data` (n + 1 offsets). */
+  offsets: Int32Array | null;
+  /** The values: UTF-8 bytes, or an Int32Array / Float64Array (0 at nulls). */
+  data: Uint8Array | Int32Array | Float64Array;
+}
+
+/**
+ * The Arrow buffers of a column of `n` values of `type`, value `i` from
+ * `valueAt(i)` (null or undefined: null). What a record batch's body holds
+ * per column, for the launcher's own writer ({@link encodeBatch}) and for
+ * apache-arrow's `makeData` (dataset/synthetic_run.ts). Repeated strings are
+ * encoded once.
+ *
+ * @example
+ * ```ts
+ * import { columnBuffers } from "./arrow_codec.ts";
+ * const b = columnBuffers("utf8", 3, (i) => ["ready", null, "ready"][i]);
+ * console.log(b.nullCount, [...b.offsets!], b.validity![0]); // 1 [ 0, 5, 5, 10 ] 5
+ * ```
+ */
+export function columnBuffers(
+  type: ColumnType,
+  n: number,
+  valueAt: (i: number) => unknown,
+): ColumnBuffers {
+  const validity = new Uint8Array(((n + 63) >> 6) << 3);
+  let nullCount = 0;
+  if (type === "utf8") {
+    const enc = new TextEncoder();
+    const cache = new Map<string, Uint8Array>();
+    const offsets = new Int32Array(n + 1);
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const v = valueAt(i);
+      if (v === null || v === undefined) nullCount++;
+      else {
+        validity[i >> 3] |= 1 << (i & 7);
+        const t = String(v);
+        let b = cache.get(t);
+        if (!b) cache.set(t, b = enc.encode(t));
+        parts.push(b);
+        total += b.length;
+      }
+      offsets[i + 1] = total;
+    }
+    const data = new Uint8Array(total);
+    let at = 0;
+    for (const b of parts) {
+      data.set(b, at);
+      at += b.length;
+    }
+    return { nullCount, validity: nullCount ? validity : null, offsets, data };
+  }
+  const data = type === "int32" ? new Int32Array(n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = valueAt(i);
+    if (v === null || v === undefined) nullCount++;
+    else {
+      validity[i >> 3] |= 1 << (i & 7);
+      data[i] = Number(v);
+    }
+  }
+  return {
+    nullCount,
+    validity: nullCount ? validity : null,
+    offsets: null,
+    data,
+  };
 }
 
 const EMPTY = new Uint8Array(0);

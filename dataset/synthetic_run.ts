@@ -27,6 +27,7 @@ import {
   SCHEMA_VERSION,
 } from "./schema.ts";
 import { mulberry32 } from "./prng.ts";
+import { columnBuffers } from "./arrow_codec.ts";
 
 /** Values of one column: plain arrays (null = null) or typed arrays (Float64Array NaN = null). */
 export type ColumnValues =
@@ -119,59 +120,22 @@ function arrowData(
   end: number,
 ) {
   const n = end - start;
-  const bitmap = new Uint8Array(((n + 63) >> 6) << 3);
-  let nulls = 0;
-  const mark = (i: number, ok: boolean) => {
-    if (ok) bitmap[i >> 3] |= 1 << (i & 7);
-    else nulls++;
-  };
-  if (type === "utf8") {
-    const enc = new TextEncoder();
-    const cache = new Map<string, Uint8Array>();
-    const offsets = new Int32Array(n + 1);
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const x = valueAt(values, start + i);
-      mark(i, x !== null);
-      if (x !== null) {
-        const t = String(x);
-        let b = cache.get(t);
-        if (!b) cache.set(t, b = enc.encode(t));
-        parts.push(b);
-        total += b.length;
-      }
-      offsets[i + 1] = total;
-    }
-    const data = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      data.set(p, o);
-      o += p.length;
-    }
-    return makeData({
+  const b = columnBuffers(type, n, (i) => valueAt(values, start + i));
+  const common = { length: n, nullCount: b.nullCount, nullBitmap: b.validity };
+  return type === "utf8"
+    ? makeData({
       type: new Utf8(),
-      length: n,
-      nullCount: nulls,
-      nullBitmap: nulls ? bitmap : null,
-      valueOffsets: offsets,
-      data,
+      ...common,
+      valueOffsets: b.offsets!,
+      data: b.data as Uint8Array,
+    })
+    : type === "int32"
+    ? makeData({ type: new Int32(), ...common, data: b.data as Int32Array })
+    : makeData({
+      type: new Float64(),
+      ...common,
+      data: b.data as Float64Array,
     });
-  }
-  const data = type === "int32" ? new Int32Array(n) : new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = valueAt(values, start + i);
-    mark(i, x !== null);
-    data[i] = x === null ? 0 : Number(x);
-  }
-  const common = {
-    length: n,
-    nullCount: nulls,
-    nullBitmap: nulls ? bitmap : null,
-  };
-  return type === "int32"
-    ? makeData({ type: new Int32(), ...common, data: data as Int32Array })
-    : makeData({ type: new Float64(), ...common, data: data as Float64Array });
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Shared test helpers: read a run folder back, fake-guest profiles. */
 import { tableFromIPC } from "apache-arrow";
 import { join } from "node:path";
+import type { Clock, TimerId } from "../launcher/clock.ts";
 import { parseProfile, type Profile } from "../launcher/profile.ts";
 
 export const ROOT: string = new URL("..", import.meta.url).pathname;
@@ -54,6 +55,34 @@ export function fakeProfile(
     timeoutMs: 5000,
     ...extra,
   });
+}
+
+/**
+ * `base`, counting the timers set through it (`sets`) and keeping those not
+ * yet fired nor cleared (`pending`): what launch() leaves armed.
+ */
+export function countingClock(
+  base: Clock,
+): { clock: Clock; sets: () => number; pending: Set<TimerId> } {
+  const pending = new Set<TimerId>();
+  let sets = 0;
+  const clock: Clock = {
+    now: () => base.now(),
+    setTimeout: (fn, ms) => {
+      sets++;
+      const id: TimerId = base.setTimeout(() => {
+        pending.delete(id);
+        fn();
+      }, ms);
+      pending.add(id);
+      return id;
+    },
+    clearTimeout: (id) => {
+      pending.delete(id);
+      base.clearTimeout(id);
+    },
+  };
+  return { clock, sets: () => sets, pending };
 }
 
 /** Whether a process id is alive (and not a zombie). */

@@ -5,12 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Clock, realClock, type TimerId } from "../launcher/clock.ts";
+import { realClock } from "../launcher/clock.ts";
 import { launch } from "../launcher/launch.ts";
 import { parseProfile, ProfileError } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import {
   alive,
+  countingClock,
   fakeProfile,
   readArrowRows,
   readCsvRows,
@@ -288,26 +289,8 @@ Deno.test("launch() with wait-exit leaves no timer behind once every instance ha
   // The one boot-timeout timer outlives the boots under wait-exit (a ready
   // instance may still run); it must not outlive the batch, or a CLI run
   // waits for it (20 s here). The real clock, counting what is pending.
-  const pending = new Set<TimerId>();
-  const clock: Clock = {
-    now: realClock.now,
-    setTimeout: (fn, ms) => {
-      const id: TimerId = realClock.setTimeout(() => {
-        pending.delete(id);
-        fn();
-      }, ms);
-      pending.add(id);
-      return id;
-    },
-    clearTimeout: (id) => {
-      pending.delete(id);
-      realClock.clearTimeout(id);
-    },
-  };
-  const p = parseProfile({
-    name: "exits",
-    argv: ["/bin/sh", "-c", "echo READY"],
-    ready: { line: "READY" },
+  const { clock, pending } = countingClock(realClock);
+  const p = fakeProfile("exits", "echo READY", {
     timeoutMs: 20000,
     teardown: "wait-exit",
   });

@@ -24,7 +24,7 @@ import {
   fakeRunner,
   type FakeScript,
 } from "../launcher/testing/mod.ts";
-import type { Clock } from "../launcher/clock.ts";
+import { countingClock } from "./helpers.ts";
 
 // --- the state machine ---------------------------------------------------
 
@@ -282,12 +282,7 @@ Deno.test("launch() with the fake runner: each instance times out at its own T_s
   // 20 back-to-back: the launcher's own timers (the fake runner's go to the
   // clock directly) are one for all the boot timeouts.
   const clock = new FakeClock({ start: 1000 });
-  let set = 0;
-  const counting: Clock = {
-    now: () => clock.now(),
-    setTimeout: (fn, ms) => (set++, clock.setTimeout(fn, ms)),
-    clearTimeout: (id) => clock.clearTimeout(id),
-  };
+  const counting = countingClock(clock);
   const profile = profileOf({ line: "READY" });
   const res = await clock.run(launch(profile, {
     count: 20,
@@ -296,7 +291,7 @@ Deno.test("launch() with the fake runner: each instance times out at its own T_s
     runner: fakeRunner(clock, {
       script: () => ({ stdout: [{ at: 5, line: "READY" }] }),
     }),
-    clock: counting,
+    clock: counting.clock,
     spawnMode: "direct",
     sampleIntervalMs: 0,
     reaper: false,
@@ -304,6 +299,7 @@ Deno.test("launch() with the fake runner: each instance times out at its own T_s
   }));
   assert.equal(res.rows.filter((r) => r.outcome === "ready").length, 20);
   // Exits within 50 ms share their drain limit: one more timer.
+  const set = counting.sets();
   assert.equal(set, 2, `${set} timers set by launch() for 20 instances`);
 });
 
