@@ -15,9 +15,11 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SOURCE = fileURLToPath(new URL("./mem_sampler.c", import.meta.url));
 const MAGIC = 0x706d736d656d7362n;
 const HEADER = 16 * 8;
-/** The u64 at u32 index `i` (little-endian halves) is "none" (all ones). */
-const isNone = (u: Uint32Array, i: number) =>
-  u[i] === 0xffffffff && u[i + 1] === 0xffffffff;
+/** The u64 at u32 index `i` (little-endian halves); null when "none" (all ones). */
+const u64At = (u: Uint32Array, i: number): number | null =>
+  u[i] === 0xffffffff && u[i + 1] === 0xffffffff
+    ? null
+    : u[i] + u[i + 1] * 2 ** 32;
 
 /** One sample: when, the run's memory (cgroup), the whole system's. */
 export interface MemorySample {
@@ -258,22 +260,19 @@ export async function startCSampler(
       file.copy(HEADER + at * entry, copyBuf.subarray(0, count * entry));
       for (let j = 0; j < count; j++, k++) {
         const w = j * fields * 2; // u32 index of the entry
-        const t = (u32[w] + u32[w + 1] * 2 ** 32) / 1e6;
+        const t = u64At(u32, w)! / 1e6;
         // Gaps count on the rate only: a wait is quiet by construction.
-        if (u32[w + 6] === 0 && u32[w + 7] === 0) {
+        if (u64At(u32, w + 6) === 0) {
           onRate++;
           if (last !== null && t - last > worst) worst = t - last;
         }
         first ??= t;
         last = t;
+        const cg = u64At(u32, w + 2);
         rows[k] = {
           t_ms: t,
-          run_used_kib: isNone(u32, w + 2)
-            ? null
-            : (u32[w + 2] + u32[w + 3] * 2 ** 32) / 1024,
-          used_kib: isNone(u32, w + 4)
-            ? null
-            : u32[w + 4] + u32[w + 5] * 2 ** 32,
+          run_used_kib: cg === null ? null : cg / 1024,
+          used_kib: u64At(u32, w + 4),
         };
       }
       tail += count;
