@@ -9,6 +9,13 @@
  * Usage: fork_at_ts SOCKET_PATH
  *
  * stdin, tokens separated by NUL bytes:
+ *   optionally first "W" needle flags pss_step: the ready line is watched
+ *     here (see watch_byte()): needle, a literal the current output line
+ *     (its bytes since the last \n, without \r) must contain; at the read
+ *     that completes it the instance's thread reads VmHWM, its CPU (the
+ *     schedstat of each thread) and, for every pss_step-th index (0: none),
+ *     Pss and private memory from smaps_rollup, then with flags & 1 SIGKILLs
+ *     its descendants and it, and reports "E" (below)
  *   "N" n, then n times: index deadline_ns argc envc argv... env...
  *     (deadline: ns after T_0; env: KEY=VALUE set on top of ours)
  *   then, once T_0 is taken: "G" t0_ns (CLOCK_MONOTONIC), or "Q" (quit)
@@ -30,6 +37,10 @@
  *   "C"                   every socket connected
  *   "S i pid t_s_ns"      forked
  *   "F i message"         the fork (or its thread) failed
+ *   "E i t_e_ns hwm_kib cpu_ns pss_kib uss_kib"
+ *                         the watched ready line (with "W"): T_e (the
+ *                         read's time) and what was read there (-1: not
+ *                         read); before the kill, if any
  *   "X i code signame"    exited (code -1 on a signal, signame "-" else),
  *                         after what its pipes held is relayed
  *   "D"                   done forking (all, or stopped by "Q")
@@ -59,6 +70,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -86,11 +98,20 @@ struct inst {
     pid_t pid; /* while alive (atomic: its thread writes, main reads) */
     int64_t ts;
     int vfork; /* its deadline was waited for (see instance_thread) */
+    size_t watch_m; /* bytes of the needle matched so far (watch_byte) */
+    int watch_done; /* the ready line was seen (or the watch is off) */
 };
 
 static struct inst *insts;
 static int n;
 static pid_t self;
+
+/* The ready line watched here ("W"): empty = not watched. */
+static char *needle;
+static size_t needle_len;
+static int ready_flags; /* 1: SIGKILL the instance's tree at ready */
+static long long pss_step;
+#define READY_KILL 1
 
 /* --- stdin tokens ------------------------------------------------------ */
 
@@ -247,6 +268,168 @@ static void close_stream(struct stream *st) {
     st->pipe = st->sock = -1;
 }
 
+/* --- the ready line, watched here ("W") -------------------------------- */
+
+/* KMP failure function of the needle: fail[k] = length of the longest proper
+ * prefix of needle[0..k] that is also its suffix. */
+static size_t *fail;
+
+static void watch_init(void) {
+    fail = calloc(needle_len ? needle_len : 1, sizeof *fail);
+    for (size_t k = 1, m = 0; k < needle_len; k++) {
+        while (m > 0 && needle[k] != needle[m]) m = fail[m - 1];
+        if (needle[k] == needle[m]) m++;
+        fail[k] = m;
+    }
+}
+
+/* A whole small /proc file into buf (NUL-terminated); its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t got = 0, r;
+    while (got < (ssize_t)cap - 1 && (r = read(fd, buf + got, cap - 1 - (size_t)got)) > 0) got += r;
+    close(fd);
+    buf[got] = '\0';
+    return got;
+}
+
+/* The number after a line "KEY" (with its colon) of /proc text, or -1. */
+static long long field_at_line(const char *text, const char *key) {
+    size_t kl = strlen(key);
+    for (const char *p = text; (p = strstr(p, key)); p += kl)
+        if (p == text || p[-1] == '\n') return strtoll(p + kl, NULL, 10);
+    return -1;
+}
+
+/* CPU of a process so far, ns: the first schedstat field of each thread (as
+ * readCpuMs() in runner.ts), else utime + stime of its stat; -1: gone. */
+static long long cpu_ns_of(pid_t pid) {
+    char path[64], text[256];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    long long ns = 0;
+    int threads = 0;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(path, sizeof path, "/proc/%d/task/%.16s/schedstat", (int)pid, e->d_name);
+            if (read_small(path, text, sizeof text) > 0) {
+                ns += strtoll(text, NULL, 10);
+                threads++;
+            }
+        }
+        closedir(d);
+    }
+    if (threads > 0) return ns;
+    char stat[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_small(path, stat, sizeof stat) <= 0) return -1;
+    char *p = strrchr(stat, ')');
+    if (!p) return -1;
+    /* after ") ": state is field 3; utime and stime are fields 14 and 15 */
+    long long utime = -1, stime = -1;
+    int field = 2;
+    for (char *q = p + 1; *q; q++) {
+        if (*q != ' ') continue;
+        field++;
+        if (field == 14) utime = strtoll(q + 1, NULL, 10);
+        if (field == 15) {
+            stime = strtoll(q + 1, NULL, 10);
+            break;
+        }
+    }
+    if (utime < 0 || stime < 0) return -1;
+    return (utime + stime) * (1000000000LL / sysconf(_SC_CLK_TCK));
+}
+
+/* SIGKILL every descendant of pid (through /proc/<pid>/task/<tid>/children,
+ * breadth first, as descendants() in reaper.ts), then pid. */
+static void kill_tree(pid_t pid) {
+    size_t cap = 16, len = 0;
+    pid_t *found = malloc(cap * sizeof *found);
+    char path[80], text[1024];
+    for (size_t at = 0; found && at <= len; at++) {
+        pid_t p = at == 0 ? pid : found[at - 1];
+        snprintf(path, sizeof path, "/proc/%d/task", (int)p);
+        DIR *d = opendir(path);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(path, sizeof path, "/proc/%d/task/%.16s/children", (int)p, e->d_name);
+            if (read_small(path, text, sizeof text) <= 0) continue;
+            for (char *q = text; *q;) {
+                char *end;
+                long c = strtol(q, &end, 10);
+                if (end == q) break;
+                q = end;
+                int dup = c == pid;
+                for (size_t k = 0; k < len && !dup; k++) dup = found[k] == c;
+                if (dup || c <= 0) continue;
+                if (len == cap) {
+                    pid_t *more = realloc(found, (cap *= 2) * sizeof *found);
+                    if (!more) break;
+                    found = more;
+                }
+                found[len++] = (pid_t)c;
+            }
+        }
+        closedir(d);
+    }
+    for (size_t k = 0; found && k < len; k++) kill(found[k], SIGKILL);
+    free(found);
+    kill(pid, SIGKILL);
+}
+
+/* The ready line was completed by a read at t: what the launcher reads at
+ * T_e (onReady() in launch.ts), read here, the kill, then "E". */
+static void at_ready(struct inst *s, pid_t pid, int64_t t) {
+    char path[64], text[4096];
+    long long hwm = -1, pss = -1, uss = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if (read_small(path, text, sizeof text) > 0) hwm = field_at_line(text, "VmHWM:");
+    long long cpu = cpu_ns_of(pid);
+    if (pss_step > 0 && s->index % pss_step == 0) {
+        snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+        if (read_small(path, text, sizeof text) > 0) {
+            long long c = field_at_line(text, "Private_Clean:");
+            long long d = field_at_line(text, "Private_Dirty:");
+            pss = field_at_line(text, "Pss:");
+            uss = c >= 0 && d >= 0 ? c + d : -1;
+            if (uss < 0) pss = -1;
+        }
+    }
+    if (ready_flags & READY_KILL) kill_tree(pid);
+    say("E %d %lld %lld %lld %lld %lld\n", s->index, (long long)t, hwm, cpu, pss, uss);
+}
+
+/*
+ * Watch one read of stdout for the needle, as LineWatch does in the
+ * launcher for a literal ready regex: the current line is the bytes since
+ * the last \n with every \r dropped, and the needle must be inside it.
+ */
+static void watch(struct inst *s, pid_t pid, const char *bytes, size_t len, int64_t t) {
+    size_t m = s->watch_m;
+    for (size_t k = 0; k < len; k++) {
+        char c = bytes[k];
+        if (c == '\n') {
+            m = 0;
+            continue;
+        }
+        if (c == '\r') continue;
+        while (m > 0 && needle[m] != c) m = fail[m - 1];
+        if (needle[m] == c) m++;
+        if (m == needle_len) {
+            s->watch_done = 1;
+            at_ready(s, pid, t);
+            return;
+        }
+    }
+    s->watch_m = m;
+}
+
 /*
  * Read what the pipe holds and write it to the socket, whole. The guest pays
  * a pipe's write, as in the C harness and prestart mode: QEMU writes serial
@@ -257,9 +440,11 @@ static void close_stream(struct stream *st) {
  * it returned: the launcher takes T_e from it, not from when its own busy
  * event loop gets to the bytes. Output the launcher no longer reads is read
  * and dropped, so the guest never blocks on it. `buf` holds FRAME_HEAD +
- * RELAY_CAP bytes. Returns 0 at EOF.
+ * RELAY_CAP bytes. With `w` (its stdout, "W" given), each read is watched
+ * for the ready line first: the kill at ready comes before the launcher
+ * gets the bytes, as in the C harness. Returns 0 at EOF.
  */
-static int relay(struct stream *st, char *buf) {
+static int relay(struct stream *st, char *buf, struct inst *w, pid_t pid) {
     for (;;) {
         ssize_t r = read(st->pipe, buf + FRAME_HEAD, RELAY_CAP);
         if (r < 0 && errno == EINTR) continue;
@@ -268,7 +453,9 @@ static int relay(struct stream *st, char *buf) {
             close_stream(st);
             return 0;
         }
-        int64_t head[2] = { now_ns(), (int64_t)r }; /* little-endian: len, 0 */
+        int64_t t = now_ns();
+        if (w && !w->watch_done) watch(w, pid, buf + FRAME_HEAD, (size_t)r, t);
+        int64_t head[2] = { t, (int64_t)r }; /* little-endian: len, 0 */
         memcpy(buf, head, FRAME_HEAD);
         ssize_t total = r + FRAME_HEAD;
         for (ssize_t off = 0; off < total && st->sock >= 0;) {
@@ -413,7 +600,7 @@ static void *instance_thread(void *arg) {
                 if (r < 0 && errno != EINTR) exited = !reaped;
                 for (int j = 0; r > 0 && j < np; j++) {
                     if (!p[j].revents) continue;
-                    if (which[j] < 2) relay(&streams[which[j]], buf);
+                    if (which[j] < 2) relay(&streams[which[j]], buf, which[j] == 0 ? s : NULL, pid);
                     else exited = 1;
                 }
                 if (!reaped && !exited && pidfd < 0 && waitpid(pid, &st, WNOHANG) == pid)
@@ -423,7 +610,7 @@ static void *instance_thread(void *arg) {
             if (!exited || reaped) continue;
             /* what it wrote last may still sit in its pipes */
             for (int k = 0; k < 2; k++)
-                if (streams[k].pipe >= 0) relay(&streams[k], buf);
+                if (streams[k].pipe >= 0) relay(&streams[k], buf, k == 0 ? s : NULL, pid);
             if (exited == 1) {
                 while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
                 }
@@ -516,6 +703,15 @@ int main(int argc, char **argv) {
     close(ev);
 
     char *t = string("the plan's start");
+    if (!strcmp(t, "W")) {
+        free(t);
+        needle = string("the ready needle");
+        needle_len = strlen(needle);
+        ready_flags = (int)number("the ready flags");
+        pss_step = number("the PSS step");
+        watch_init();
+        t = string("the plan's start");
+    }
     if (strcmp(t, "N")) {
         fprintf(stderr, "fork_at_ts: the plan must start with N, not \"%s\"\n", t);
         return 2;
@@ -538,6 +734,7 @@ int main(int argc, char **argv) {
         s->env = calloc((size_t)s->envc + 1, sizeof(char *));
         for (int e = 0; e < s->envc; e++) s->env[e] = string("an environment entry");
         s->out = s->err = -1;
+        s->watch_done = needle_len == 0;
     }
 
     int got = prctl(PR_GET_TIMERSLACK);

@@ -56,6 +56,45 @@ export interface ForkHooks<S extends InstanceState> {
   onFailed(s: S, error: unknown): void;
   /** Whether the batch was interrupted. */
   interrupted(): boolean;
+  /**
+   * The helper saw instance `s`'s ready line (`options.ready`) and read
+   * what the launcher reads at T_e (and killed it with `ready.kill`).
+   */
+  onReadyHere?(s: S, r: ReadyHere): void;
+}
+
+/**
+ * The ready line as the helper watches it: each instance's thread searches
+ * its stdout for `needle` as it reads it (as `LineWatch` would: the
+ * current line, `\r` dropped) and, at the read that completes it, reads
+ * VmHWM, the instance's CPU and (every `pssStep`-th index) Pss and private
+ * memory, then SIGKILLs its process tree when `kill`. The launcher's main
+ * thread did this at T_e, behind every other instance's output: 13% of its
+ * CPU in a 256-storm (perf), and the kill waited for its event loop.
+ */
+export interface HelperReady {
+  /** The literal the current output line must contain (`literalOf()`). */
+  needle: string;
+  /** SIGKILL the instance's tree right after the reads (kill-after-ready, no grace). */
+  kill: boolean;
+  /** Read Pss/USS for every pssStep-th instance by index (Infinity or 0: none). */
+  pssStep: number;
+}
+
+/** What the helper read at an instance's ready line. */
+export interface ReadyHere {
+  /** T_e: when the read that completed the ready line returned, ms after T_0. */
+  t: number;
+  /** VmHWM, KiB (null: not read). */
+  rssPeakKib: number | null;
+  /** CPU of the instance so far, ms (null: not read). */
+  cpuMs: number | null;
+  /** Pss, KiB (null: not read). */
+  pssKib: number | null;
+  /** Private_Clean + Private_Dirty, KiB (null: not read). */
+  ussKib: number | null;
+  /** The helper killed it (`HelperReady.kill`). */
+  killed: boolean;
 }
 
 /** A running helper: its warning, and `close()` once every instance is over. */
@@ -85,8 +124,14 @@ function planBytes(
     argv: string[];
     env: string[];
   }[],
+  ready: HelperReady | null,
 ): Uint8Array {
-  const t: string[] = ["N", String(entries.length)];
+  const t: string[] = [];
+  if (ready) {
+    const step = Number.isFinite(ready.pssStep) ? ready.pssStep : 0;
+    t.push("W", ready.needle, ready.kill ? "1" : "0", String(step));
+  }
+  t.push("N", String(entries.length));
   for (const e of entries) {
     t.push(
       String(e.index),
@@ -237,6 +282,8 @@ export async function runForkAtTs<S extends InstanceState>(
     env?: Record<string, string>;
     /** The helper's binary, when the caller has built it already. */
     binary?: string;
+    /** Watch the ready line in the helper (see {@link HelperReady}). */
+    ready?: HelperReady | null;
   } = {},
 ): Promise<ForkSession> {
   const bin = options.binary ?? await ensureForkHelper();
@@ -334,16 +381,19 @@ export async function runForkAtTs<S extends InstanceState>(
     for (const s of planned) {
       if (s.scheduled_ms !== null) s.scheduled_ms += RELEASE_LEAD_MS;
     }
-    await writer.write(planBytes(planned.map((s) => {
-      const p = hooks.plan(s.instance);
-      return {
-        index: s.instance,
-        // Back-to-back: every deadline is the lead, forked in order.
-        deadlineMs: s.scheduled_ms ?? RELEASE_LEAD_MS,
-        argv: p.argv,
-        env: Object.entries(p.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      };
-    })));
+    await writer.write(planBytes(
+      planned.map((s) => {
+        const p = hooks.plan(s.instance);
+        return {
+          index: s.instance,
+          // Back-to-back: every deadline is the lead, forked in order.
+          deadlineMs: s.scheduled_ms ?? RELEASE_LEAD_MS,
+          argv: p.argv,
+          env: Object.entries(p.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        };
+      }),
+      options.ready ?? null,
+    ));
     const ready = await next("exited before reading the plan");
     const releaseWarning = ready === "R ok" ? null : ready.slice(2);
     const accepting = (async () => {
@@ -384,7 +434,18 @@ export async function runForkAtTs<S extends InstanceState>(
       for await (const line of out) {
         const [kind, a, b, c] = line.split(" ");
         const s = byIndex.get(Number(a));
-        if (kind === "D") doneForking();
+        if (kind === "E" && s) {
+          const f = line.split(" ").map(Number);
+          const known = (x: number) => (x < 0 ? null : x);
+          hooks.onReadyHere?.(s, {
+            t: f[2] / 1e6 - t0,
+            rssPeakKib: known(f[3]),
+            cpuMs: f[4] < 0 ? null : f[4] / 1e6,
+            pssKib: known(f[5]),
+            ussKib: known(f[6]),
+            killed: options.ready?.kill === true,
+          });
+        } else if (kind === "D") doneForking();
         else if (kind === "U") helperCpuMs = Number(a) / 1e6;
         else if (kind === "S" && s) {
           const pid = Number(b);

@@ -148,3 +148,40 @@ export class LineWatch {
     return new TextDecoder().decode(all);
   }
 }
+
+// A regex character that means something; after a backslash, itself.
+const SPECIAL = "\\^$.|?*+()[]{}/-";
+
+/**
+ * The text a regex matches when it is a plain literal of printable ASCII
+ * (its special characters escaped, no flags), else null. Matching such a
+ * regex against the current line is a substring search, which the spawn
+ * helper does on the bytes (fork_at_ts.c, `watch()`), as {@link LineWatch}
+ * does on the decoded line.
+ *
+ * @example
+ * ```ts
+ * import { literalOf } from "./line_watch.ts";
+ * console.log(literalOf(/Hello, World/), literalOf(/\+--> Running \[/)); // "Hello, World" "+--> Running ["
+ * console.log(literalOf(/en1: assigned [0-9]+\./), literalOf(/hello/i)); // null null
+ * ```
+ */
+export function literalOf(re: RegExp): string | null {
+  if (re.flags !== "") return null;
+  const src = re.source;
+  let out = "";
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    const code = c.charCodeAt(0);
+    if (code < 0x20 || code > 0x7e) return null;
+    if (c === "\\") {
+      const next = src[i + 1];
+      if (next === undefined || !SPECIAL.includes(next)) return null;
+      out += next;
+      i++;
+    } else if (SPECIAL.includes(c) && c !== "/" && c !== "-") {
+      return null;
+    } else out += c;
+  }
+  return out === "" ? null : out;
+}

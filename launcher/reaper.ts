@@ -121,6 +121,29 @@ export function isOwned(pid: number): boolean {
 let childrenFiles: boolean | null = null;
 
 /**
+ * Whether this kernel links a process to its children in
+ * /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN), the way
+ * {@link descendants} and the spawn helper's kill at ready find them.
+ *
+ * @example
+ * ```ts
+ * import { hasChildrenFiles } from "./reaper.ts";
+ * console.log(typeof hasChildrenFiles()); // "boolean"
+ * ```
+ */
+export function hasChildrenFiles(): boolean {
+  childrenFiles ??= (() => {
+    try {
+      Deno.statSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return childrenFiles;
+}
+
+/**
  * Every descendant of process `pid` (children, their children…), from
  * /proc/<pid>/task/<tid>/children; with a kernel built without
  * CONFIG_PROC_CHILDREN, from one scan of every /proc/<pid>/stat.
@@ -136,15 +159,9 @@ let childrenFiles: boolean | null = null;
  * ```
  */
 export function descendants(pid: number): number[] {
-  childrenFiles ??= (() => {
-    try {
-      Deno.statSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`);
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  const childrenOf = childrenFiles ? childrenFromTasks : childrenFromStat();
+  const childrenOf = hasChildrenFiles()
+    ? childrenFromTasks
+    : childrenFromStat();
   const out: number[] = [];
   const seen = new Set([pid]);
   const queue = [pid];

@@ -399,3 +399,125 @@ Deno.test("launch() defaults to fork for back-to-back and interval, to prestart 
   assert.match(viaRunner.spawnFallback ?? "", /a runner was given/);
   assert.equal(viaRunner.rows[0].outcome, "ready");
 });
+
+Deno.test("runForkAtTs() watches a literal ready line itself: at the read that completes it (across writes, \\r dropped, not across lines) it reads VmHWM, CPU and PSS, then kills the tree", async () => {
+  const scripts = [
+    // the needle in two writes, a \r inside; a descendant that must die too
+    "sleep 30 & echo $! >&2; printf 'boo\\r'; sleep 0.1; printf 't ok'; sleep 30",
+    // the needle's halves on two lines: no ready line, it exits by itself
+    "echo boo; echo 't ok'; sleep 0.1; exit 4",
+    // ready at once, PSS read (index 2, every 2nd)
+    "echo 'xx boot ok yy'; exec sleep 30",
+    // ready, no PSS read (index 3)
+    "echo 'boot ok'; exec sleep 30",
+  ];
+  const insts = scripts.map((_, i) => newInstance(i, { scheduled_ms: null }));
+  const ready = new Map<
+    number,
+    import("../launcher/fork_at_ts.ts").ReadyHere
+  >();
+  const work: Promise<
+    { i: number; chunks: TimedChunk[]; err: string; status: ExitStatus }
+  >[] = [];
+  let t0 = NaN;
+  const session = await runForkAtTs(insts, {
+    plan: (i) => ({ argv: ["/bin/sh", "-c", scripts[i]] }),
+    setT0: (t) => (t0 = t),
+    onStarted: (inst, proc) =>
+      work.push((async () => {
+        const chunks: TimedChunk[] = [];
+        const [, err, status] = await Promise.all([
+          (async () => {
+            for await (const c of proc.chunks!("stdout")) chunks.push(c);
+          })(),
+          new Response(proc.stderr).text(),
+          proc.status,
+        ]);
+        return { i: inst.instance, chunks, err, status };
+      })()),
+    onFailed: () => {},
+    interrupted: () => false,
+    onReadyHere: (inst, r) => ready.set(inst.instance, r),
+  }, { ready: { needle: "boot ok", kill: true, pssStep: 2 } });
+  const got = (await Promise.all(work)).sort((a, b) => a.i - b.i);
+  await session.close();
+  assert.deepEqual([...ready.keys()].sort(), [0, 2, 3]);
+  // T_e is the time of the read that completed the line: the second write
+  const r0 = ready.get(0)!;
+  const second = got[0].chunks.find((c) =>
+    new TextDecoder().decode(c.bytes).includes("t ok")
+  )!;
+  assert.ok(
+    Math.abs(r0.t + t0 - second.at!) < 1e-3,
+    `${r0.t + t0} vs ${second.at}`,
+  );
+  assert.ok(got[0].chunks[0].at! < second.at!);
+  for (const i of [0, 2, 3]) {
+    const r = ready.get(i)!;
+    assert.ok(
+      r.rssPeakKib! > 0 && r.cpuMs! >= 0 && r.killed,
+      JSON.stringify(r),
+    );
+    assert.equal(got[i].status.signal, "SIGKILL", `instance ${i}`);
+  }
+  assert.ok(r0.pssKib! > 0 && r0.ussKib! > 0 && ready.get(2)!.pssKib! > 0);
+  assert.equal(ready.get(3)!.pssKib, null);
+  assert.equal(ready.get(3)!.ussKib, null);
+  assert.deepEqual(got[1].status, { code: 4, signal: null });
+  const descendant = Number(got[0].err.trim());
+  assert.ok(descendant > 0, got[0].err);
+  assert.equal(
+    alive(descendant),
+    false,
+    "the ready instance's descendant is killed with it",
+  );
+});
+
+Deno.test("launch() fork mode: a literal ready line is seen and killed by the helper while the launcher's event loop is busy; a regex one waits for it", async () => {
+  // After its ready line the guest writes "tick" every 10 ms until killed.
+  const script = "echo 'ready now'; while :; do echo tick; sleep 0.01; done";
+  const run = async (line: string) => {
+    const p = fakeProfile("ticker", script, {
+      ready: { line },
+      teardown: "kill-after-ready",
+    });
+    let busy = true;
+    const res = await launch(p, {
+      count: 1,
+      pattern: { kind: "back-to-back" },
+      argv: p.argv,
+      spawnMode: "fork",
+      sampleIntervalMs: 0,
+      graceMs: 0,
+      pssSample: 1,
+      onEvent: (ev) => {
+        // Hold the event loop for 400 ms at the start, as a storm's output would.
+        if (ev.type !== "started" || !busy) return;
+        busy = false;
+        const until = performance.now() + 400;
+        while (performance.now() < until) { /* busy */ }
+      },
+    });
+    return res.rows[0];
+  };
+  const literal = await run("ready now");
+  const regex = await run("ready\\s+now");
+  for (const r of [literal, regex]) {
+    assert.equal(r.outcome, "ready");
+    assert.equal(r.signal, "SIGKILL");
+    assert.ok(
+      r.rss_peak_kib! > 0 && r.cpu_ready_ms! >= 0 && r.pss_kib! > 0,
+      JSON.stringify(r),
+    );
+  }
+  // "ready now\n" is 10 bytes, each tick 5: the helper killed it within a
+  // few ticks; the launcher's own kill came after its busy 400 ms.
+  assert.ok(
+    literal.output_bytes < regex.output_bytes / 3,
+    `${literal.output_bytes} vs ${regex.output_bytes}`,
+  );
+  assert.ok(
+    literal.output_bytes <= 10 + 5 * 5,
+    `${literal.output_bytes} bytes`,
+  );
+});
