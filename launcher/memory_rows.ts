@@ -86,13 +86,12 @@ export async function startMemoryRows(
     cgroupUsageFile: options.cgroupUsageFile ?? null,
     quietStepKib: options.quietStepKib,
     onSamples: (samples) => {
+      // Each batch of samples is new and ours: a sample becomes its row in
+      // place (a copy per sample was a fifth of this path in a 256-storm).
       for (const s of samples) {
-        buf.push({
-          t_ms: s.t_ms,
-          used_kib: s.used_kib,
-          run_used_kib: s.run_used_kib,
-          booting: 0,
-        });
+        const row = s as MemoryRow;
+        row.booting = 0;
+        buf.push(row);
       }
       firstSample?.();
       if (!Number.isNaN(batch.t0())) flush();

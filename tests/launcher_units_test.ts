@@ -167,6 +167,23 @@ Deno.test("csvLines() quotes and writes null as empty", () => {
   );
 });
 
+Deno.test("csvLines() writes numbers as String() and non-finite as empty", () => {
+  const cols = [
+    { name: "t_ms", type: "float64" as const, nullable: false, doc: "" },
+    { name: "n", type: "int32" as const, nullable: true, doc: "" },
+    { name: "s", type: "utf8" as const, nullable: true, doc: "" },
+  ];
+  assert.equal(
+    csvLines(cols, [
+      { t_ms: 0.1 + 0.2, n: -7, s: 3 },
+      { t_ms: NaN, n: Infinity, s: undefined },
+      { t_ms: 1e21, n: null, s: "a\nb" },
+      { t_ms: "x,y", n: 2, s: "" },
+    ]),
+    '0.30000000000000004,-7,3\n,,\n1e+21,,"a\nb"\n"x,y",2,\n',
+  );
+});
+
 Deno.test("concurrencyAt() counts instances booting at a moment", () => {
   const starts = [0, 1, 2, 10];
   const ends = [5, 2, null, 11];

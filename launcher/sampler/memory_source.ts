@@ -44,6 +44,7 @@ export interface MemorySourceOptions {
    * KiB while the run's memory stays put (0 or absent: rate mode).
    */
   quietStepKib?: number;
+  /** Receives each batch of samples: new objects, the receiver's to keep or change. */
   onSamples: (rows: MemorySample[]) => void;
 }
 
