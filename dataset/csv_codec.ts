@@ -7,9 +7,10 @@ import type { ColumnSpec } from "./schema.ts";
 
 function field(v: unknown): string {
   if (v === null || v === undefined) return "";
-  const s = typeof v === "number"
-    ? (Number.isFinite(v) ? String(v) : "")
-    : String(v);
+  // A number never needs quoting: the regex per numeric field was a third of
+  // the memory table's flush in a 256-storm (perf; 2,000 rows a second).
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "";
+  const s = String(v);
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
@@ -40,21 +41,9 @@ export function csvLines(
   columns: readonly ColumnSpec[],
   rows: readonly Record<string, unknown>[],
 ): string {
-  // Numbers need no quoting test: a regex per numeric field was a third of
-  // the memory table's flush in a 256-storm (perf; 2,000 rows a second).
-  const names = columns.map((c) => c.name);
-  const numeric = columns.map((c) => c.type !== "utf8");
   let out = "";
   for (const r of rows) {
-    let line = "";
-    for (let i = 0; i < names.length; i++) {
-      const v = r[names[i]];
-      if (i > 0) line += ",";
-      if (numeric[i] && typeof v === "number") {
-        if (Number.isFinite(v)) line += String(v);
-      } else line += field(v);
-    }
-    out += line + "\n";
+    out += columns.map((c) => field(r[c.name])).join(",") + "\n";
   }
   return out;
 }

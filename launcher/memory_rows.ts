@@ -86,8 +86,8 @@ export async function startMemoryRows(
     cgroupUsageFile: options.cgroupUsageFile ?? null,
     quietStepKib: options.quietStepKib,
     onSamples: (samples) => {
-      // Each batch of samples is new and ours: a sample becomes its row in
-      // place (a copy per sample was a fifth of this path in a 256-storm).
+      // Each batch of samples is new and ours (memory_source.ts): a sample
+      // becomes its row in place, not a copy of 2,000 objects a second.
       for (const s of samples) {
         const row = s as MemoryRow;
         row.booting = 0;
