@@ -420,3 +420,31 @@ Deno.test({
     assert.ok(gap(te, te + 800) >= 50, `gap after ${gap(te, te + 800)} ms`);
   },
 });
+
+Deno.test("startCSampler() drains nothing while held on the rate, then every sample at the release", async () => {
+  const batches: MemorySample[][] = [];
+  const s = await startCSampler({
+    intervalMs: 1,
+    realtime: false,
+    drainMs: 10,
+    onSamples: (rows) => batches.push(rows),
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    s.holdRate(true);
+    const before = batches.length;
+    // 20 drain periods: a drain now would hand on the samples of instances
+    // still booting (the launcher's main thread, while guests boot).
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(batches.length, before, "no drain while held");
+    s.holdRate(false);
+    assert.equal(batches.length, before + 1, "one drain at the release");
+    const held = batches[before];
+    assert.ok(held.length >= 50, `${held.length} samples held`);
+  } finally {
+    const stats = await s.stop();
+    const got = batches.reduce((a, b) => a + b.length, 0);
+    assert.equal(stats.lost, 0);
+    assert.equal(got, stats.samples, "every sample handed on");
+  }
+});

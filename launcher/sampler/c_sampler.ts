@@ -90,7 +90,11 @@ export interface CSamplerOptions {
   meminfoEvery?: number;
   /** Ask for SCHED_FIFO (default true). */
   realtime?: boolean;
-  /** Receives the samples, in batches, every `drainMs` (default 50). */
+  /**
+   * Receives the samples, in batches, every `drainMs` (default 50); while
+   * held on the rate (`holdRate(true)`: instances boot) only once the ring
+   * is half full, and all of them at the release.
+   */
   onSamples: (rows: MemorySample[]) => void;
   /** How often the ring is drained into `onSamples`, ms (default 50). */
   drainMs?: number;
@@ -133,7 +137,8 @@ export interface CSampler {
    * Hold the sampler on the rate (`true`: no quiet waits, a wait in course
    * ends at once) or let it wait again (`false`). The launcher holds it
    * while instances boot: a boot that started while the sampler waited was
-   * slower (the VM's vCPUs idle; mem_sampler.c).
+   * slower (the VM's vCPUs idle; mem_sampler.c). Held, the ring is drained
+   * only once half full; the release drains it at once.
    */
   holdRate(on: boolean): void;
   /** End it, drain what is left and return the stats. */
@@ -279,12 +284,20 @@ export async function startCSampler(
     }
     options.onSamples(rows);
   };
-  const timer = setInterval(drain, options.drainMs ?? 50);
+  // While instances boot (held on the rate) the ring is drained only once it
+  // is half full (16 s at 2 kHz): the drain is the launcher's main-thread
+  // work while guests boot, and its rows are wanted only after the boots.
+  let holding = false;
+  const timer = setInterval(() => {
+    if (!holding || Number(file.u64(32)) - tail >= capacity / 2) drain();
+  }, options.drainMs ?? 50);
   let held = false;
   return {
     pid: child.pid,
     holdRate(on) {
       if (on) held = true;
+      holding = on;
+      if (!on) drain();
       stdin.write(new TextEncoder().encode(on ? "r" : "q")).catch(() => {});
     },
     async stop(): Promise<CSamplerStats> {
