@@ -107,7 +107,12 @@ export interface LaunchOptions {
   argv: string[];
   /** Per-instance timeout from T_s, ms (default: the profile's). */
   timeoutMs?: number;
-  /** SIGTERM → SIGKILL grace period, ms (default 1000). */
+  /**
+   * SIGTERM → SIGKILL grace period, ms; 0 sends SIGKILL at once. Default 0
+   * for `kill-after-ready` (the paper's C harness SIGKILLs at ready, and a
+   * graceful QEMU exit costs the guests still booting: README, "Teardown"),
+   * 1000 for the other teardowns.
+   */
   graceMs?: number;
   /**
    * `fork`: the C spawn helper forks each instance at T_s (fork_at_ts.ts);
@@ -300,7 +305,8 @@ export async function launch(
   const runner = options.runner ?? denoRunner;
   const clock = options.clock ?? realClock;
   const timeoutMs = options.timeoutMs ?? profile.timeoutMs;
-  const graceMs = options.graceMs ?? 1000;
+  const graceMs = options.graceMs ??
+    (profile.teardown === "kill-after-ready" ? 0 : 1000);
   const pssSample = options.pssSample ?? 4;
   // Every pssStep-th instance gets its PSS/USS read (Infinity: none).
   const pssStep = pssSample <= 0

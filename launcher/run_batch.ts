@@ -63,7 +63,7 @@ export interface BatchOptions {
   timeoutMs?: number;
   /** How `timeoutMs` was chosen, for run.json (default: flag or profile). */
   timeoutReason?: Omit<TimeoutChoice, "ms">;
-  /** SIGTERM → SIGKILL grace, ms (default 1000). */
+  /** SIGTERM → SIGKILL grace, ms (default: 0 for kill-after-ready, else 1000; `launch()`). */
   graceMs?: number;
   /** `prestart` or `direct` (default: the pattern's). */
   spawnMode?: SpawnMode;

@@ -53,7 +53,7 @@ Options:
   --timeout MS        per-instance boot timeout from T_s      [the profile's timeoutMs, or 3 × the estimate when longer]
   --out DIR           parent folder of the run / sweep folder                      [data/runs, data/sweeps]
   --accel MODE        auto | kvm | tcg                                             [auto: KVM when usable]
-  --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [1000]
+  --grace MS          SIGTERM → SIGKILL grace period when stopping instances       [0 for kill-after-ready, else 1000]
                       0: SIGKILL at once, as the paper's C harness (a storm boots faster)
   --spawn-mode MODE   fork | prestart | direct (single batch only)                 [fork; direct for --parallel]
   --phases            QEMU phase mode (single batch only): start paused (-S) with a QMP socket per

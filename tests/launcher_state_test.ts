@@ -429,3 +429,32 @@ Deno.test("launch() with the fake runner: grace 0 kills a ready instance with SI
   assert.equal(rows[0].signal, "SIGKILL");
   assert.equal(rows[0].exit_ms, 5);
 });
+
+Deno.test("launch() without graceMs SIGKILLs at ready for kill-after-ready (the paper's method), and keeps 1000 ms of SIGTERM for wait-exit", async () => {
+  const ready = await fakeLaunch(
+    profileOf({ line: "^READY$" }),
+    () => ({ stdout: [{ at: 5, line: "READY" }], exitAt: 500 }),
+    { graceMs: undefined },
+  );
+  assert.equal(ready.rows[0].outcome, "ready");
+  assert.equal(ready.runner.spawns[0].signals[0], "SIGKILL");
+  assert.ok(!ready.runner.spawns[0].signals.includes("SIGTERM"));
+  assert.equal(ready.rows[0].exit_ms, 5);
+  const waitExit = await fakeLaunch(
+    parseProfile({
+      name: "fake",
+      argv: ["guest"],
+      ready: { line: "READY" },
+      timeoutMs: 1000,
+      teardown: "wait-exit",
+    }),
+    () => ({ stdout: [{ at: 5, line: "hang" }], ignoreSigterm: true }),
+    { graceMs: undefined },
+  );
+  assert.equal(waitExit.rows[0].outcome, "timeout");
+  assert.deepEqual(waitExit.runner.spawns[0].signals.slice(0, 2), [
+    "SIGTERM",
+    "SIGKILL",
+  ]);
+  assert.equal(waitExit.rows[0].exit_ms, 2000);
+});
