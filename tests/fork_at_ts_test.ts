@@ -473,7 +473,7 @@ Deno.test("runForkAtTs() watches a literal ready line itself: at the read that c
   );
 });
 
-Deno.test("launch() fork mode: a literal ready line is seen and killed by the helper while the launcher's event loop is busy; a regex one waits for it", async () => {
+Deno.test("launch() fork mode: a literal ready line is seen and killed by the helper while the launcher's event loop is busy, with the default grace; a regex one waits for it", async () => {
   // After its ready line the guest writes "tick" every 10 ms until killed.
   const script = "echo 'ready now'; while :; do echo tick; sleep 0.01; done";
   const run = async (line: string) => {
@@ -488,7 +488,7 @@ Deno.test("launch() fork mode: a literal ready line is seen and killed by the he
       argv: p.argv,
       spawnMode: "fork",
       sampleIntervalMs: 0,
-      graceMs: 0,
+      // no graceMs: kill-after-ready SIGKILLs at ready by default
       pssSample: 1,
       onEvent: (ev) => {
         // Hold the event loop for 400 ms at the start, as a storm's output would.
