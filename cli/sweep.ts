@@ -31,7 +31,7 @@ import {
 import { runBatch } from "../launcher/run_batch.ts";
 import { which } from "../launcher/runner.ts";
 import type { InstanceRow } from "../dataset/schema.ts";
-import { progressReporter } from "../launcher/progress.ts";
+import { batchCounter, progressReporter } from "../launcher/progress.ts";
 import { holdReaper, ownerEnv } from "../launcher/reaper.ts";
 import { medianOrNull, summaryText } from "../launcher/summary.ts";
 import {
@@ -228,8 +228,12 @@ async function runOneBatch(
   const profile = args.imageFile
     ? withImageFile(loaded, args.imageFile)
     : loaded;
-  let started = 0, ended = 0;
-  const tty = Deno.stderr.isTerminal();
+  const enc = new TextEncoder();
+  const counter = Deno.stderr.isTerminal()
+    ? batchCounter(args.count, {
+      write: (s) => Deno.stderr.writeSync(enc.encode(s)),
+    })
+    : null;
   console.error(
     `bootstorm: ${profile.name}, ${
       patternLabel(args.pattern)
@@ -264,19 +268,12 @@ async function runOneBatch(
     insns: args.insns,
     ...memorySampling(args.memorySource, args.memoryQuietKib),
     signal,
-    onEvent: (ev) => {
-      if (ev.type === "started") started++;
-      else ended++;
-      if (tty) {
-        Deno.stderr.writeSync(
-          new TextEncoder().encode(
-            `\r  started ${started}/${args.count}, booted or ended ${ended}/${args.count}`,
-          ),
-        );
-      }
-    },
+    onEvent: counter?.onEvent,
   });
-  if (tty) console.error("");
+  if (counter) {
+    counter.finish();
+    console.error("");
+  }
   const acc = record.accelerator as { kind: string | null; reason: string };
   console.error(`  accelerator: ${acc.kind ?? "n/a"} (${acc.reason})`);
   console.error(

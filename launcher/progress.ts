@@ -107,3 +107,54 @@ export function progressReporter(
     }
   };
 }
+
+/**
+ * The live line of a single batch on a terminal ("started 3/16, booted or
+ * ended 1/16"), redrawn at most every `everyMs` (default 100) and once more
+ * by `finish()`. A redraw per event was two terminal writes per instance on
+ * the launcher's main thread while the guests boot.
+ *
+ * @example
+ * ```ts
+ * import { batchCounter } from "./progress.ts";
+ * const out: string[] = [];
+ * let t = 0;
+ * const c = batchCounter(2, { write: (s) => out.push(s), now: () => t });
+ * c.onEvent({ type: "started", instance: 0 });
+ * c.onEvent({ type: "started", instance: 1 }); // within 100 ms: not drawn
+ * t = 150;
+ * c.onEvent({ type: "ended", instance: 0 });
+ * c.finish();
+ * console.log(out.length, out.at(-1)); // 3 "\r  started 2/2, booted or ended 1/2"
+ * ```
+ */
+export function batchCounter(
+  count: number,
+  options: {
+    write: (s: string) => void;
+    now?: () => number;
+    everyMs?: number;
+  },
+): {
+  onEvent: (ev: { type: "started" | "ended"; instance: number }) => void;
+  finish: () => void;
+} {
+  const now = options.now ?? (() => performance.now());
+  const every = options.everyMs ?? 100;
+  let started = 0, ended = 0, last = -Infinity;
+  const draw = () =>
+    options.write(
+      `\r  started ${started}/${count}, booted or ended ${ended}/${count}`,
+    );
+  return {
+    onEvent(ev) {
+      if (ev.type === "started") started++;
+      else ended++;
+      const t = now();
+      if (t - last < every) return;
+      last = t;
+      draw();
+    },
+    finish: draw,
+  };
+}
