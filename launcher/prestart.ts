@@ -265,6 +265,6 @@ export function prestartBudget(
   return {
     instances,
     message:
-      `Too many open files: the open-files limit (${lim.soft}) leaves room for ${instances} pre-started instances (${per} descriptors each); raise it (ulimit -n) or lower --count`,
+      `Too many open files: the open-files limit (${lim.soft}) leaves room for ${instances} instances held at once (${per} descriptors each in the launcher); raise it (ulimit -n) or lower --count`,
   };
 }
