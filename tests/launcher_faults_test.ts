@@ -55,11 +55,11 @@ Deno.test("launch() records exited_before_ready with the exit code", async () =>
   }
 });
 
-Deno.test("launch() drains a 50 MB flood with bounded memory and still sees the ready line", async () => {
-  // 50 MiB without newlines, then newline-separated noise, then READY.
+Deno.test("launch() drains a 200 MB flood with bounded memory and still sees the ready line", async () => {
+  // 200 MiB without newlines, then newline-separated noise, then READY.
   const p = fakeProfile(
     "flood",
-    "head -c 52428800 /dev/zero | tr '\\0' x; echo; seq 1 1000; echo READY; exec sleep 30",
+    "head -c 209715200 /dev/zero | tr '\\0' x; echo; seq 1 1000; echo READY; exec sleep 30",
     { timeoutMs: 60000 },
   );
   const before = Deno.memoryUsage().rss;
@@ -72,10 +72,14 @@ Deno.test("launch() drains a 50 MB flood with bounded memory and still sees the 
   const grew = Deno.memoryUsage().rss - before;
   const r = res.rows[0];
   assert.equal(r.outcome, "ready");
-  assert.ok(r.output_bytes > 50 * 1024 * 1024);
+  assert.ok(r.output_bytes > 200 * 1024 * 1024);
+  // Each chunk read is garbage once handled; V8 collects it when its
+  // external memory has grown by tens of MiB: measured standalone, the RSS
+  // grew 40-43 MiB for 50 MiB, 62 for 100, 74-75 for 200 and 400. Kept
+  // output would grow it by the whole flood.
   assert.ok(
-    grew < 40 * 1024 * 1024,
-    `launcher RSS grew ${grew} bytes for a 50 MB flood`,
+    grew < 100 * 1024 * 1024,
+    `launcher RSS grew ${grew} bytes for a 200 MiB flood`,
   );
 });
 
