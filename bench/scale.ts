@@ -14,6 +14,7 @@ import process from "node:process";
 import { execa } from "execa";
 import { tableFromIPC } from "apache-arrow";
 import { join } from "node:path";
+import { hostStealMs } from "../launcher/host_steal.ts";
 import {
   availableKib,
   denoRunner,
@@ -39,7 +40,8 @@ import {
 } from "../launcher/sampler/run_cgroup.ts";
 
 /**
- * Steal time of the whole machine so far, ms (/proc/stat, USER_HZ = 100).
+ * Steal time of the whole machine so far, ms (`hostStealMs`, 0 where the
+ * host does not report it).
  *
  * @example
  * ```ts ignore
@@ -47,8 +49,7 @@ import {
  * ```
  */
 export function stealMs(): number {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
-  return (Number(line.trim().split(/\s+/)[8]) || 0) * 10;
+  return hostStealMs() ?? 0;
 }
 
 /**

@@ -276,6 +276,14 @@ export interface RunRecord {
   reaper_warning?: string | null;
   /** Wall time of the batch, ms. */
   wall_ms?: number;
+  /**
+   * The host's steal time (/proc/stat, every CPU, 10 ms resolution) from
+   * T_0 until every boot had ended, ms: how long the hypervisor ran other
+   * work while this VM's CPUs had the guests' to do, the outside noise in
+   * the boot times (compare it with the batch's CPU time: wall_ms × cores).
+   * Null where the host does not report steal.
+   */
+  steal_ms_while_booting?: number | null;
   /** The launcher's own CPU and memory over the batch. */
   launcher?: LauncherCost;
   /** Instance counts by outcome group (null while running). */

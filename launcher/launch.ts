@@ -17,6 +17,7 @@
 import { setImmediate } from "node:timers";
 import { type Clock, processCpuMs, realClock, type TimerId } from "./clock.ts";
 import { setThreadNice } from "./realtime.ts";
+import { hostStealMs } from "./host_steal.ts";
 import { LineWatch, literalOf } from "./line_watch.ts";
 import type {
   MemorySourceKind,
@@ -250,6 +251,12 @@ export interface LaunchResult {
   cpuShareFromT0: number | null;
   /** The spawn helper's own CPU over its life, ms (fork mode; else null). */
   helperCpuMs: number | null;
+  /**
+   * The host's steal time (hostStealMs) from T_0 until every boot had
+   * ended (or the batch stopped), ms; null where the host does not report
+   * it.
+   */
+  stealMsWhileBooting: number | null;
   /** What the memory source achieved, or null with sampling off. */
   sampler: MemorySourceStats | null;
   /** Whether the signal stopped the batch. */
@@ -409,6 +416,14 @@ export async function launch(
   let cpuAtT0: number | null = null;
   let cpuFromT0: number | null = null;
   let cpuShareFromT0: number | null = null;
+  // The host's steal at T_0, then from T_0 until every boot had ended.
+  let stealAtT0: number | null = null;
+  let stealWhileBooting: number | null = null;
+  const bootsOver = () => {
+    if (stealAtT0 === null || stealWhileBooting !== null) return;
+    const s = hostStealMs();
+    stealWhileBooting = s === null ? null : s - stealAtT0;
+  };
   const now = () => clock.now() - t0;
   const memory = (options.sampleIntervalMs ?? 0.5) > 0
     ? await startMemoryRows({ starts, ends, t0: () => t0 }, {
@@ -437,6 +452,7 @@ export async function launch(
       timeoutTimer = null;
     }
     if (endedCount === n) {
+      bootsOver();
       holdRelease!();
       // Every boot is over: quiet waits may start again (holds, exits).
       memory?.holdRate(false);
@@ -770,6 +786,7 @@ export async function launch(
     setT0: (t) => {
       t0 = t;
       cpuAtT0 = processCpuMs();
+      stealAtT0 = hostStealMs();
       // Every instance is forked: raise the thread that takes T_e.
       if (mainNice !== null && nice.set === null) {
         const r = setThreadNice(mainNice);
@@ -850,6 +867,7 @@ export async function launch(
         ? await sleepUntil(await options.t0At(), options.signal)
         : clock.now();
       cpuAtT0 = processCpuMs();
+      stealAtT0 = hostStealMs();
       const maxBooting = kind.maxBooting(pattern);
       for (const inst of insts) {
         if (interrupted) break;
@@ -893,6 +911,7 @@ export async function launch(
     if (timeoutTimer !== null) clock.clearTimeout(timeoutTimer);
     timeoutTimer = null;
     await forkSession?.close();
+    bootsOver(); // stopped before every boot had ended
     const cpuNow = processCpuMs();
     if (cpuAtT0 !== null && cpuNow !== null) {
       cpuFromT0 = cpuNow - cpuAtT0;
@@ -924,6 +943,7 @@ export async function launch(
     cpuFromT0Ms: cpuFromT0,
     cpuShareFromT0,
     helperCpuMs: forkSession?.cpuMs() ?? null,
+    stealMsWhileBooting: stealWhileBooting,
     sampler: samplerStats,
     interrupted,
     spawnMode,

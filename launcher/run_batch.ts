@@ -514,6 +514,7 @@ export async function runBatch(
       memory_sampler: result.sampler,
       reaper_warning: result.reaperWarning,
       wall_ms: result.wallMs,
+      steal_ms_while_booting: result.stealMsWhileBooting,
       launcher: {
         ...launcherCost(cpu0, total0, performance.now() - wall0),
         cpu_ms_from_t0: result.cpuFromT0Ms,

@@ -1,0 +1,43 @@
+/** The host's steal time: parsed from /proc/stat, recorded for the boots' window. */
+import assert from "node:assert/strict";
+import { hostStealMs, parseStealMs } from "../launcher/host_steal.ts";
+import { runBatch } from "../launcher/run_batch.ts";
+import { fakeProfile } from "./helpers.ts";
+
+Deno.test("parseStealMs() reads the 8th number of the cpu line in ms, null without one", () => {
+  // this machine's /proc/stat, first line, on 2026-12-03 (USER_HZ 100)
+  assert.equal(
+    parseStealMs(
+      "cpu  981908 0 413403 12450563 4078 0 7143 90977 0 0\ncpu0 1 2 3",
+    ),
+    909770,
+  );
+  assert.equal(parseStealMs("cpu  1 2 3 4 5 6 7 0 0 0"), 0);
+  // a kernel without the steal field, another first line, nothing
+  assert.equal(parseStealMs("cpu  1 2 3 4 5 6 7\n"), null);
+  assert.equal(parseStealMs("intr 1 2 3 4 5 6 7 8 9"), null);
+  assert.equal(parseStealMs(""), null);
+});
+
+Deno.test("runBatch() records the host's steal from T_0 until every boot had ended, inside what the whole call saw", async () => {
+  const dir = await Deno.makeTempDir();
+  const p = fakeProfile("steal", "sleep 0.2; echo READY; exec sleep 5");
+  const before = hostStealMs();
+  const { record } = await runBatch(p, {
+    count: 4,
+    pattern: { kind: "back-to-back" },
+    outDir: dir,
+    sampleIntervalMs: 0,
+  });
+  const after = hostStealMs();
+  await Deno.remove(dir, { recursive: true });
+  const s = record.steal_ms_while_booting;
+  if (before === null) {
+    assert.equal(s, null, "a host without steal records null");
+    return;
+  }
+  assert.equal(typeof s, "number", JSON.stringify(record));
+  assert.ok(s! >= 0, `${s}`);
+  // the boots' window is inside the call (10 ms resolution)
+  assert.ok(s! <= after! - before, `${s} ms > ${after! - before} ms`);
+});
