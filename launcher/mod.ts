@@ -63,6 +63,7 @@ export { type Accelerator, chooseAccelerator } from "./accel.ts";
 export { type Clock, clockSource, monotonicMs, realClock } from "./clock.ts";
 export { denoRunner, type Proc, type ProcessRunner } from "./runner.ts";
 export { hostInfo, newRunId } from "./run_record.ts";
+export { hostStealMs, parseStealMs } from "./host_steal.ts";
 export {
   availableKib,
   loadSweepState,
