@@ -61,7 +61,10 @@ A run folder (\`data/runs/<run-id>/\` by default) holds:
   estimated duration when that is longer than the profile's), \`teardown\`, \`ready\`,
   \`marks\`, \`spawn_mode\` (direct | prestart), \`release_thread\`, \`clock\`, \`toolkit\`
   (version, git commit), \`deno\` (version), \`memory_sampler\` (\`target_hz\`, \`achieved_hz\`,
-  \`samples\`, \`worst_gap_ms\`, \`realtime\`, \`warning\`), \`wall_ms\`, \`launcher\` (the
+  \`samples\`, \`worst_gap_ms\`, \`realtime\`, \`warning\`), \`wall_ms\`, \`steal_ms_while_booting\`
+  (the host's steal time from /proc/stat, every CPU, 10 ms resolution, from T_0 until
+  every boot had ended: the hypervisor's noise in the boot times; null where the host does
+  not report it), \`launcher\` (the
   launcher's own \`cpu_ms\`, exact over all its threads; \`cpu_user_ms\` / \`cpu_system_ms\`, the
   kernel's tick-sampled split of it; \`cpu_share_of_one_core\`; \`peak_rss_kib\`), \`totals\`
   (\`ready\`; \`failed\`: timeout, exited_before_ready, spawn_failed; \`interrupted\`;
