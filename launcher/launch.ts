@@ -419,6 +419,11 @@ export async function launch(
   // The host's steal at T_0, then from T_0 until every boot had ended.
   let stealAtT0: number | null = null;
   let stealWhileBooting: number | null = null;
+  // What the batch's costs are counted from: taken once, at T_0.
+  const atT0 = () => {
+    cpuAtT0 = processCpuMs();
+    stealAtT0 = hostStealMs();
+  };
   const bootsOver = () => {
     if (stealAtT0 === null || stealWhileBooting !== null) return;
     const s = hostStealMs();
@@ -785,8 +790,7 @@ export async function launch(
     },
     setT0: (t) => {
       t0 = t;
-      cpuAtT0 = processCpuMs();
-      stealAtT0 = hostStealMs();
+      atT0();
       // Every instance is forked: raise the thread that takes T_e.
       if (mainNice !== null && nice.set === null) {
         const r = setThreadNice(mainNice);
@@ -866,8 +870,7 @@ export async function launch(
       t0 = options.t0At
         ? await sleepUntil(await options.t0At(), options.signal)
         : clock.now();
-      cpuAtT0 = processCpuMs();
-      stealAtT0 = hostStealMs();
+      atT0();
       const maxBooting = kind.maxBooting(pattern);
       for (const inst of insts) {
         if (interrupted) break;

@@ -7,6 +7,7 @@
  */
 import { patternLabel } from "./pattern.ts";
 import type { SweepEvent } from "./sweep.ts";
+import type { LaunchEvent } from "./launch.ts";
 import { formatDuration } from "./sweep_plan.ts";
 
 const enc = new TextEncoder();
@@ -136,7 +137,7 @@ export function batchCounter(
     everyMs?: number;
   },
 ): {
-  onEvent: (ev: { type: "started" | "ended"; instance: number }) => void;
+  onEvent: (ev: Pick<LaunchEvent, "type" | "instance">) => void;
   finish: () => void;
 } {
   const now = options.now ?? (() => performance.now());
