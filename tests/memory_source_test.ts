@@ -421,6 +421,35 @@ Deno.test({
   },
 });
 
+Deno.test("startCSampler() held on the rate still drains a ring half full, losing nothing", async () => {
+  // A ring of 512 samples at 1 ms fills in ~0.5 s: held for 1.2 s, it must
+  // be drained while held (checked every quarter of its fill time), or
+  // samples are overwritten and counted lost.
+  const batches: MemorySample[][] = [];
+  const s = await startCSampler({
+    intervalMs: 1,
+    realtime: false,
+    drainMs: 10,
+    ringSamples: 512,
+    onSamples: (rows) => batches.push(rows),
+  });
+  let whileHeld = 0;
+  try {
+    s.holdRate(true);
+    const before = batches.length;
+    await new Promise((r) => setTimeout(r, 1200));
+    whileHeld = batches.length - before;
+    s.holdRate(false);
+  } finally {
+    const stats = await s.stop();
+    const got = batches.reduce((a, b) => a + b.length, 0);
+    assert.ok(whileHeld >= 1, `${whileHeld} drains while held`);
+    assert.ok(stats.samples > 512, `${stats.samples} samples`);
+    assert.equal(stats.lost, 0);
+    assert.equal(got, stats.samples, "every sample handed on");
+  }
+});
+
 Deno.test("startCSampler() drains nothing while held on the rate, then every sample at the release", async () => {
   const batches: MemorySample[][] = [];
   const s = await startCSampler({

@@ -98,6 +98,8 @@ export interface CSamplerOptions {
   onSamples: (rows: MemorySample[]) => void;
   /** How often the ring is drained into `onSamples`, ms (default 50). */
   drainMs?: number;
+  /** Samples the ring holds (default 2^16: 32 s at 2 kHz). */
+  ringSamples?: number;
   /**
    * Quiet mode: sleep on a cgroup v1 memory threshold of this many KiB
    * around the last sample once the run's memory has stayed within it for
@@ -179,7 +181,7 @@ export async function startCSampler(
   const intervalMs = options.intervalMs ?? 0.5;
   const meminfoEvery = options.meminfoEvery ?? 20;
   // A ring of 2^16 samples: 32 s at 2 kHz between two drains is plenty.
-  const cap = 1 << 16;
+  const cap = options.ringSamples ?? 1 << 16;
   const file = SharedFile.create("memring", HEADER + cap * 4 * 8);
   const quietStep = options.quietStepKib ?? 0;
   const whyNot = quietStep > 0 ? quietWhyNot(options.cgroupUsageFile) : null;
@@ -287,21 +289,37 @@ export async function startCSampler(
   // While instances boot (held on the rate) the ring is drained only once it
   // is half full (16 s at 2 kHz): the drain is the launcher's main-thread
   // work while guests boot, and its rows are wanted only after the boots.
+  // Nor is it looked at every drainMs then: a quarter of the time the ring
+  // takes to fill at the rate (8 s at 2 kHz) leaves it half empty still. The
+  // 50 ms wake-ups alone, finding nothing to drain, cost the CLI's main
+  // thread 15-26 ms of CPU over a 3 s boot against 7 ms for one check a
+  // second (synthetic spin_ms=3000, N = 1, two runs each: trace of
+  // processCpuMs() from T_0 to the ready line).
+  const drainMs = options.drainMs ?? 50;
+  const heldCheckMs = Math.max(drainMs, (capacity / 4) * intervalMs);
   let holding = false;
-  const timer = setInterval(() => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
     if (!holding || Number(file.u64(32)) - tail >= capacity / 2) drain();
-  }, options.drainMs ?? 50);
+    timer = setTimeout(tick, holding ? heldCheckMs : drainMs);
+  };
+  const schedule = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(tick, ms);
+  };
+  schedule(drainMs);
   let held = false;
   return {
     pid: child.pid,
     holdRate(on) {
       if (on) held = true;
       holding = on;
+      schedule(on ? heldCheckMs : drainMs);
       if (!on) drain();
       stdin.write(new TextEncoder().encode(on ? "r" : "q")).catch(() => {});
     },
     async stop(): Promise<CSamplerStats> {
-      clearInterval(timer);
+      clearTimeout(timer);
       await stdin.close().catch(() => {});
       const status = await Promise.race([
         child.status,
