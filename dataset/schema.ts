@@ -178,7 +178,7 @@ export const INSTANCE_COLUMNS = [
     nullable: true,
     since: 3,
     doc:
-      "CPU time the instance's process had used at T_e (all its threads, from /proc/<pid>/task/*/schedstat), ms: what the boot cost in CPU, which, unlike boot_ms, hardly grows when instances share the cores. Null unless ready while the process was alive (ready-on-exit has none). Since version 3.",
+      "CPU time the instance's process had used at T_e (all its threads: its CPU-time clock when the spawn helper watches the ready line, else the sum of /proc/<pid>/task/*/schedstat), ms: what the boot cost in CPU, which, unlike boot_ms, hardly grows when instances share the cores. Null unless ready while the process was alive (ready-on-exit has none). Since version 3.",
   },
   {
     name: "output_bytes",

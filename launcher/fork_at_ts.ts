@@ -68,14 +68,16 @@ export interface ForkHooks<S extends InstanceState> {
  * its stdout for `needle` as it reads it (as `LineWatch` would: the
  * current line, `\r` dropped) and, at the read that completes it, reads
  * VmHWM, the instance's CPU and (every `pssStep`-th index) Pss and private
- * memory, then SIGKILLs its process tree when `kill`. The launcher's main
+ * memory, then SIGKILLs its process group when `kill` (each instance leads
+ * one; a descendant that left it is the batch tag's, `killTagged()`, when
+ * the batch ends). The launcher's main
  * thread did this at T_e, behind every other instance's output: 13% of its
  * CPU in a 256-storm (perf), and the kill waited for its event loop.
  */
 export interface HelperReady {
   /** The literal the current output line must contain (`literalOf()`). */
   needle: string;
-  /** SIGKILL the instance's tree right after the reads (kill-after-ready, no grace). */
+  /** SIGKILL the instance's process group right after the reads (kill-after-ready, no grace). */
   kill: boolean;
   /** Read Pss/USS for every pssStep-th instance by index (Infinity or 0: none). */
   pssStep: number;

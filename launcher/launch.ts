@@ -30,7 +30,6 @@ import type { Profile } from "./profile.ts";
 import { phaseArgs, qmpStart } from "./qmp.ts";
 import { sleepUntil } from "./start_at.ts";
 import {
-  hasChildrenFiles,
   holdReaper,
   killTagged,
   newBatchTag,
@@ -360,8 +359,7 @@ export async function launch(
       !options.phases
     ? {
       needle: literal,
-      kill: profile.teardown === "kill-after-ready" && graceMs === 0 &&
-        hasChildrenFiles(),
+      kill: profile.teardown === "kill-after-ready" && graceMs === 0,
       pssStep,
     }
     : null;

@@ -230,6 +230,64 @@ Deno.test("launch() teardown kills a forking wrapper's whole tree, and the batch
   }
 });
 
+Deno.test("launch() fork mode, no grace: the helper's kill at ready takes the instance's process group; a descendant that left it goes with the batch", async () => {
+  // Killed by the spawn helper at the ready line (a literal, grace 0): the
+  // wrapper's background child is in its process group and dies with it;
+  // the setsid one left the group and lives until the batch tag's sweep.
+  const p = fakeProfile(
+    "grouped",
+    "sleep 1012.$$ & setsid sleep 1013.$$ & sleep 0.3; echo READY; wait",
+  );
+  const sleeps = (arg: string) =>
+    processesWith(arg).filter((pid) =>
+      Deno.readTextFileSync(`/proc/${pid}/cmdline`) === `sleep\0${arg}\0`
+    );
+  const release = await holdReaper();
+  const pids: number[] = [];
+  try {
+    const rows: InstanceRow[] = [];
+    const done = launch(p, {
+      count: 2,
+      pattern: { kind: "interval", intervalMs: 3000 },
+      argv: p.argv,
+      graceMs: 0,
+      sampleIntervalMs: 0,
+      onRows: (r) => rows.push(...r),
+    });
+    await until("instance 0 reaped", () => rows.length >= 1, 20000);
+    const pid = rows[0].pid!;
+    pids.push(pid);
+    assert.equal(rows[0].outcome, "ready");
+    await until(
+      "the group's child gone",
+      () => sleeps(`1012.${pid}`).length === 0,
+      2000,
+    );
+    assert.equal(rows.length, 1, "the batch still runs");
+    assert.equal(
+      sleeps(`1013.${pid}`).length,
+      1,
+      "the setsid child left the group: not killed at ready",
+    );
+    const res = await done;
+    pids.push(res.rows[1].pid!);
+    assert.equal(res.spawnMode, "fork");
+    assert.deepEqual(res.rows.map((r) => r.outcome), ["ready", "ready"]);
+    for (const x of pids) {
+      for (const n of [1012, 1013]) {
+        assert.deepEqual(sleeps(`${n}.${x}`), [], `${n}.${x} gone`);
+      }
+    }
+  } finally {
+    for (const x of pids) {
+      for (const n of [1012, 1013]) {
+        for (const pid of sleeps(`${n}.${x}`)) Deno.kill(pid, "SIGKILL");
+      }
+    }
+    await release();
+  }
+});
+
 Deno.test("runBatch() stopped before any release: the dataset loads, every instance not_started", async () => {
   const dir = await Deno.makeTempDir();
   const ctl = new AbortController();
