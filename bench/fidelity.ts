@@ -47,6 +47,7 @@ import {
   runHarnessWithCost,
 } from "./c_harness.ts";
 import { stealMs } from "./scale.ts";
+import { monotonicMs } from "../launcher/clock.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -115,6 +116,13 @@ export interface BootComparison {
   pass: boolean;
   /** Median machine steal time per storm, ms, of each side (when measured). */
   steal_ms?: { launcher: number; c: number } | null;
+  /**
+   * Median time from the end of `before` (the host-memory warm-up) to the
+   * storm's T_0, ms: the launcher's (its CLI starting up) and the wait the C
+   * harness was given to match it (its own start-up, ~1 ms, not in it).
+   * Absent in runs before 2026-12-04, when the harness started at once.
+   */
+  start_lag_ms?: { launcher: number | null; c: number } | null;
 }
 
 /** p50 / p99 / max of the schedule error of one side, ms. */
@@ -588,10 +596,11 @@ export function renderBootTable(boot: readonly BootComparison[]): string {
     "95% intervals by bootstrap over instances, and over whole storms (wider when storms differ more than their instances: then the ratio is noise-limited at this many repeats). T_s span: last − first T_s of a run (median over repeats); " +
     "a side that starts its instances more slowly boots each under less contention. " +
     "Steal: the host's steal time (/proc/stat), median per storm: the launcher's from T_0 until every boot had ended (run.json `steal_ms_while_booting`), the C harness's over its run. " +
+    "Start lag: from the end of the host-memory warm-up to T_0, median: the launcher's (its CLI starting up, run.json `t0_monotonic_ms`) and the wait the C harness was given to match it, so that both storms begin in the same host state (this VM hands free memory back to its host within seconds). " +
     "❌ spread: the launcher's span exceeds C's by more than 3% of C's median boot_ms, so the ratio is not like for like.",
     "",
-    "| N | repeats | launcher median ms | C median ms | launcher / C | 95% interval | over storms | goal | launcher p10–p90 | C p10–p90 | T_s span ms (L/C) | not ready (L/C) | steal ms per storm (L/C) | |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| N | repeats | launcher median ms | C median ms | launcher / C | 95% interval | over storms | goal | launcher p10–p90 | C p10–p90 | T_s span ms (L/C) | not ready (L/C) | steal ms per storm (L/C) | start lag ms (L/C) | |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const b of boot) {
     out.push(
@@ -607,6 +616,10 @@ export function renderBootTable(boot: readonly BootComparison[]): string {
         `${b.launcher.failed}/${b.c.failed} | ${
           b.steal_ms
             ? `${fmt(b.steal_ms.launcher, 0)}/${fmt(b.steal_ms.c, 0)}`
+            : "–"
+        } | ${
+          b.start_lag_ms
+            ? `${fmt(b.start_lag_ms.launcher, 0)}/${fmt(b.start_lag_ms.c, 0)}`
             : "–"
         } | ${b.pass ? "✅" : b.like_for_like ? "❌" : "❌ spread"} |`,
     );
@@ -917,6 +930,12 @@ export interface Sides {
     n: number,
     pattern?: { intervalMs?: number; parallel?: number },
   ): Promise<Timing[]>;
+  /**
+   * T_0 of the last launcher batch on CLOCK_MONOTONIC, ms (run.json
+   * `t0_monotonic_ms`), or null: when the launcher's storm began, against
+   * the benchmark's own clock.
+   */
+  lastLauncherT0?(): number | null;
 }
 
 /** Options of {@link prepareSides}. */
@@ -1100,11 +1119,18 @@ export async function prepareSides(
     }
   };
   await c(1);
+  let lastT0: number | null = null;
   return {
     argv,
     ready,
-    launcher: async (n, pattern) => (await launcher(n, pattern)).rows,
+    launcher: async (n, pattern) => {
+      const b = await launcher(n, pattern);
+      const t0 = b.run.t0_monotonic_ms;
+      lastT0 = typeof t0 === "number" ? t0 : null;
+      return b.rows;
+    },
     c,
+    lastLauncherT0: () => lastT0,
   };
 }
 
@@ -1131,19 +1157,43 @@ export async function measureBoot(
      * no QEMU is left, then warm the host's memory), outside the timing.
      */
     before?: (n: number) => Promise<void>;
+    /**
+     * Start the C harness as long after `before` as the launcher's T_0
+     * came after it (the median so far at this N; default true). The
+     * launcher's CLI takes ~0.5-1 s from its start to T_0; on a host that
+     * hands free memory back to its hypervisor (free page reporting) the
+     * memory warmed by `before` is partly gone by then, and a harness
+     * started at once boots its storm in a warmer host: measured, 12
+     * rotating rounds of 64, the harness at once 799 ms, the same harness
+     * 700 ms after the warm-up 879 ms (1.100), the launcher 865 ms.
+     */
+    equalStartLag?: boolean;
   },
 ): Promise<{ comparisons: BootComparison[]; raw: Record<string, RawBoot> }> {
   const log = options.log ?? (() => {});
   const comparisons: BootComparison[] = [];
   const raw: Record<string, RawBoot> = {};
+  const equal = options.equalStartLag !== false && !!sides.lastLauncherT0;
   for (const { n, repeats } of options.plan) {
     const steal = { launcher: [] as number[], c: [] as number[] };
+    const lags = { launcher: [] as number[], c: [] as number[] };
     const runs = await alternate(repeats, async (side, r) => {
       log(`fidelity: N=${n} back-to-back, repeat ${r + 1}/${repeats}, ${side}`);
       await options.before?.(n);
+      const ready = monotonicMs();
+      if (equal && side === "c") {
+        // The launcher goes first at every N (alternate()): its lag is known.
+        const wait = lags.launcher.length ? median(lags.launcher) : 0;
+        lags.c.push(wait);
+        if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+      }
       const s0 = stealMs();
       const known = launcherBootSteal.length;
       const t = await sides[side](n);
+      if (side === "launcher") {
+        const t0 = sides.lastLauncherT0?.() ?? null;
+        if (t0 !== null && t0 > ready) lags.launcher.push(t0 - ready);
+      }
       // The launcher's own record of its boots' window when it has one (a
       // CLI call also starts and ends a process around the storm: 100 ms
       // of steal over the call against 10 while booting, median of 24
@@ -1158,6 +1208,12 @@ export async function measureBoot(
     const cmp = {
       ...compareBoot(n, runs),
       steal_ms: { launcher: median(steal.launcher), c: median(steal.c) },
+      start_lag_ms: equal
+        ? {
+          launcher: lags.launcher.length ? median(lags.launcher) : null,
+          c: median(lags.c),
+        }
+        : null,
     };
     log(
       `fidelity: N=${n}: launcher ${fmt(cmp.launcher.median_ms)} ms, C ${

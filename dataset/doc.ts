@@ -64,7 +64,8 @@ A run folder (\`data/runs/<run-id>/\` by default) holds:
   \`samples\`, \`worst_gap_ms\`, \`realtime\`, \`warning\`), \`wall_ms\`, \`steal_ms_while_booting\`
   (the host's steal time from /proc/stat, every CPU, 10 ms resolution, from T_0 until
   every boot had ended: the hypervisor's noise in the boot times; null where the host does
-  not report it), \`launcher\` (the
+  not report it), \`t0_monotonic_ms\` (T_0 on the host's CLOCK_MONOTONIC, ms; every time
+  column is ms after it), \`launcher\` (the
   launcher's own \`cpu_ms\`, exact over all its threads; \`cpu_user_ms\` / \`cpu_system_ms\`, the
   kernel's tick-sampled split of it; \`cpu_share_of_one_core\`; \`peak_rss_kib\`), \`totals\`
   (\`ready\`; \`failed\`: timeout, exited_before_ready, spawn_failed; \`interrupted\`;

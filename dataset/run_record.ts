@@ -284,6 +284,13 @@ export interface RunRecord {
    * Null where the host does not report steal.
    */
   steal_ms_while_booting?: number | null;
+  /**
+   * T_0 on the host's CLOCK_MONOTONIC, ms (every time column is ms after
+   * it): lines the batch up with what other processes on the host timed,
+   * such as a benchmark's warm-up before it. Null when the launcher's clock
+   * was not CLOCK_MONOTONIC (see `clock`) or the batch never reached T_0.
+   */
+  t0_monotonic_ms?: number | null;
   /** The launcher's own CPU and memory over the batch. */
   launcher?: LauncherCost;
   /** Instance counts by outcome group (null while running). */

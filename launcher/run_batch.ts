@@ -515,6 +515,10 @@ export async function runBatch(
       reaper_warning: result.reaperWarning,
       wall_ms: result.wallMs,
       steal_ms_while_booting: result.stealMsWhileBooting,
+      t0_monotonic_ms:
+        clockSource.startsWith("clock_gettime") && Number.isFinite(result.t0)
+          ? result.t0
+          : null,
       launcher: {
         ...launcherCost(cpu0, total0, performance.now() - wall0),
         cpu_ms_from_t0: result.cpuFromT0Ms,

@@ -11,6 +11,7 @@ import {
   alternate,
   compareBoot,
   compareSchedule,
+  measureBoot,
   scheduleError,
   scheduleErrors,
   stormRatioCi,
@@ -18,6 +19,7 @@ import {
   timingsFromCsv,
 } from "../bench/fidelity.ts";
 import { ensureMinkernel } from "../images/build.ts";
+import { monotonicMs } from "../launcher/clock.ts";
 import {
   createRunCgroup,
   removeRunCgroup,
@@ -324,6 +326,58 @@ Deno.test("alternate() flips the A/B order every repeat", async () => {
     return Promise.resolve([]);
   });
   assert.deepEqual(order, ["launcher", "c", "c", "launcher", "launcher", "c"]);
+});
+
+Deno.test("measureBoot() starts the C side as long after the warm-up as the launcher's T_0 came, unless told not to", async () => {
+  // Fake sides: the launcher's T_0 comes 60 ms after it is called (its CLI
+  // starting up); the C side notes when it is called.
+  const row = (): Timing => ({
+    instance: 0,
+    outcome: "ready",
+    boot_ms: 10,
+    first_output_boot_ms: 5,
+    t_s_ms: 0,
+    scheduled_ms: null,
+  });
+  const run = async (equalStartLag: boolean) => {
+    let warmed = 0, t0: number | null = null;
+    const waits: number[] = [];
+    const sides = {
+      argv: [],
+      ready: { line: "x" },
+      launcher: async () => {
+        t0 = monotonicMs() + 60;
+        await new Promise((r) => setTimeout(r, 70));
+        return [row()];
+      },
+      c: () => {
+        waits.push(monotonicMs() - warmed);
+        return Promise.resolve([row()]);
+      },
+      lastLauncherT0: () => t0,
+    };
+    const { comparisons } = await measureBoot(sides, {
+      plan: [{ n: 1, repeats: 2 }],
+      before: () => {
+        warmed = monotonicMs();
+        return Promise.resolve();
+      },
+      equalStartLag,
+    });
+    return { waits, lag: comparisons[0].start_lag_ms };
+  };
+  const on = await run(true);
+  assert.equal(on.waits.length, 2);
+  for (const w of on.waits) assert.ok(w >= 55, `C started ${w} ms after`);
+  assert.ok(on.lag!.launcher! >= 59, JSON.stringify(on.lag));
+  // each C wait is the launcher's median lag so far
+  assert.ok(
+    Math.abs(on.lag!.c - on.lag!.launcher!) < 5,
+    JSON.stringify(on.lag),
+  );
+  const off = await run(false);
+  assert.equal(off.lag, null);
+  for (const w of off.waits) assert.ok(w < 55, `C waited ${w} ms`);
 });
 
 Deno.test("compareBoot() refuses a ratio when the launcher spread its storm out", () => {

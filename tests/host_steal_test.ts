@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { hostStealMs, parseStealMs } from "../launcher/host_steal.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { fakeProfile } from "./helpers.ts";
+import { monotonicMs } from "../launcher/clock.ts";
 
 Deno.test("parseStealMs() reads the 8th number of the cpu line in ms, null without one", () => {
   // this machine's /proc/stat, first line, on 2026-12-03 (USER_HZ 100)
@@ -40,4 +41,26 @@ Deno.test("runBatch() records the host's steal from T_0 until every boot had end
   assert.ok(s! >= 0, `${s}`);
   // the boots' window is inside the call (10 ms resolution)
   assert.ok(s! <= after! - before, `${s} ms > ${after! - before} ms`);
+});
+
+Deno.test("runBatch() records T_0 on the host's CLOCK_MONOTONIC, between the call's start and its end", async () => {
+  const dir = await Deno.makeTempDir();
+  const p = fakeProfile("t0", "echo READY; exec sleep 5");
+  const before = monotonicMs();
+  const { record, result } = await runBatch(p, {
+    count: 2,
+    pattern: { kind: "back-to-back" },
+    outDir: dir,
+    sampleIntervalMs: 0,
+  });
+  const after = monotonicMs();
+  await Deno.remove(dir, { recursive: true });
+  const t0 = record.t0_monotonic_ms!;
+  assert.equal(typeof t0, "number", JSON.stringify(record));
+  assert.ok(before <= t0 && t0 <= after, `${before} <= ${t0} <= ${after}`);
+  // every time column is ms after it: the last T_e lies before the call's end
+  const te = Math.max(
+    ...result.rows.map((r) => (r.t_s_ms ?? 0) + (r.boot_ms ?? 0)),
+  );
+  assert.ok(t0 + te <= after, `${t0} + ${te} > ${after}`);
 });
