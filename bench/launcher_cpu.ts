@@ -2,7 +2,8 @@
  * The launcher's CPU while N guests boot: one back-to-back minkernel-microvm
  * storm through the benchmarks' `storm()` (`runBatch`, the CLI's code path)
  * in this process, printing run.json `launcher` (the whole batch, and from
- * T_0 to the last reap) and the C sampler process's own share.
+ * T_0 to the last reap, and from T_0 to the last boot's end) and the C
+ * sampler process's and spawn helper's own shares.
  *
  * ```sh
  * deno run -A --v8-flags=--no-concurrent-recompilation,--no-concurrent-osr bench/launcher_cpu.ts [N=256] [on|off]
@@ -32,6 +33,8 @@ try {
           r.launcherCpuMs?.toFixed(0)
         } ms (${pct(r.launcherCpuShare)} of a core over the batch), from T_0 ${
           pct(r.launcherCpuShareFromT0)
+        }, while booting ${
+          pct(r.launcherCpuShareWhileBooting)
         }; sampler process ${pct(r.sampler?.cpuShare)}; spawn helper ${
           pct(r.helperCpuShare)
         }`

@@ -243,6 +243,8 @@ export interface StormResult {
   launcherCpuShare: number | null;
   /** run.json `launcher.cpu_share_from_t0`: CPU from T_0 to the last reap / that time (null in older runs). */
   launcherCpuShareFromT0?: number | null;
+  /** run.json `launcher.cpu_share_while_booting`: CPU from T_0 to the last boot's end / that time (null in older runs). */
+  launcherCpuShareWhileBooting?: number | null;
   /**
    * run.json `launcher.spawn_helper_cpu_ms` over the storm's wall time: the
    * fork-mode spawn helper process's own CPU (null in other modes and in
@@ -700,6 +702,7 @@ export async function storm(
       launcherCpuMs: l.cpu_ms,
       launcherCpuShare: l.cpu_share_of_one_core,
       launcherCpuShareFromT0: l.cpu_share_from_t0 ?? null,
+      launcherCpuShareWhileBooting: l.cpu_share_while_booting ?? null,
       helperCpuShare: l.spawn_helper_cpu_ms != null && record.wall_ms
         ? l.spawn_helper_cpu_ms / (record.wall_ms as number)
         : null,

@@ -154,6 +154,16 @@ export interface LauncherCost {
   /** cpu_ms_from_t0 over T_0 → last instance reaped: the share of one core while the guests boot. */
   cpu_share_from_t0?: number | null;
   /**
+   * CPU of every thread of the launcher from T_0 until every boot had ended
+   * (ready, failed or stopped), ms: what it took from the guests while they
+   * booted; the work after it (the memory samples held while they booted
+   * turned into rows, the last exits) competes with no boot. Absent in runs
+   * before 2026-12-04.
+   */
+  cpu_ms_while_booting?: number | null;
+  /** cpu_ms_while_booting over T_0 → the last boot's end: the share of one core. */
+  cpu_share_while_booting?: number | null;
+  /**
    * CPU of the spawn helper process (fork mode, launcher/fork_at_ts.c),
    * every thread over its life, instances not included, ms: part of the
    * launcher's cost that `cpu_ms` (this process only) leaves out. Null in

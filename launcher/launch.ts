@@ -248,6 +248,14 @@ export interface LaunchResult {
   cpuFromT0Ms: number | null;
   /** cpuFromT0Ms over T_0 → last instance reaped: the share of one core. */
   cpuShareFromT0: number | null;
+  /**
+   * The launcher process's CPU (every thread) from T_0 until every boot had
+   * ended (ready, failed or stopped), ms: what it took from the guests while
+   * they booted; null without a T_0 or a CPU clock.
+   */
+  cpuWhileBootingMs: number | null;
+  /** cpuWhileBootingMs over T_0 → the last boot's end: the share of one core. */
+  cpuShareWhileBooting: number | null;
   /** The spawn helper's own CPU over its life, ms (fork mode; else null). */
   helperCpuMs: number | null;
   /**
@@ -422,7 +430,17 @@ export async function launch(
     cpuAtT0 = processCpuMs();
     stealAtT0 = hostStealMs();
   };
+  // The launcher's own CPU from T_0 until every boot had ended: what it took
+  // from the guests while they booted (the work after, such as turning the
+  // held memory samples into rows, competes with no boot).
+  let cpuWhileBooting: number | null = null;
+  let bootsOverAt: number | null = null;
   const bootsOver = () => {
+    if (bootsOverAt === null && Number.isFinite(t0)) {
+      bootsOverAt = now();
+      const c = processCpuMs();
+      cpuWhileBooting = c !== null && cpuAtT0 !== null ? c - cpuAtT0 : null;
+    }
     if (stealAtT0 === null || stealWhileBooting !== null) return;
     const s = hostStealMs();
     stealWhileBooting = s === null ? null : s - stealAtT0;
@@ -943,6 +961,11 @@ export async function launch(
     wallMs: now(),
     cpuFromT0Ms: cpuFromT0,
     cpuShareFromT0,
+    cpuWhileBootingMs: cpuWhileBooting,
+    cpuShareWhileBooting: cpuWhileBooting !== null && bootsOverAt !== null &&
+        bootsOverAt > 0
+      ? cpuWhileBooting / bootsOverAt
+      : null,
     helperCpuMs: forkSession?.cpuMs() ?? null,
     stealMsWhileBooting: stealWhileBooting,
     sampler: samplerStats,

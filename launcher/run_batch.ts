@@ -523,6 +523,8 @@ export async function runBatch(
         ...launcherCost(cpu0, total0, performance.now() - wall0),
         cpu_ms_from_t0: result.cpuFromT0Ms,
         cpu_share_from_t0: result.cpuShareFromT0,
+        cpu_ms_while_booting: result.cpuWhileBootingMs,
+        cpu_share_while_booting: result.cpuShareWhileBooting,
         spawn_helper_cpu_ms: result.helperCpuMs,
       },
       totals: runTotals(result.rows),

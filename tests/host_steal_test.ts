@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { hostStealMs, parseStealMs } from "../launcher/host_steal.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { fakeProfile } from "./helpers.ts";
-import { monotonicMs } from "../launcher/clock.ts";
+import { monotonicMs, processCpuMs } from "../launcher/clock.ts";
+import { launch } from "../launcher/launch.ts";
 
 Deno.test("parseStealMs() reads the 8th number of the cpu line in ms, null without one", () => {
   // this machine's /proc/stat, first line, on 2026-12-03 (USER_HZ 100)
@@ -63,4 +64,29 @@ Deno.test("runBatch() records T_0 on the host's CLOCK_MONOTONIC, between the cal
     ...result.rows.map((r) => (r.t_s_ms ?? 0) + (r.boot_ms ?? 0)),
   );
   assert.ok(t0 + te <= after, `${t0} + ${te} > ${after}`);
+});
+
+Deno.test("launch() counts its CPU while the guests boot apart from its CPU after the last boot ended", async () => {
+  const p = fakeProfile("cpu", "echo READY; exec sleep 5");
+  let burnt = 0;
+  let rows = 0;
+  const res = await launch(p, {
+    count: 2,
+    pattern: { kind: "back-to-back" },
+    argv: p.argv,
+    graceMs: 0,
+    sampleIntervalMs: 0,
+    // The second row comes after its instance's exit, so after every boot
+    // ended: burn 60 ms of CPU there.
+    onRows: () => {
+      if (++rows < 2) return;
+      const a = processCpuMs()!;
+      while (processCpuMs()! - a < 60) { /* burn */ }
+      burnt = processCpuMs()! - a;
+    },
+  });
+  const during = res.cpuWhileBootingMs!, all = res.cpuFromT0Ms!;
+  assert.ok(during >= 0 && during <= all, `${during} / ${all}`);
+  assert.ok(all - during >= burnt * 0.9, `${all} - ${during} < ${burnt}`);
+  assert.ok(res.cpuShareWhileBooting! >= 0);
 });
