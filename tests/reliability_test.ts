@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureMinkernel } from "../images/build.ts";
 import { launch } from "../launcher/launch.ts";
-import { loadProfile } from "../launcher/profile.ts";
+import { loadProfile, type Profile } from "../launcher/profile.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { denoRunner, type ProcessRunner } from "../launcher/runner.ts";
 import { holdReaper } from "../launcher/reaper.ts";
@@ -172,6 +172,30 @@ for (const mode of ["fork", "prestart", "direct"] as const) {
   });
 }
 
+/** The live `sleep ARG` processes, exactly that command line. */
+function sleeps(arg: string): number[] {
+  return processesWith(arg).filter((pid) =>
+    Deno.readTextFileSync(`/proc/${pid}/cmdline`) === `sleep\0${arg}\0`
+  );
+}
+
+/** Two instances of `p` an interval apart, their rows pushed as they end. */
+function launchTwo(
+  p: Profile,
+  options: { intervalMs: number; graceMs: number },
+): { rows: InstanceRow[]; done: ReturnType<typeof launch> } {
+  const rows: InstanceRow[] = [];
+  const done = launch(p, {
+    count: 2,
+    pattern: { kind: "interval", intervalMs: options.intervalMs },
+    argv: p.argv,
+    graceMs: options.graceMs,
+    sampleIntervalMs: 0,
+    onRows: (r) => rows.push(...r),
+  });
+  return { rows, done };
+}
+
 Deno.test("launch() teardown kills a forking wrapper's whole tree, and the batch what left the tree", async () => {
   // Two children of the wrapper (one in a session of its own) are in its
   // tree at teardown; a grandchild whose parent exited at once was handed to
@@ -181,23 +205,11 @@ Deno.test("launch() teardown kills a forking wrapper's whole tree, and the batch
     "forker",
     "sleep 1002.$$ & setsid sleep 1003.$$ & (sleep 1004.$$ &); sleep 0.3; echo READY; wait",
   );
-  const sleeps = (arg: string) =>
-    processesWith(arg).filter((pid) =>
-      Deno.readTextFileSync(`/proc/${pid}/cmdline`) === `sleep\0${arg}\0`
-    );
   // Held here, the reaper's own sweep at its release cannot do the work.
   const release = await holdReaper();
   const pids: number[] = [];
   try {
-    const rows: InstanceRow[] = [];
-    const done = launch(p, {
-      count: 2,
-      pattern: { kind: "interval", intervalMs: 4000 },
-      argv: p.argv,
-      graceMs: 300,
-      sampleIntervalMs: 0,
-      onRows: (r) => rows.push(...r),
-    });
+    const { rows, done } = launchTwo(p, { intervalMs: 4000, graceMs: 300 });
     // Instance 0 torn down, the batch still running.
     await until("instance 0 reaped", () => rows.length >= 1, 20000);
     await new Promise((r) => setTimeout(r, 400));
@@ -238,22 +250,10 @@ Deno.test("launch() fork mode, no grace: the helper's kill at ready takes the in
     "grouped",
     "sleep 1012.$$ & setsid sleep 1013.$$ & sleep 0.3; echo READY; wait",
   );
-  const sleeps = (arg: string) =>
-    processesWith(arg).filter((pid) =>
-      Deno.readTextFileSync(`/proc/${pid}/cmdline`) === `sleep\0${arg}\0`
-    );
   const release = await holdReaper();
   const pids: number[] = [];
   try {
-    const rows: InstanceRow[] = [];
-    const done = launch(p, {
-      count: 2,
-      pattern: { kind: "interval", intervalMs: 3000 },
-      argv: p.argv,
-      graceMs: 0,
-      sampleIntervalMs: 0,
-      onRows: (r) => rows.push(...r),
-    });
+    const { rows, done } = launchTwo(p, { intervalMs: 3000, graceMs: 0 });
     await until("instance 0 reaped", () => rows.length >= 1, 20000);
     const pid = rows[0].pid!;
     pids.push(pid);
