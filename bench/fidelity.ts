@@ -1462,10 +1462,12 @@ export function fidelityPlan(quick: boolean): FidelityPlan {
       // host memory): with 10 storms of 16 the interval over storms was
       // 0.93-1.33 (2026-12-02 15:14), and 24-round A/B runs of 16 still
       // moved ±4% from one run to the next (2026-12-03), so 24 of them; a
-      // storm of 1 takes ~35 ms, so 40 of those.
+      // storm of 1 takes ~35 ms, so 40 of those. Storms of 64: 8 gave an
+      // interval over storms of 0.97-1.14 and A/B runs of 10-20 rounds
+      // 1.03-1.14 on one day (2026-12-04), so 16 (~10 s a pair).
       boot: [{ n: 1, repeats: 40 }, { n: 16, repeats: 24 }, {
         n: 64,
-        repeats: 8,
+        repeats: 16,
       }],
       schedule: [{ n: 32, intervalMs: 5, repeats: 3 }],
       floor: { n: 20, repeats: 3 },
