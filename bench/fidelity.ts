@@ -1165,7 +1165,8 @@ export async function measureBoot(
      * memory warmed by `before` is partly gone by then, and a harness
      * started at once boots its storm in a warmer host: measured, 12
      * rotating rounds of 64, the harness at once 799 ms, the same harness
-     * 700 ms after the warm-up 879 ms (1.100), the launcher 865 ms.
+     * 700 ms after the warm-up 879 ms (1.100), the launcher 865 ms
+     * (`bench/start_lag_ab.ts`).
      */
     equalStartLag?: boolean;
   },
