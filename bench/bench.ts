@@ -1280,20 +1280,19 @@ function goalRows(r: BenchReport): GoalRow[] {
     });
     const at256 = ran.filter((s) => s.n === 256);
     const share = (s: StormResult) => shareWithSampler(s) ?? s.launcherCpuShare;
-    // While the guests boot: from T_0 (runs before it had no such record:
-    // the whole batch, setup and pre-fork included, over T_0 → end).
-    // While the guests boot (T_0 → the last boot's end) where the run has
-    // it; older runs: T_0 → the last reap.
+    // While the guests boot: T_0 → the last boot's end; runs before it had
+    // that record, T_0 → the last reap; before that, the whole batch (setup
+    // and pre-fork included) over T_0 → end.
     const ownShare = (s: StormResult) =>
       s.launcherCpuShareWhileBooting ?? s.launcherCpuShareFromT0 ?? null;
-    const fromT0 = (s: StormResult) =>
+    const whileBooting = (s: StormResult) =>
       ownShare(s) != null ? shareWithSampler(s, ownShare(s)) : share(s);
     const worstStorm = at256.length
       ? at256.reduce((a, b) =>
-        (fromT0(b) ?? Infinity) > (fromT0(a) ?? Infinity) ? b : a
+        (whileBooting(b) ?? Infinity) > (whileBooting(a) ?? Infinity) ? b : a
       )
       : null;
-    const worst = worstStorm ? fromT0(worstStorm) ?? Infinity : Infinity;
+    const worst = worstStorm ? whileBooting(worstStorm) ?? Infinity : Infinity;
     const parts = worstStorm && ownShare(worstStorm) != null
       ? ` (launcher process ${pct(ownShare(worstStorm))}${
         worstStorm.launcherCpuShareWhileBooting != null &&

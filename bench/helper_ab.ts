@@ -1,7 +1,7 @@
 /**
  * The spawn helper's own CPU in a storm, two versions of its source side by
  * side: the working tree's `launcher/fork_at_ts.c` and the one at a git
- * revision, each built with the launcher's flags, N back-to-back
+ * revision, each built as the launcher builds it, N back-to-back
  * minkernel-microvm instances through `runForkAtTs` (the helper watches the
  * ready line and kills at it, as a `--grace 0` batch does), alternating
  * which goes first. Prints each storm's helper CPU (its `U` event: every
@@ -16,7 +16,7 @@
  */
 import { execa } from "execa";
 import { median } from "../mod.ts";
-import { runForkAtTs } from "../launcher/fork_at_ts.ts";
+import { ensureForkHelper, runForkAtTs } from "../launcher/fork_at_ts.ts";
 import { newInstance } from "../launcher/instance.ts";
 import { ensureMinkernel } from "../images/build.ts";
 import { noQemuLeft, warmHostMemory } from "./scale.ts";
@@ -26,24 +26,17 @@ const n = Number(Deno.args[1] ?? 64);
 const rounds = Number(Deno.args[2] ?? 6);
 const root = new URL("..", import.meta.url).pathname;
 const dir = await Deno.makeTempDir({ prefix: "bootstorm-helper-ab-" });
-const gcc = ["-O2", "-Wall", "-pthread"];
-const baseSrc = `${dir}/base.c`;
+const baseSrc = `${dir}/fork_at_ts.c`;
 await Deno.writeTextFile(
   baseSrc,
   (await execa("git", ["show", `${base}:launcher/fork_at_ts.c`], { cwd: root }))
     .stdout + "\n",
 );
+// Both built as the launcher builds its helper (its flags, named by hash).
 const binaries: Record<string, string> = {
-  [base]: `${dir}/base`,
-  "working tree": `${dir}/work`,
+  [base]: await ensureForkHelper(dir, baseSrc),
+  "working tree": await ensureForkHelper(dir),
 };
-await execa("gcc", [...gcc, "-o", binaries[base], baseSrc]);
-await execa("gcc", [
-  ...gcc,
-  "-o",
-  binaries["working tree"],
-  `${root}launcher/fork_at_ts.c`,
-]);
 
 // minkernel-microvm's argv under TCG and its ready line (the profile's).
 const argv = [

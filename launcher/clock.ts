@@ -32,6 +32,19 @@ export const clockSource: string = libc
   : "performance.now";
 
 /**
+ * Whether {@link monotonicMs} reads the host's CLOCK_MONOTONIC (else it is
+ * `performance.now()`, this process's own): times from it can be set
+ * against other processes' only when true.
+ *
+ * @example
+ * ```ts
+ * import { clockIsHostMonotonic } from "./clock.ts";
+ * console.log(typeof clockIsHostMonotonic); // "boolean"
+ * ```
+ */
+export const clockIsHostMonotonic: boolean = libc !== null;
+
+/**
  * Milliseconds on the system monotonic clock, nanosecond source, µs-exact.
  *
  * @example

@@ -33,9 +33,16 @@ import type { InstanceState } from "./instance.ts";
 
 const SOURCE = fileURLToPath(new URL("./fork_at_ts.c", import.meta.url));
 
-/** Build the spawn helper when its binary is missing; returns its path. */
-export function ensureForkHelper(buildDir?: string): Promise<string> {
-  return ensureCBinary(SOURCE, {
+/**
+ * Build the spawn helper when its binary is missing; returns its path.
+ * `source`: another version of `fork_at_ts.c` (a benchmark's A/B), built
+ * the same way.
+ */
+export function ensureForkHelper(
+  buildDir?: string,
+  source: string = SOURCE,
+): Promise<string> {
+  return ensureCBinary(source, {
     what: "the spawn helper",
     buildDir,
     flags: ["-pthread"],

@@ -434,16 +434,20 @@ export async function launch(
   // from the guests while they booted (the work after, such as turning the
   // held memory samples into rows, competes with no boot).
   let cpuWhileBooting: number | null = null;
-  let bootsOverAt: number | null = null;
+  let cpuShareWhileBooting: number | null = null;
+  // The costs counted to every boot's end: taken once, there.
+  let bootsEnded = false;
   const bootsOver = () => {
-    if (bootsOverAt === null && Number.isFinite(t0)) {
-      bootsOverAt = now();
-      const c = processCpuMs();
-      cpuWhileBooting = c !== null && cpuAtT0 !== null ? c - cpuAtT0 : null;
-    }
-    if (stealAtT0 === null || stealWhileBooting !== null) return;
-    const s = hostStealMs();
-    stealWhileBooting = s === null ? null : s - stealAtT0;
+    if (bootsEnded || !Number.isFinite(t0)) return;
+    bootsEnded = true;
+    const span = now();
+    const c = processCpuMs();
+    cpuWhileBooting = c !== null && cpuAtT0 !== null ? c - cpuAtT0 : null;
+    cpuShareWhileBooting = cpuWhileBooting !== null && span > 0
+      ? cpuWhileBooting / span
+      : null;
+    const s = stealAtT0 === null ? null : hostStealMs();
+    stealWhileBooting = s === null ? null : s - stealAtT0!;
   };
   const now = () => clock.now() - t0;
   const memory = (options.sampleIntervalMs ?? 0.5) > 0
@@ -962,10 +966,7 @@ export async function launch(
     cpuFromT0Ms: cpuFromT0,
     cpuShareFromT0,
     cpuWhileBootingMs: cpuWhileBooting,
-    cpuShareWhileBooting: cpuWhileBooting !== null && bootsOverAt !== null &&
-        bootsOverAt > 0
-      ? cpuWhileBooting / bootsOverAt
-      : null,
+    cpuShareWhileBooting,
     helperCpuMs: forkSession?.cpuMs() ?? null,
     stealMsWhileBooting: stealWhileBooting,
     sampler: samplerStats,

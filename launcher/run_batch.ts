@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import process from "node:process";
 import { type Accelerator, chooseAccelerator } from "./accel.ts";
-import { clockSource, processCpuMs } from "./clock.ts";
+import { clockIsHostMonotonic, clockSource, processCpuMs } from "./clock.ts";
 import { assertOutDir, DatasetWriter } from "../dataset/writer.ts";
 import { launch, type LaunchEvent, type LaunchResult } from "./launch.ts";
 import { type Pattern, patternRecord, type SpawnMode } from "./pattern.ts";
@@ -515,10 +515,9 @@ export async function runBatch(
       reaper_warning: result.reaperWarning,
       wall_ms: result.wallMs,
       steal_ms_while_booting: result.stealMsWhileBooting,
-      t0_monotonic_ms:
-        clockSource.startsWith("clock_gettime") && Number.isFinite(result.t0)
-          ? result.t0
-          : null,
+      t0_monotonic_ms: clockIsHostMonotonic && Number.isFinite(result.t0)
+        ? result.t0
+        : null,
       launcher: {
         ...launcherCost(cpu0, total0, performance.now() - wall0),
         cpu_ms_from_t0: result.cpuFromT0Ms,

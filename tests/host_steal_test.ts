@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { hostStealMs, parseStealMs } from "../launcher/host_steal.ts";
 import { runBatch } from "../launcher/run_batch.ts";
 import { fakeProfile } from "./helpers.ts";
+import type { Profile } from "../launcher/profile.ts";
 import { monotonicMs, processCpuMs } from "../launcher/clock.ts";
 import { launch } from "../launcher/launch.ts";
 
@@ -21,18 +22,26 @@ Deno.test("parseStealMs() reads the 8th number of the cpu line in ms, null witho
   assert.equal(parseStealMs(""), null);
 });
 
-Deno.test("runBatch() records the host's steal from T_0 until every boot had ended, inside what the whole call saw", async () => {
+/** `count` back-to-back instances of `p`, sampling off, in a folder removed after. */
+async function backToBack(p: Profile, count: number) {
   const dir = await Deno.makeTempDir();
+  try {
+    return await runBatch(p, {
+      count,
+      pattern: { kind: "back-to-back" },
+      outDir: dir,
+      sampleIntervalMs: 0,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("runBatch() records the host's steal from T_0 until every boot had ended, inside what the whole call saw", async () => {
   const p = fakeProfile("steal", "sleep 0.2; echo READY; exec sleep 5");
   const before = hostStealMs();
-  const { record } = await runBatch(p, {
-    count: 4,
-    pattern: { kind: "back-to-back" },
-    outDir: dir,
-    sampleIntervalMs: 0,
-  });
+  const { record } = await backToBack(p, 4);
   const after = hostStealMs();
-  await Deno.remove(dir, { recursive: true });
   const s = record.steal_ms_while_booting;
   if (before === null) {
     assert.equal(s, null, "a host without steal records null");
@@ -45,17 +54,10 @@ Deno.test("runBatch() records the host's steal from T_0 until every boot had end
 });
 
 Deno.test("runBatch() records T_0 on the host's CLOCK_MONOTONIC, between the call's start and its end", async () => {
-  const dir = await Deno.makeTempDir();
   const p = fakeProfile("t0", "echo READY; exec sleep 5");
   const before = monotonicMs();
-  const { record, result } = await runBatch(p, {
-    count: 2,
-    pattern: { kind: "back-to-back" },
-    outDir: dir,
-    sampleIntervalMs: 0,
-  });
+  const { record, result } = await backToBack(p, 2);
   const after = monotonicMs();
-  await Deno.remove(dir, { recursive: true });
   const t0 = record.t0_monotonic_ms!;
   assert.equal(typeof t0, "number", JSON.stringify(record));
   assert.ok(before <= t0 && t0 <= after, `${before} <= ${t0} <= ${after}`);
